@@ -1,0 +1,120 @@
+// pointwise: 1x1 convolution as a tiled matrix product, with bias, optional residual
+// add and activation fused:
+//   y[p, oc] = act(sum_ic x[p', ic] * W[ic, oc] + b[oc] (+ r[p, oc]))
+// where p' is output pixel p's input pixel (ox * strideX, oy * strideY); stride 2 is the
+// ResNet projection shortcut. Also serves the four PoseNet heads, fused into one layer.
+//
+// Layout: activations NHWC with channels padded to vec4: x[(y * W + x) * C4 + c4].
+// Weights (manifest.ts): [icp][oc4] vec4 starting at params.wOffset (in vec4s): the vec4
+// at (ic, o4) holds input channel ic's weights for output channels 4*o4 .. 4*o4+3, so four
+// of them (ic = 4*i4 .. 4*i4+3) are the columns of a mat4x4 that maps an input vec4 to an
+// output vec4. Bias: oc4 vec4s at params.bOffset.
+//
+// Tiling: each invocation computes 8 output pixels (consecutive in row-major order) x
+// 4 output vec4s (16 channels): per input vec4 step it loads 8 input vec4s and 16 weight
+// vec4s and does 32 mat4x4 * vec4 products. Accumulators are named variables, not an
+// array: SwiftShader (the CPU WebGPU used in CI) keeps arrays in memory and runs 4x
+// slower. Invocation i handles output vec4 tile (i % oTiles) of pixel tile (i / oTiles):
+// neighbouring invocations share input pixels. Out-of-range pixels and output vec4s
+// are clamped on load and skipped on store.
+
+struct Params {
+  inW: u32, inH: u32, outW: u32, outH: u32,
+  ic4: u32, oc4: u32, strideX: u32, strideY: u32,
+  wOffset: u32, bOffset: u32, pixels: u32, oTiles: u32,
+}
+
+override WORKGROUP_SIZE: u32 = 32;
+// 0: none, 1: relu, 2: relu6
+override ACTIVATION: u32 = 0;
+override HAS_RESIDUAL: bool = false;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<vec4f>;
+@group(0) @binding(2) var<storage, read> w: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> y: array<vec4f>;
+@group(0) @binding(4) var<storage, read> residual: array<vec4f>;
+
+fn activate(v: vec4f) -> vec4f {
+  if (ACTIVATION == 1u) { return max(v, vec4f(0.0)); }
+  if (ACTIVATION == 2u) { return clamp(v, vec4f(0.0), vec4f(6.0)); }
+  return v;
+}
+
+fn inputBase(p: u32) -> u32 {
+  let q = min(p, params.pixels - 1u);
+  let oy = q / params.outW;
+  let ox = q - oy * params.outW;
+  return ((oy * params.strideY) * params.inW + ox * params.strideX) * params.ic4;
+}
+
+fn store(p: u32, o: u32, acc: vec4f) {
+  if (p >= params.pixels || o >= params.oc4) { return; }
+  var v = acc + w[params.bOffset + o];
+  let i = p * params.oc4 + o;
+  if (HAS_RESIDUAL) { v += residual[i]; }
+  y[i] = activate(v);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let ot = gid.x % params.oTiles;
+  let p0 = (gid.x / params.oTiles) * 8u;
+  if (p0 >= params.pixels) { return; }
+  let o0 = ot * 4u;
+  let lastO = params.oc4 - 1u;
+  let oc4 = params.oc4;
+  // Output vec4 columns of this tile, clamped so loads stay in range.
+  let c0 = min(o0, lastO);
+  let c1 = min(o0 + 1u, lastO);
+  let c2 = min(o0 + 2u, lastO);
+  let c3 = min(o0 + 3u, lastO);
+
+  let x0 = inputBase(p0);
+  let x1 = inputBase(p0 + 1u);
+  let x2 = inputBase(p0 + 2u);
+  let x3 = inputBase(p0 + 3u);
+  let x4 = inputBase(p0 + 4u);
+  let x5 = inputBase(p0 + 5u);
+  let x6 = inputBase(p0 + 6u);
+  let x7 = inputBase(p0 + 7u);
+
+  var a00 = vec4f(0.0); var a01 = vec4f(0.0); var a02 = vec4f(0.0); var a03 = vec4f(0.0);
+  var a10 = vec4f(0.0); var a11 = vec4f(0.0); var a12 = vec4f(0.0); var a13 = vec4f(0.0);
+  var a20 = vec4f(0.0); var a21 = vec4f(0.0); var a22 = vec4f(0.0); var a23 = vec4f(0.0);
+  var a30 = vec4f(0.0); var a31 = vec4f(0.0); var a32 = vec4f(0.0); var a33 = vec4f(0.0);
+  var a40 = vec4f(0.0); var a41 = vec4f(0.0); var a42 = vec4f(0.0); var a43 = vec4f(0.0);
+  var a50 = vec4f(0.0); var a51 = vec4f(0.0); var a52 = vec4f(0.0); var a53 = vec4f(0.0);
+  var a60 = vec4f(0.0); var a61 = vec4f(0.0); var a62 = vec4f(0.0); var a63 = vec4f(0.0);
+  var a70 = vec4f(0.0); var a71 = vec4f(0.0); var a72 = vec4f(0.0); var a73 = vec4f(0.0);
+
+  for (var i = 0u; i < params.ic4; i++) {
+    let v0 = x[x0 + i]; let v1 = x[x1 + i]; let v2 = x[x2 + i]; let v3 = x[x3 + i];
+    let v4 = x[x4 + i]; let v5 = x[x5 + i]; let v6 = x[x6 + i]; let v7 = x[x7 + i];
+    let r0 = params.wOffset + i * 4u * oc4;
+    let r1 = r0 + oc4;
+    let r2 = r1 + oc4;
+    let r3 = r2 + oc4;
+    let m0 = mat4x4f(w[r0 + c0], w[r1 + c0], w[r2 + c0], w[r3 + c0]);
+    let m1 = mat4x4f(w[r0 + c1], w[r1 + c1], w[r2 + c1], w[r3 + c1]);
+    let m2 = mat4x4f(w[r0 + c2], w[r1 + c2], w[r2 + c2], w[r3 + c2]);
+    let m3 = mat4x4f(w[r0 + c3], w[r1 + c3], w[r2 + c3], w[r3 + c3]);
+    a00 += m0 * v0; a01 += m1 * v0; a02 += m2 * v0; a03 += m3 * v0;
+    a10 += m0 * v1; a11 += m1 * v1; a12 += m2 * v1; a13 += m3 * v1;
+    a20 += m0 * v2; a21 += m1 * v2; a22 += m2 * v2; a23 += m3 * v2;
+    a30 += m0 * v3; a31 += m1 * v3; a32 += m2 * v3; a33 += m3 * v3;
+    a40 += m0 * v4; a41 += m1 * v4; a42 += m2 * v4; a43 += m3 * v4;
+    a50 += m0 * v5; a51 += m1 * v5; a52 += m2 * v5; a53 += m3 * v5;
+    a60 += m0 * v6; a61 += m1 * v6; a62 += m2 * v6; a63 += m3 * v6;
+    a70 += m0 * v7; a71 += m1 * v7; a72 += m2 * v7; a73 += m3 * v7;
+  }
+
+  store(p0, o0, a00); store(p0, o0 + 1u, a01); store(p0, o0 + 2u, a02); store(p0, o0 + 3u, a03);
+  store(p0 + 1u, o0, a10); store(p0 + 1u, o0 + 1u, a11); store(p0 + 1u, o0 + 2u, a12); store(p0 + 1u, o0 + 3u, a13);
+  store(p0 + 2u, o0, a20); store(p0 + 2u, o0 + 1u, a21); store(p0 + 2u, o0 + 2u, a22); store(p0 + 2u, o0 + 3u, a23);
+  store(p0 + 3u, o0, a30); store(p0 + 3u, o0 + 1u, a31); store(p0 + 3u, o0 + 2u, a32); store(p0 + 3u, o0 + 3u, a33);
+  store(p0 + 4u, o0, a40); store(p0 + 4u, o0 + 1u, a41); store(p0 + 4u, o0 + 2u, a42); store(p0 + 4u, o0 + 3u, a43);
+  store(p0 + 5u, o0, a50); store(p0 + 5u, o0 + 1u, a51); store(p0 + 5u, o0 + 2u, a52); store(p0 + 5u, o0 + 3u, a53);
+  store(p0 + 6u, o0, a60); store(p0 + 6u, o0 + 1u, a61); store(p0 + 6u, o0 + 2u, a62); store(p0 + 6u, o0 + 3u, a63);
+  store(p0 + 7u, o0, a70); store(p0 + 7u, o0 + 1u, a71); store(p0 + 7u, o0 + 2u, a72); store(p0 + 7u, o0 + 3u, a73);
+}

@@ -1,0 +1,53 @@
+// preprocess: source image (an rgba8unorm texture) -> the network's input tensor at the
+// plan's resolution, resized bilinearly and normalised: value = (pixel - mean) * scale,
+// with pixel the 0..255 RGB value.
+//
+// Resampling follows TensorFlow's resizeBilinear without half-pixel centres (what
+// TF.js PoseNet 2.x uses): output pixel (u, v) samples the region at
+//   (u * scaleX, v * scaleY) in region coordinates, region pixel (i, j) = source pixel
+//   (i + originX, j + originY), black (0) outside the source.
+// One mapping serves the three fitting modes: `pad` (TF.js PoseNet's default: pad the
+// source to the input's aspect ratio, so originX = -padLeft), `stretch` (origin 0,
+// region = source) and `crop` (centre crop: origin = crop corner). Keypoints map back
+// exactly with x_source = u * scaleX + originX.
+//
+// Layout: output NHWC with 4 channels (R, G, B, 0): one vec4 per pixel,
+// y[v * outW + u]. One invocation per output pixel, 8x8 workgroups.
+
+struct Params {
+  outW: u32, outH: u32, srcW: u32, srcH: u32,
+  regionW: u32, regionH: u32, originX: i32, originY: i32,
+  scaleX: f32, scaleY: f32, pad0: u32, pad1: u32,
+  mean: vec4f,
+  scale: vec4f,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var source: texture_2d<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<vec4f>;
+
+// Region pixel (i, j) as 0..255 RGB; black outside the source image.
+fn pixel(i: i32, j: i32) -> vec3f {
+  let sx = i + params.originX;
+  let sy = j + params.originY;
+  if (sx < 0 || sy < 0 || sx >= i32(params.srcW) || sy >= i32(params.srcH)) { return vec3f(0.0); }
+  return round(textureLoad(source, vec2i(sx, sy), 0).rgb * 255.0);
+}
+
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x >= params.outW || gid.y >= params.outH) { return; }
+  let inX = f32(gid.x) * params.scaleX;
+  let inY = f32(gid.y) * params.scaleY;
+  let x0 = i32(floor(inX));
+  let y0 = i32(floor(inY));
+  let x1 = min(x0 + 1, i32(params.regionW) - 1);
+  let y1 = min(y0 + 1, i32(params.regionH) - 1);
+  let fx = inX - f32(x0);
+  let fy = inY - f32(y0);
+  let top = mix(pixel(x0, y0), pixel(x1, y0), fx);
+  let bottom = mix(pixel(x0, y1), pixel(x1, y1), fx);
+  let rgb = mix(top, bottom, fy);
+  let v = (vec4f(rgb, 0.0) - params.mean) * params.scale;
+  y[gid.y * params.outW + gid.x] = vec4f(v.xyz, 0.0);
+}

@@ -1,0 +1,42 @@
+/**
+ * WebGPU device set-up for PoseNet: an adapter, the optional `timestamp-query` feature
+ * (for the profiler) and the largest storage buffers the adapter allows (ResNet50's
+ * weights are ~100 MB in one buffer).
+ */
+
+export class WebGPUUnavailableError extends Error {
+  override name = 'WebGPUUnavailableError';
+}
+
+export interface DeviceOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Ask for timestamp-query when the adapter has it (default true). */
+  timestamps?: boolean;
+}
+
+export async function requestPoseNetDevice(options: DeviceOptions = {}): Promise<GPUDevice> {
+  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (!gpu) {
+    throw new WebGPUUnavailableError(
+      'WebGPU is not available here (navigator.gpu is missing): use a browser with WebGPU (Chrome or Edge 113+, Safari 26+, ' +
+        'Firefox 141+ on Windows) over https or http://localhost, or enable it (chrome://flags/#enable-unsafe-webgpu).',
+    );
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) {
+    throw new WebGPUUnavailableError(
+      'WebGPU is present but no GPU adapter was granted (the GPU may be blocklisted or disabled): check chrome://gpu, ' +
+        'update the graphics driver, or enable chrome://flags/#enable-unsafe-webgpu.',
+    );
+  }
+  const requiredFeatures: GPUFeatureName[] = [];
+  if ((options.timestamps ?? true) && adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  return adapter.requestDevice({
+    label: 'PoseNet.device',
+    requiredFeatures,
+    requiredLimits: {
+      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+      maxBufferSize: adapter.limits.maxBufferSize,
+    },
+  });
+}

@@ -1,0 +1,106 @@
+/**
+ * A loaded model: the validated manifest and its packed weights in one GPU storage
+ * buffer (owned here, released by dispose()). Loading fetches `<url>/model.json` and
+ * `<url>/weights.bin` and refuses anything that does not match: a malformed manifest, a
+ * missing or short weights file, a checksum mismatch.
+ */
+import { GpuLedger, ResourceGroup } from '../gpu/resources.ts';
+import type { Manifest } from './manifest.ts';
+import { ManifestError, checkWeightsSize, validateManifest } from './validate.ts';
+
+export class ModelLoadError extends Error {
+  override name = 'ModelLoadError';
+}
+
+export interface LoadedWeights {
+  manifest: Manifest;
+  weights: ArrayBuffer;
+  /** Where they came from, for error messages. */
+  source: string;
+}
+
+async function fetchOrThrow(url: string, what: string): Promise<Response> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (err) {
+    throw new ModelLoadError(`${url}: cannot fetch ${what} (${(err as Error).message})`);
+  }
+  if (!response.ok) throw new ModelLoadError(`${url}: cannot fetch ${what} (HTTP ${response.status} ${response.statusText})`);
+  return response;
+}
+
+async function sha256Hex(data: ArrayBuffer): Promise<string | null> {
+  if (!globalThis.crypto?.subtle) return null;
+  const digest = await crypto.subtle.digest('SHA-256', data);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Fetches and validates `<baseUrl>/model.json` and the weights it names. */
+export async function fetchWeights(baseUrl: string): Promise<LoadedWeights> {
+  const base = baseUrl.replace(/\/+$/, '').replace(/\/model\.json$/, '');
+  const manifestUrl = `${base}/model.json`;
+  const response = await fetchOrThrow(manifestUrl, 'the model manifest');
+  let json: unknown;
+  try {
+    json = JSON.parse(await response.text());
+  } catch (err) {
+    throw new ModelLoadError(`${manifestUrl}: not valid JSON (${(err as Error).message})`);
+  }
+  let manifest: Manifest;
+  try {
+    manifest = validateManifest(json, manifestUrl);
+  } catch (err) {
+    if (err instanceof ManifestError) throw new ModelLoadError(err.message);
+    throw err;
+  }
+  const weightsUrl = `${base}/${manifest.weights.file}`;
+  const weights = await (await fetchOrThrow(weightsUrl, 'the weights')).arrayBuffer();
+  try {
+    checkWeightsSize(manifest, weights.byteLength, weightsUrl);
+  } catch (err) {
+    if (err instanceof ManifestError) throw new ModelLoadError(err.message);
+    throw err;
+  }
+  const sha = await sha256Hex(weights);
+  if (sha !== null && manifest.weights.sha256 && sha !== manifest.weights.sha256) {
+    throw new ModelLoadError(
+      `${weightsUrl}: sha256 ${sha} does not match the manifest's ${manifest.weights.sha256} (stale or corrupt weights: run \`npm run weights\`)`,
+    );
+  }
+  return { manifest, weights, source: base };
+}
+
+export class Model {
+  readonly manifest: Manifest;
+  readonly source: string;
+  /** All packed weights and biases (manifest offsets index into it). */
+  readonly weights: GPUBuffer;
+  /** A small zero buffer bound where a kernel's optional input is absent. */
+  readonly empty: GPUBuffer;
+  private readonly resources: ResourceGroup;
+
+  constructor(device: GPUDevice, loaded: LoadedWeights, ledger: GpuLedger) {
+    this.manifest = loaded.manifest;
+    this.source = loaded.source;
+    this.resources = new ResourceGroup(device, `Model(${loaded.manifest.name})`, ledger);
+    const maxBinding = device.limits.maxStorageBufferBindingSize;
+    if (loaded.weights.byteLength > maxBinding) {
+      throw new ModelLoadError(
+        `${loaded.source}: weights are ${loaded.weights.byteLength} bytes, over this device's maxStorageBufferBindingSize ${maxBinding}`,
+      );
+    }
+    this.weights = this.resources.buffer('weights', loaded.weights.byteLength, GPUBufferUsage.STORAGE, true);
+    new Uint8Array(this.weights.getMappedRange()).set(new Uint8Array(loaded.weights));
+    this.weights.unmap();
+    this.empty = this.resources.buffer('empty', 16, GPUBufferUsage.STORAGE);
+  }
+
+  get name(): string {
+    return this.manifest.name;
+  }
+
+  dispose(): void {
+    this.resources.dispose();
+  }
+}

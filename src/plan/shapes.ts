@@ -1,0 +1,122 @@
+/**
+ * Shape inference for a manifest at one input resolution: every tensor's height, width
+ * and channels, and every layer's actual padding (SAME padding depends on the input
+ * size). Pure arithmetic, shared by the GPU plan, the CPU reference and the tests.
+ */
+import { c4, type Layer, type Manifest } from '../model/manifest.ts';
+
+export interface TensorShape {
+  h: number;
+  w: number;
+  /** Real channels. */
+  c: number;
+  /** vec4s per pixel: ceil(c / 4). */
+  c4: number;
+}
+
+export interface LayerShape {
+  layer: Layer;
+  input: TensorShape;
+  output: TensorShape;
+  /** [top, left, bottom, right] actually applied at this resolution. */
+  pads: [number, number, number, number];
+}
+
+export const MIN_RESOLUTION = 129;
+export const MAX_RESOLUTION = 1025;
+
+export class ResolutionError extends RangeError {
+  override name = 'ResolutionError';
+}
+
+/** Valid sizes are k * outputStride + 1 between 129 and 1025 (e.g. 257, 513 for stride 16). */
+export function checkResolution(width: number, height: number, outputStride: number): void {
+  for (const [what, v] of [
+    ['width', width],
+    ['height', height],
+  ] as const) {
+    if (!Number.isInteger(v) || v < MIN_RESOLUTION || v > MAX_RESOLUTION || (v - 1) % outputStride !== 0) {
+      const examples = [257, 513].filter((e) => (e - 1) % outputStride === 0).join(', ');
+      throw new ResolutionError(
+        `invalid resolution ${width}x${height}: ${what} ${v} must be an integer k*${outputStride}+1 ` +
+          `between ${MIN_RESOLUTION} and ${MAX_RESOLUTION} for output stride ${outputStride} (e.g. ${examples})`,
+      );
+    }
+  }
+}
+
+/** Snaps a requested size to the nearest valid one (for UI inputs). */
+export function snapResolution(v: number, outputStride: number): number {
+  const k = Math.round((v - 1) / outputStride);
+  const snapped = k * outputStride + 1;
+  const lo = Math.ceil((MIN_RESOLUTION - 1) / outputStride) * outputStride + 1;
+  const hi = Math.floor((MAX_RESOLUTION - 1) / outputStride) * outputStride + 1;
+  return Math.min(hi, Math.max(lo, snapped));
+}
+
+function outputSize(layer: Layer, axis: 0 | 1, size: number): { out: number; begin: number; end: number } {
+  const k = layer.kernel[axis];
+  const s = layer.stride[axis];
+  const d = layer.dilation[axis];
+  const effective = (k - 1) * d + 1;
+  const { mode, pads } = layer.padding;
+  if (mode === 'explicit') {
+    const begin = pads[axis];
+    const end = pads[axis + 2]!;
+    return { out: Math.floor((size + begin + end - effective) / s) + 1, begin, end };
+  }
+  const out = Math.ceil(size / s);
+  const total = Math.max((out - 1) * s + effective - size, 0);
+  const begin = mode === 'same_upper' ? Math.floor(total / 2) : Math.ceil(total / 2);
+  return { out, begin, end: total - begin };
+}
+
+export interface PlanShapes {
+  tensors: Map<string, TensorShape>;
+  layers: LayerShape[];
+  /** The heads' grid. */
+  grid: { w: number; h: number };
+}
+
+/**
+ * `unchecked` skips the resolution rules and the heads-grid check, so kernel tests can
+ * run single layers at odd sizes.
+ */
+export function inferShapes(manifest: Manifest, width: number, height: number, unchecked = false): PlanShapes {
+  if (!unchecked) checkResolution(width, height, manifest.outputStride);
+  const tensors = new Map<string, TensorShape>();
+  tensors.set(manifest.input.tensor, { h: height, w: width, c: manifest.input.channels, c4: c4(manifest.input.channels) });
+  const layers: LayerShape[] = [];
+  for (const layer of manifest.layers) {
+    const input = tensors.get(layer.input);
+    if (!input) throw new Error(`${manifest.name}: layer "${layer.name}" reads tensor "${layer.input}" before it is made`);
+    const y = outputSize(layer, 0, input.h);
+    const x = outputSize(layer, 1, input.w);
+    if (y.out < 1 || x.out < 1) {
+      throw new ResolutionError(`${manifest.name}: layer "${layer.name}" would output ${x.out}x${y.out} at input ${width}x${height}`);
+    }
+    const output: TensorShape = { h: y.out, w: x.out, c: layer.outChannels, c4: c4(layer.outChannels) };
+    if (layer.residual !== undefined) {
+      const r = tensors.get(layer.residual);
+      if (!r || r.h !== output.h || r.w !== output.w || r.c4 !== output.c4) {
+        throw new Error(
+          `${manifest.name}: layer "${layer.name}" adds residual "${layer.residual}" of shape ` +
+            `${r ? `${r.w}x${r.h}x${r.c}` : 'unknown'} to an output of ${output.w}x${output.h}x${output.c}`,
+        );
+      }
+    }
+    tensors.set(layer.output, output);
+    layers.push({ layer, input, output, pads: [y.begin, x.begin, y.end, x.end] });
+  }
+  const heads = tensors.get(manifest.heads.heatmap.tensor);
+  if (!heads) throw new Error(`${manifest.name}: heads tensor "${manifest.heads.heatmap.tensor}" is never made`);
+  const expected = { w: (width - 1) / manifest.outputStride + 1, h: (height - 1) / manifest.outputStride + 1 };
+  if (!unchecked && (heads.w !== expected.w || heads.h !== expected.h)) {
+    throw new Error(
+      `${manifest.name}: heads grid is ${heads.w}x${heads.h} at ${width}x${height}, expected ${expected.w}x${expected.h} for output stride ${manifest.outputStride}`,
+    );
+  }
+  return { tensors, layers, grid: { w: heads.w, h: heads.h } };
+}
+
+export const describeShape = (s: TensorShape): string => `${s.w}x${s.h}x${s.c}`;

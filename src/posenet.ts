@@ -1,0 +1,339 @@
+/**
+ * The public PoseNet object: a model, the plan for the current resolution, the source
+ * texture and the readback buffer. A frame is one command encoder (copy the source in,
+ * preprocess, every layer, decode) and one 52-float readback. Frames are serialised:
+ * a call waits for the one before it.
+ */
+import { requestPoseNetDevice } from './gpu/device.ts';
+import { KernelCache } from './gpu/kernels.ts';
+import { Profiler } from './gpu/profiler.ts';
+import { GpuLedger, ResourceGroup } from './gpu/resources.ts';
+import { HEAD_NAMES, type HeadName, type Manifest } from './model/manifest.ts';
+import { Model, fetchWeights, type LoadedWeights } from './model/model.ts';
+import { computeFit, type Fit } from './pose/fit.ts';
+import { NUM_KEYPOINTS, PART_NAMES } from './pose/keypoints.ts';
+import type { FitMode, Pose } from './pose/types.ts';
+import { Plan, SINGLE_RESULT_FLOATS, type PlanOptions } from './plan/plan.ts';
+import { checkResolution } from './plan/shapes.ts';
+
+export type PoseSource =
+  | HTMLImageElement
+  | HTMLVideoElement
+  | HTMLCanvasElement
+  | OffscreenCanvas
+  | ImageBitmap
+  | ImageData
+  | VideoFrame
+  | GPUTexture;
+
+export interface Resolution {
+  width: number;
+  height: number;
+}
+
+export interface PoseNetConfig {
+  /** URL of a weights folder (holding model.json and weights.bin), or weights already fetched. */
+  weights: string | LoadedWeights;
+  /** Input resolution: a number for square, or {width, height}; k*outputStride+1 in 129..1025. Default 257. */
+  resolution?: number | Resolution;
+  /** A device to run on; by default one is requested (with timestamp-query when available). */
+  device?: GPUDevice;
+  /** How the source is fitted to the input resolution (default `pad`, as TF.js PoseNet). */
+  fit?: FitMode;
+  /** Debugging: simple reference kernels and/or a buffer per tensor (see PlanOptions). */
+  debug?: PlanOptions;
+}
+
+export interface SinglePoseOptions {
+  /** Mirror the keypoints horizontally (x -> width - 1 - x), for selfie cameras. */
+  flipHorizontal?: boolean;
+  /** Overrides the net's fit mode for this frame. */
+  fit?: FitMode;
+}
+
+export interface Head {
+  /** NHWC values without channel padding. */
+  data: Float32Array;
+  /** [height, width, channels] */
+  shape: [number, number, number];
+}
+
+export type Heads = Record<HeadName, Head>;
+
+export interface FrameTiming {
+  /** CPU time to encode and submit the frame. */
+  encodeMs: number;
+  /** From the call until the keypoints were on the CPU. */
+  latencyMs: number;
+}
+
+function toResolution(r: number | Resolution | undefined): Resolution {
+  if (r === undefined) return { width: 257, height: 257 };
+  return typeof r === 'number' ? { width: r, height: r } : r;
+}
+
+function sourceSize(source: PoseSource): { width: number; height: number } {
+  if (typeof GPUTexture !== 'undefined' && source instanceof GPUTexture) return { width: source.width, height: source.height };
+  if (typeof HTMLVideoElement !== 'undefined' && source instanceof HTMLVideoElement) {
+    if (!source.videoWidth) throw new Error('estimateSinglePose: the video has no frame yet (wait for loadeddata)');
+    return { width: source.videoWidth, height: source.videoHeight };
+  }
+  if (typeof HTMLImageElement !== 'undefined' && source instanceof HTMLImageElement) {
+    if (!source.complete || !source.naturalWidth) throw new Error(`estimateSinglePose: image ${source.src} is not loaded or could not be decoded`);
+    return { width: source.naturalWidth, height: source.naturalHeight };
+  }
+  if (typeof VideoFrame !== 'undefined' && source instanceof VideoFrame) return { width: source.displayWidth, height: source.displayHeight };
+  const s = source as { width: number; height: number };
+  return { width: s.width, height: s.height };
+}
+
+export class PoseNet {
+  readonly device: GPUDevice;
+  readonly kernels: KernelCache;
+  readonly ledger: GpuLedger;
+  readonly profiler: Profiler;
+  private model: Model;
+  private planValue: Plan;
+  private readonly resources: ResourceGroup;
+  private readonly staging: GPUBuffer;
+  private sourceTexture: GPUTexture | null = null;
+  private sourceView: GPUTextureView | null = null;
+  private chain: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+  fit: FitMode;
+  readonly debug: PlanOptions;
+  /** Timing of the last frame. */
+  lastTiming: FrameTiming = { encodeMs: 0, latencyMs: 0 };
+  /** Frames run so far. */
+  frameCount = 0;
+
+  constructor(device: GPUDevice, loaded: LoadedWeights, resolution: Resolution, options: { fit?: FitMode; debug?: PlanOptions } = {}) {
+    this.device = device;
+    this.fit = options.fit ?? 'pad';
+    this.debug = options.debug ?? {};
+    this.ledger = new GpuLedger();
+    this.kernels = new KernelCache(device);
+    this.profiler = new Profiler(device, this.ledger);
+    this.resources = new ResourceGroup(device, 'PoseNet', this.ledger);
+    this.staging = this.resources.buffer('staging', SINGLE_RESULT_FLOATS * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    checkResolution(resolution.width, resolution.height, loaded.manifest.outputStride);
+    this.model = new Model(device, loaded, this.ledger);
+    this.planValue = new Plan(device, this.kernels, this.model, resolution.width, resolution.height, this.ledger, this.debug);
+  }
+
+  get manifest(): Manifest {
+    return this.model.manifest;
+  }
+
+  get plan(): Plan {
+    return this.planValue;
+  }
+
+  get resolution(): Resolution {
+    return { width: this.planValue.width, height: this.planValue.height };
+  }
+
+  /** The device's lost promise (the app makes a new device and a new PoseNet). */
+  get lost(): Promise<GPUDeviceLostInfo> {
+    return this.device.lost;
+  }
+
+  /**
+   * Switches the input resolution. The next frame uses it; the old plan's buffers are
+   * released. Compiles nothing (pipelines are shared across resolutions).
+   */
+  setResolution(width: number, height: number = width): void {
+    this.assertAlive();
+    if (width === this.planValue.width && height === this.planValue.height) return;
+    checkResolution(width, height, this.model.manifest.outputStride);
+    const next = new Plan(this.device, this.kernels, this.model, width, height, this.ledger, this.debug);
+    const old = this.planValue;
+    this.planValue = next;
+    // A frame in flight still holds the old plan: release it after that frame.
+    void this.chain.then(() => old.dispose());
+  }
+
+  /** Replaces the model (keeps the resolution when the new model's stride allows it). */
+  async setModel(weights: string | LoadedWeights): Promise<void> {
+    this.assertAlive();
+    const loaded = typeof weights === 'string' ? await fetchWeights(weights) : weights;
+    let { width, height } = this.resolution;
+    const stride = loaded.manifest.outputStride;
+    if ((width - 1) % stride || (height - 1) % stride) {
+      width = Math.round((width - 1) / stride) * stride + 1;
+      height = Math.round((height - 1) / stride) * stride + 1;
+    }
+    const model = new Model(this.device, loaded, this.ledger);
+    const plan = new Plan(this.device, this.kernels, model, width, height, this.ledger, this.debug);
+    const oldModel = this.model;
+    const oldPlan = this.planValue;
+    this.model = model;
+    this.planValue = plan;
+    void this.chain.then(() => {
+      oldPlan.dispose();
+      oldModel.dispose();
+    });
+  }
+
+  private run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Uploads the source into the source texture (reallocated only when its size changes). */
+  private uploadSource(source: PoseSource): { view: GPUTextureView; width: number; height: number } {
+    const { width, height } = sourceSize(source);
+    if (!(width > 0 && height > 0)) throw new Error(`estimateSinglePose: source has no pixels (${width}x${height})`);
+    if (typeof GPUTexture !== 'undefined' && source instanceof GPUTexture) {
+      return { view: this.textureView(source), width, height };
+    }
+    if (!this.sourceTexture || this.sourceTexture.width !== width || this.sourceTexture.height !== height) {
+      if (this.sourceTexture) this.resources.release(this.sourceTexture);
+      this.sourceTexture = this.resources.texture('sourceTexture', {
+        size: { width, height },
+        format: 'rgba8unorm',
+        usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.RENDER_ATTACHMENT,
+      });
+      this.sourceView = this.sourceTexture.createView({ label: 'PoseNet.sourceTexture.view' });
+    }
+    this.device.queue.copyExternalImageToTexture({ source: source as GPUCopyExternalImageSource }, { texture: this.sourceTexture }, { width, height });
+    return { view: this.sourceView!, width, height };
+  }
+
+  private readonly externalViews = new WeakMap<GPUTexture, GPUTextureView>();
+  private textureView(texture: GPUTexture): GPUTextureView {
+    let view = this.externalViews.get(texture);
+    if (!view) {
+      view = texture.createView({ label: `PoseNet.externalTexture.view` });
+      this.externalViews.set(texture, view);
+    }
+    return view;
+  }
+
+  /** Runs the network on a source and decodes one pose on the GPU. */
+  estimateSinglePose(source: PoseSource, options: SinglePoseOptions = {}): Promise<Pose> {
+    this.assertAlive();
+    return this.run(async () => {
+      const t0 = performance.now();
+      const plan = this.planValue;
+      const { view, width, height } = this.uploadSource(source);
+      const fit = computeFit(options.fit ?? this.fit, width, height, plan.width, plan.height);
+      plan.setSource(view);
+      plan.writeFrameParams(fit, width, height, !!options.flipHorizontal);
+      const encoder = this.device.createCommandEncoder({ label: `PoseNet.frame` });
+      plan.encode(encoder, this.profiler.beginFrame(plan.passes));
+      encoder.copyBufferToBuffer(plan.resultBuffer, 0, this.staging, 0, SINGLE_RESULT_FLOATS * 4);
+      this.profiler.resolve(encoder);
+      this.device.queue.submit([encoder.finish()]);
+      const t1 = performance.now();
+      const [result] = await Promise.all([this.readStaging(), this.profiler.collect()]);
+      const t2 = performance.now();
+      this.lastTiming = { encodeMs: t1 - t0, latencyMs: t2 - t0 };
+      this.profiler.recordFrameTime(t2 - t1, t1);
+      this.frameCount++;
+      return toPose(result);
+    });
+  }
+
+  private async readStaging(): Promise<Float32Array> {
+    await this.staging.mapAsync(GPUMapMode.READ);
+    const data = new Float32Array(this.staging.getMappedRange().slice(0));
+    this.staging.unmap();
+    return data;
+  }
+
+  /** Debug: the four heads of the last frame, as raw values (heatmap logits, not scores). */
+  readHeads(): Promise<Heads> {
+    this.assertAlive();
+    return this.run(async () => {
+      const plan = this.planValue;
+      const raw = await this.readBuffer(plan.headsBuffer, plan.headsShape.h * plan.headsShape.w * plan.headsShape.c4 * 16);
+      const { h, w, c4 } = plan.headsShape;
+      const heads = {} as Heads;
+      for (const name of HEAD_NAMES) {
+        const ref = this.model.manifest.heads[name];
+        const data = new Float32Array(h * w * ref.channels);
+        for (let p = 0; p < h * w; p++) {
+          for (let c = 0; c < ref.channels; c++) data[p * ref.channels + c] = raw[p * c4 * 4 + ref.channelOffset + c]!;
+        }
+        heads[name] = { data, shape: [h, w, ref.channels] };
+      }
+      return heads;
+    });
+  }
+
+  /**
+   * Debug: a tensor of the last frame, NHWC without channel padding. The input and the
+   * heads are always available; other layers' outputs need `debug.retainAll`.
+   */
+  readTensor(name: string): Promise<Head> {
+    this.assertAlive();
+    return this.run(async () => {
+      const plan = this.planValue;
+      const shape = plan.shapes.tensors.get(name);
+      const buffer = plan.tensorBuffers.get(name);
+      if (!shape || !buffer) throw new Error(`readTensor: no tensor "${name}" in ${plan.label}`);
+      const live = plan.options.retainAll || name === this.model.manifest.input.tensor || buffer === plan.headsBuffer;
+      if (!live) throw new Error(`readTensor: "${name}" shares its buffer with later layers; create the net with debug.retainAll`);
+      const raw = await this.readBuffer(buffer, shape.h * shape.w * shape.c4 * 16);
+      const data = new Float32Array(shape.h * shape.w * shape.c);
+      for (let p = 0; p < shape.h * shape.w; p++) {
+        for (let c = 0; c < shape.c; c++) data[p * shape.c + c] = raw[p * shape.c4 * 4 + c]!;
+      }
+      return { data, shape: [shape.h, shape.w, shape.c] as [number, number, number] };
+    });
+  }
+
+  private async readBuffer(buffer: GPUBuffer, bytes: number): Promise<Float32Array> {
+    const staging = this.device.createBuffer({ label: 'PoseNet.debugReadback', size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      const encoder = this.device.createCommandEncoder({ label: 'PoseNet.debugReadback' });
+      encoder.copyBufferToBuffer(buffer, 0, staging, 0, bytes);
+      this.device.queue.submit([encoder.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      return new Float32Array(staging.getMappedRange().slice(0));
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  /** Bytes of GPU buffers and textures this net holds (weights, plan, staging, source). */
+  gpuBytes(): number {
+    return this.ledger.bytes();
+  }
+
+  /** Releases every GPU resource (the device stays with whoever created it). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.planValue.dispose();
+    this.model.dispose();
+    this.profiler.dispose();
+    this.resources.dispose();
+  }
+
+  private assertAlive(): void {
+    if (this.disposed) throw new Error('PoseNet: used after dispose()');
+  }
+}
+
+export function toPose(result: Float32Array): Pose {
+  const keypoints = PART_NAMES.map((part, k) => ({
+    part,
+    position: { x: result[3 * k]!, y: result[3 * k + 1]! },
+    score: result[3 * k + 2]!,
+  }));
+  return { score: result[3 * NUM_KEYPOINTS]!, keypoints };
+}
+
+/** Loads weights and builds a PoseNet at the given resolution. */
+export async function createPoseNet(config: PoseNetConfig): Promise<PoseNet> {
+  const resolution = toResolution(config.resolution);
+  const loaded = typeof config.weights === 'string' ? await fetchWeights(config.weights) : config.weights;
+  checkResolution(resolution.width, resolution.height, loaded.manifest.outputStride);
+  const device = config.device ?? (await requestPoseNetDevice());
+  return new PoseNet(device, loaded, resolution, { fit: config.fit, debug: config.debug });
+}
+
+export type { Fit };

@@ -1,0 +1,297 @@
+/**
+ * Browser side of the GPU tests: each entry point gets a fresh device, runs its GPU
+ * work inside validation / out-of-memory / internal error scopes, destroys what it made
+ * and returns its results (tensors as base64 float32) with every GPU error seen. Node
+ * tests (Puppeteer) call these through `window.harness`.
+ */
+import { requestPoseNetDevice } from '../../src/gpu/device.ts';
+import { KernelCache } from '../../src/gpu/kernels.ts';
+import { GpuLedger } from '../../src/gpu/resources.ts';
+import type { Manifest } from '../../src/model/manifest.ts';
+import { Model } from '../../src/model/model.ts';
+import { computeFit } from '../../src/pose/fit.ts';
+import type { FitMode, Pose } from '../../src/pose/types.ts';
+import { Plan, SINGLE_RESULT_FLOATS } from '../../src/plan/plan.ts';
+import { createPoseNet } from '../../src/posenet.ts';
+import { b64ToBytes, b64ToF32, f32ToB64 } from '../support/b64.ts';
+
+export interface GpuResult<T> {
+  result: T | null;
+  errors: string[];
+}
+
+async function withDevice<T>(fn: (device: GPUDevice) => Promise<T>): Promise<GpuResult<T>> {
+  const device = await requestPoseNetDevice();
+  const errors: string[] = [];
+  device.addEventListener('uncapturederror', (e) => errors.push(`uncaptured: ${(e as GPUUncapturedErrorEvent).error.message}`));
+  device.pushErrorScope('validation');
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('internal');
+  let result: T | null = null;
+  try {
+    result = await fn(device);
+  } catch (err) {
+    errors.push(`exception: ${(err as Error).stack ?? String(err)}`);
+  }
+  for (const kind of ['internal', 'out-of-memory', 'validation']) {
+    const e = await device.popErrorScope();
+    if (e) errors.push(`${kind}: ${e.message}`);
+  }
+  device.destroy();
+  return { result, errors };
+}
+
+async function readBuffer(device: GPUDevice, buffer: GPUBuffer, bytes: number): Promise<Float32Array> {
+  const staging = device.createBuffer({ label: 'harness.readback', size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const encoder = device.createCommandEncoder();
+  encoder.copyBufferToBuffer(buffer, 0, staging, 0, bytes);
+  device.queue.submit([encoder.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const out = new Float32Array(staging.getMappedRange().slice(0));
+  staging.unmap();
+  staging.destroy();
+  return out;
+}
+
+function compileErrors(kernels: KernelCache): string[] {
+  return kernels.compileErrors.map((e) => `compile: ${e}`);
+}
+
+export interface LayersCase {
+  manifest: Manifest;
+  /** weights.bin as base64 */
+  weights: string;
+  /** Input tensor, NHWC with channels padded to 4, base64 float32. */
+  input: string;
+  width: number;
+  height: number;
+  reference?: boolean;
+}
+
+/** Runs a manifest's layers (no preprocess or decode) on a given input; returns every tensor, padded NHWC. */
+async function layers(c: LayersCase): Promise<GpuResult<Record<string, string>>> {
+  const out = await withDevice(async (device) => {
+    const ledger = new GpuLedger();
+    const kernels = new KernelCache(device);
+    const weights = b64ToBytes(c.weights);
+    const model = new Model(device, { manifest: c.manifest, weights: weights.slice().buffer, source: 'test' }, ledger);
+    const plan = new Plan(device, kernels, model, c.width, c.height, ledger, { retainAll: true, unchecked: true, reference: !!c.reference });
+    device.queue.writeBuffer(plan.inputBuffer, 0, b64ToF32(c.input));
+    const encoder = device.createCommandEncoder();
+    plan.encode(encoder, null, 'layers');
+    device.queue.submit([encoder.finish()]);
+    const tensors: Record<string, string> = {};
+    for (const [name, shape] of plan.shapes.tensors) {
+      tensors[name] = f32ToB64(await readBuffer(device, plan.tensorBuffers.get(name)!, shape.h * shape.w * shape.c4 * 16));
+    }
+    plan.dispose();
+    model.dispose();
+    if (ledger.count !== 0) throw new Error(`leak: ${JSON.stringify(ledger.entries())}`);
+    const ce = compileErrors(kernels);
+    if (ce.length) throw new Error(ce.join('\n'));
+    return tensors;
+  });
+  return out;
+}
+
+/** A manifest with a single zero pointwise layer from the input to a 120-channel heads tensor. */
+function stubManifest(outputStride: 8 | 16 | 32, preprocess: { mean: number[]; scale: number[] }): Manifest {
+  const heads = {
+    heatmap: { tensor: 'heads', channelOffset: 0, channels: 17, sourceName: 'heatmap' },
+    offsets: { tensor: 'heads', channelOffset: 20, channels: 34, sourceName: 'offsets' },
+    displacementFwd: { tensor: 'heads', channelOffset: 56, channels: 32, sourceName: 'fwd' },
+    displacementBwd: { tensor: 'heads', channelOffset: 88, channels: 32, sourceName: 'bwd' },
+  };
+  return {
+    format: 'posenet-webgpu/manifest',
+    version: 1,
+    name: 'stub',
+    architecture: 'MobileNetV1',
+    outputStride,
+    input: { sourceName: 'image', sourceLayout: 'NHWC', tensor: 'image', channels: 3 },
+    preprocess: { kind: 'custom', mean: preprocess.mean as [number, number, number], scale: preprocess.scale as [number, number, number], from: 'flag' },
+    layers: [
+      {
+        name: 'heads',
+        kind: 'pointwise',
+        input: 'image',
+        output: 'heads',
+        kernel: [1, 1],
+        stride: [1, 1],
+        dilation: [1, 1],
+        padding: { mode: 'explicit', pads: [0, 0, 0, 0] },
+        activation: 'none',
+        inChannels: 3,
+        outChannels: 120,
+        weights: { offset: 0, length: 4 * 120 * 4 },
+        bias: { offset: 4 * 120 * 4, length: 120 * 4 },
+      },
+    ],
+    heads,
+    weights: { file: 'weights.bin', bytes: 4 * 120 * 4 + 120 * 4, sha256: '' },
+    source: { file: 'stub', sha256: '' },
+  };
+}
+
+function stubModel(device: GPUDevice, ledger: GpuLedger, manifest: Manifest): Model {
+  return new Model(device, { manifest, weights: new ArrayBuffer(manifest.weights.bytes), source: 'stub' }, ledger);
+}
+
+export interface PreprocessCase {
+  /** RGBA8 pixels, base64. */
+  rgba: string;
+  srcW: number;
+  srcH: number;
+  width: number;
+  height: number;
+  fit: FitMode;
+  mean: number[];
+  scale: number[];
+}
+
+/** Runs the preprocess kernel on an RGBA image; returns the input tensor (NHWC x4) and the fit. */
+async function preprocess(c: PreprocessCase) {
+  return withDevice(async (device) => {
+    const ledger = new GpuLedger();
+    const kernels = new KernelCache(device);
+    const model = stubModel(device, ledger, stubManifest(16, c));
+    const plan = new Plan(device, kernels, model, c.width, c.height, ledger, { unchecked: true });
+    const texture = device.createTexture({
+      size: { width: c.srcW, height: c.srcH },
+      format: 'rgba8unorm',
+      usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+    });
+    device.queue.writeTexture({ texture }, b64ToBytes(c.rgba), { bytesPerRow: c.srcW * 4 }, { width: c.srcW, height: c.srcH });
+    const fit = computeFit(c.fit, c.srcW, c.srcH, c.width, c.height);
+    plan.setSource(texture.createView());
+    plan.writeFrameParams(fit, c.srcW, c.srcH, false);
+    const encoder = device.createCommandEncoder();
+    plan.encode(encoder, null, 'preprocess');
+    device.queue.submit([encoder.finish()]);
+    const input = await readBuffer(device, plan.inputBuffer, c.width * c.height * 16);
+    texture.destroy();
+    plan.dispose();
+    model.dispose();
+    const ce = compileErrors(kernels);
+    if (ce.length) throw new Error(ce.join('\n'));
+    return { input: f32ToB64(input), fit };
+  });
+}
+
+export interface DecodeCase {
+  /** Heads tensor, NHWC with 120 channels (30 vec4), base64. */
+  heads: string;
+  gridW: number;
+  gridH: number;
+  outputStride: 8 | 16 | 32;
+  srcW: number;
+  srcH: number;
+  inputW: number;
+  inputH: number;
+  fit: FitMode;
+  flip: boolean;
+}
+
+/** Runs decode_single on given heads; returns the 52 result floats. */
+async function decode(c: DecodeCase) {
+  return withDevice(async (device) => {
+    const ledger = new GpuLedger();
+    const kernels = new KernelCache(device);
+    const model = stubModel(device, ledger, stubManifest(c.outputStride, { mean: [0, 0, 0], scale: [1, 1, 1] }));
+    const plan = new Plan(device, kernels, model, c.gridW, c.gridH, ledger, { unchecked: true });
+    device.queue.writeBuffer(plan.headsBuffer, 0, b64ToF32(c.heads));
+    const fit = computeFit(c.fit, c.srcW, c.srcH, c.inputW, c.inputH);
+    plan.writeFrameParams(fit, c.srcW, c.srcH, c.flip);
+    const encoder = device.createCommandEncoder();
+    plan.encode(encoder, null, 'decode');
+    device.queue.submit([encoder.finish()]);
+    const result = await readBuffer(device, plan.resultBuffer, SINGLE_RESULT_FLOATS * 4);
+    plan.dispose();
+    model.dispose();
+    const ce = compileErrors(kernels);
+    if (ce.length) throw new Error(ce.join('\n'));
+    return { result: Array.from(result), fit };
+  });
+}
+
+async function loadImage(url: string): Promise<HTMLImageElement> {
+  const img = new Image();
+  img.src = url;
+  try {
+    await img.decode();
+  } catch {
+    throw new Error(`cannot load or decode image ${url}`);
+  }
+  return img;
+}
+
+export interface ModelCase {
+  weightsUrl: string;
+  imageUrl: string;
+  resolutions: { width: number; height: number }[];
+  fit?: FitMode;
+  flip?: boolean;
+  reference?: boolean;
+}
+
+export interface ModelRun {
+  width: number;
+  height: number;
+  pose: Pose;
+  /** Heads as [h, w, c] arrays in base64. */
+  heads: Record<string, { data: string; shape: number[] }>;
+  /** Preprocessed input [h, w, 3], base64. */
+  input: string;
+  fit: ReturnType<typeof computeFit>;
+  imageW: number;
+  imageH: number;
+}
+
+/** Runs the whole net on an image at several resolutions; returns pose, heads and the input read back. */
+async function model(c: ModelCase) {
+  return withDevice(async (device) => {
+    const img = await loadImage(c.imageUrl);
+    const first = c.resolutions[0]!;
+    const net = await createPoseNet({ weights: c.weightsUrl, resolution: first, device, fit: c.fit, debug: { reference: !!c.reference } });
+    const runs: ModelRun[] = [];
+    for (const r of c.resolutions) {
+      net.setResolution(r.width, r.height);
+      const pose = await net.estimateSinglePose(img, { flipHorizontal: !!c.flip });
+      const heads = await net.readHeads();
+      const input = await net.readTensor(net.manifest.input.tensor);
+      runs.push({
+        width: r.width,
+        height: r.height,
+        pose,
+        heads: Object.fromEntries(Object.entries(heads).map(([k, v]) => [k, { data: f32ToB64(v.data), shape: v.shape }])),
+        input: f32ToB64(input.data),
+        fit: computeFit(c.fit ?? 'pad', img.naturalWidth, img.naturalHeight, r.width, r.height),
+        imageW: img.naturalWidth,
+        imageH: img.naturalHeight,
+      });
+    }
+    const ce = compileErrors(net.kernels);
+    net.dispose();
+    if (ce.length) throw new Error(ce.join('\n'));
+    if (net.ledger.count !== 0) throw new Error(`leak after dispose: ${JSON.stringify(net.ledger.entries())}`);
+    return runs;
+  });
+}
+
+/** Loads weights and reports the error message (for the bad-input tests). */
+async function loadError(weightsUrl: string, resolution: number | { width: number; height: number }): Promise<string | null> {
+  const device = await requestPoseNetDevice();
+  try {
+    const net = await createPoseNet({ weights: weightsUrl, resolution, device });
+    net.dispose();
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    device.destroy();
+  }
+}
+
+const harness = { layers, preprocess, decode, model, loadError };
+(window as unknown as { harness: typeof harness }).harness = harness;
+export type Harness = typeof harness;
