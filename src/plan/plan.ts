@@ -29,6 +29,8 @@ export interface PlanOptions {
   unchecked?: boolean;
 }
 
+export type PlanPart = 'frame' | 'network' | 'layers' | 'preprocess' | 'decode';
+
 export interface PlanStep extends PassInfo {
   kernel: KernelName;
   /** Manifest layer name, for layers. */
@@ -361,16 +363,9 @@ export class Plan {
   encode(
     encoder: GPUCommandEncoder,
     timestampWrites: ((i: number) => GPUComputePassTimestampWrites) | null = null,
-    part: 'frame' | 'layers' | 'preprocess' | 'decode' = 'frame',
+    part: PlanPart = 'frame',
   ): void {
-    const steps =
-      part === 'frame'
-        ? this.steps
-        : part === 'layers'
-          ? this.steps.slice(1, -1)
-          : part === 'preprocess'
-            ? [this.preprocessStep]
-            : [this.decodeStep];
+    const steps = this.stepsOf(part);
     if (steps.includes(this.preprocessStep) && !this.preprocessStep.bindGroup) {
       throw new Error(`${this.label}: no source set before encode()`);
     }
@@ -385,6 +380,22 @@ export class Plan {
     const pass = encoder.beginComputePass({ label: `${this.label}.${part}` });
     for (const step of steps) this.dispatch(pass, step);
     pass.end();
+  }
+
+  /** The passes a part encodes (`network`: preprocess and layers, for other decoders). */
+  stepsOf(part: PlanPart): PlanStep[] {
+    switch (part) {
+      case 'frame':
+        return this.steps;
+      case 'network':
+        return this.steps.slice(0, -1);
+      case 'layers':
+        return this.steps.slice(1, -1);
+      case 'preprocess':
+        return [this.preprocessStep];
+      case 'decode':
+        return [this.decodeStep];
+    }
   }
 
   private dispatch(pass: GPUComputePassEncoder, step: PlanStep): void {

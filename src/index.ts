@@ -1,0 +1,27 @@
+/**
+ * posenet-webgpu: PoseNet on hand-written WebGPU compute shaders.
+ *
+ * ```ts
+ * import { createPoseNet } from 'posenet-webgpu';
+ * const net = await createPoseNet({ weights: '/weights/posenet-mobilenet-v1-075-s16', resolution: 257 });
+ * const pose = await net.estimateSinglePose(video, { flipHorizontal: true });
+ * net.setResolution(513, 385);
+ * net.dispose();
+ * ```
+ */
+export { createPoseNet, PoseNet, toPose } from './posenet.ts';
+export type { FrameTiming, Head, Heads, PoseNetConfig, PoseSource, Resolution, SinglePoseOptions } from './posenet.ts';
+export { requestPoseNetDevice, WebGPUUnavailableError } from './gpu/device.ts';
+export type { DeviceOptions } from './gpu/device.ts';
+export { Profiler } from './gpu/profiler.ts';
+export type { FrameProfile, PassInfo, PassStats, TraceEvent } from './gpu/profiler.ts';
+export { GpuLedger } from './gpu/resources.ts';
+export { fetchWeights, ModelLoadError } from './model/model.ts';
+export type { LoadedWeights } from './model/model.ts';
+export type { Manifest, Layer, HeadName } from './model/manifest.ts';
+export { checkResolution, snapResolution, ResolutionError, MIN_RESOLUTION, MAX_RESOLUTION } from './plan/shapes.ts';
+export { computeFit } from './pose/fit.ts';
+export type { Fit } from './pose/fit.ts';
+export { PART_NAMES, PART_IDS, NUM_KEYPOINTS, SKELETON, SKELETON_INDICES, POSE_CHAIN } from './pose/keypoints.ts';
+export type { PartName } from './pose/keypoints.ts';
+export type { FitMode, Keypoint, Pose, Vector2D } from './pose/types.ts';
