@@ -11,11 +11,16 @@
 // consecutive input channels of one tap form the columns of a mat4x4 mapping an input
 // vec4 to an output vec4. Bias: oc4 vec4s at params.bOffset.
 //
-// Tiling: each invocation computes 4 horizontally adjacent output pixels x 4 output
-// vec4s (16 named accumulators; see pointwise.wgsl on why not an array). Invocation i
+// Tiling: each invocation computes TILE_W horizontally adjacent output pixels x 4 output
+// vec4s (named accumulators; see pointwise.wgsl on why not an array). Invocation i
 // handles output vec4 tile (i % oTiles) of pixel tile (i / oTiles); pixel tiles run
-// row-major, ceil(outW / 4) per row. Kernel size is an override constant so the tap
-// loops have constant bounds.
+// row-major, ceil(outW / TILE_W) per row. MODE (an override constant) picks the loop:
+//   0: any kernel, stride and dilation; TILE_W = 4, one bounds-checked load per tap
+//      and pixel. Kernel size is an override constant so the tap loops have constant
+//      bounds.
+//   1: 3x3, stride 2, dilation 1 (MobileNet's first layer); TILE_W = 8: each input row
+//      is loaded once as 17 vec4s shared by the 8 outputs and 3 taps, and each weight
+//      matrix serves 8 pixels.
 
 struct Params {
   inW: u32, inH: u32, outW: u32, outH: u32,
@@ -30,6 +35,7 @@ override KERNEL_W: u32 = 3;
 // 0: none, 1: relu, 2: relu6
 override ACTIVATION: u32 = 0;
 override HAS_RESIDUAL: bool = false;
+override MODE: u32 = 0;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4f>;
@@ -52,6 +58,17 @@ fn load(iy: i32, ix: i32, i4: u32) -> vec4f {
   return select(vec4f(0.0), v, inside);
 }
 
+// Column ix of the input: its clamped index and whether it lies inside.
+struct Column { index: u32, inside: bool }
+
+fn column(ix: i32) -> Column {
+  return Column(u32(clamp(ix, 0, i32(params.inW) - 1)), ix >= 0 && ix < i32(params.inW));
+}
+
+fn at(rowBase: u32, rowInside: bool, col: Column, i4: u32) -> vec4f {
+  return select(vec4f(0.0), x[(rowBase + col.index) * params.ic4 + i4], rowInside && col.inside);
+}
+
 fn store(oy: u32, ox: u32, o: u32, acc: vec4f) {
   if (ox >= params.outW || o >= params.oc4) { return; }
   var v = acc + w[params.bOffset + o];
@@ -60,8 +77,98 @@ fn store(oy: u32, ox: u32, o: u32, acc: vec4f) {
   y[i] = activate(v);
 }
 
+
+// MODE 1: 3x3, stride 2, dilation 1, 8 output pixels x 4 output vec4s.
+fn conv3x3s2(index: u32) {
+  let ot = index % params.oTiles;
+  let pt = index / params.oTiles;
+  let oy = pt / params.xTiles;
+  if (oy >= params.outH) { return; }
+  let ox0 = (pt - oy * params.xTiles) * 8u;
+  let o0 = ot * 4u;
+  let oc4 = params.oc4;
+  let lastO = oc4 - 1u;
+  let c0 = min(o0, lastO);
+  let c1 = min(o0 + 1u, lastO);
+  let c2 = min(o0 + 2u, lastO);
+  let c3 = min(o0 + 3u, lastO);
+  let iy0 = i32(oy * 2u) - params.padTop;
+  let ix0 = i32(ox0 * 2u) - params.padLeft;
+  let q0 = column(ix0); let q1 = column(ix0 + 1); let q2 = column(ix0 + 2); let q3 = column(ix0 + 3);
+  let q4 = column(ix0 + 4); let q5 = column(ix0 + 5); let q6 = column(ix0 + 6); let q7 = column(ix0 + 7);
+  let q8 = column(ix0 + 8); let q9 = column(ix0 + 9); let q10 = column(ix0 + 10); let q11 = column(ix0 + 11);
+  let q12 = column(ix0 + 12); let q13 = column(ix0 + 13); let q14 = column(ix0 + 14); let q15 = column(ix0 + 15);
+  let q16 = column(ix0 + 16);
+
+  var a00 = vec4f(0.0); var a01 = vec4f(0.0); var a02 = vec4f(0.0); var a03 = vec4f(0.0);
+  var a10 = vec4f(0.0); var a11 = vec4f(0.0); var a12 = vec4f(0.0); var a13 = vec4f(0.0);
+  var a20 = vec4f(0.0); var a21 = vec4f(0.0); var a22 = vec4f(0.0); var a23 = vec4f(0.0);
+  var a30 = vec4f(0.0); var a31 = vec4f(0.0); var a32 = vec4f(0.0); var a33 = vec4f(0.0);
+  var a40 = vec4f(0.0); var a41 = vec4f(0.0); var a42 = vec4f(0.0); var a43 = vec4f(0.0);
+  var a50 = vec4f(0.0); var a51 = vec4f(0.0); var a52 = vec4f(0.0); var a53 = vec4f(0.0);
+  var a60 = vec4f(0.0); var a61 = vec4f(0.0); var a62 = vec4f(0.0); var a63 = vec4f(0.0);
+  var a70 = vec4f(0.0); var a71 = vec4f(0.0); var a72 = vec4f(0.0); var a73 = vec4f(0.0);
+
+  for (var ky = 0u; ky < 3u; ky++) {
+    let iy = iy0 + i32(ky);
+    let rowInside = iy >= 0 && iy < i32(params.inH);
+    let rowBase = u32(clamp(iy, 0, i32(params.inH) - 1)) * params.inW;
+    for (var i = 0u; i < params.ic4; i++) {
+      let v0 = at(rowBase, rowInside, q0, i); let v1 = at(rowBase, rowInside, q1, i);
+      let v2 = at(rowBase, rowInside, q2, i); let v3 = at(rowBase, rowInside, q3, i);
+      let v4 = at(rowBase, rowInside, q4, i); let v5 = at(rowBase, rowInside, q5, i);
+      let v6 = at(rowBase, rowInside, q6, i); let v7 = at(rowBase, rowInside, q7, i);
+      let v8 = at(rowBase, rowInside, q8, i); let v9 = at(rowBase, rowInside, q9, i);
+      let v10 = at(rowBase, rowInside, q10, i); let v11 = at(rowBase, rowInside, q11, i);
+      let v12 = at(rowBase, rowInside, q12, i); let v13 = at(rowBase, rowInside, q13, i);
+      let v14 = at(rowBase, rowInside, q14, i); let v15 = at(rowBase, rowInside, q15, i);
+      let v16 = at(rowBase, rowInside, q16, i);
+      for (var kx = 0u; kx < 3u; kx++) {
+        let r0 = params.wOffset + ((ky * 3u + kx) * params.ic4 + i) * 4u * oc4;
+        let r1 = r0 + oc4;
+        let r2 = r1 + oc4;
+        let r3 = r2 + oc4;
+        let m0 = mat4x4f(w[r0 + c0], w[r1 + c0], w[r2 + c0], w[r3 + c0]);
+        let m1 = mat4x4f(w[r0 + c1], w[r1 + c1], w[r2 + c1], w[r3 + c1]);
+        let m2 = mat4x4f(w[r0 + c2], w[r1 + c2], w[r2 + c2], w[r3 + c2]);
+        let m3 = mat4x4f(w[r0 + c3], w[r1 + c3], w[r2 + c3], w[r3 + c3]);
+        // Pixel j reads column 2j + kx.
+        let p0 = select(select(v0, v1, kx == 1u), v2, kx == 2u);
+        let p1 = select(select(v2, v3, kx == 1u), v4, kx == 2u);
+        let p2 = select(select(v4, v5, kx == 1u), v6, kx == 2u);
+        let p3 = select(select(v6, v7, kx == 1u), v8, kx == 2u);
+        let p4 = select(select(v8, v9, kx == 1u), v10, kx == 2u);
+        let p5 = select(select(v10, v11, kx == 1u), v12, kx == 2u);
+        let p6 = select(select(v12, v13, kx == 1u), v14, kx == 2u);
+        let p7 = select(select(v14, v15, kx == 1u), v16, kx == 2u);
+        a00 += m0 * p0; a01 += m1 * p0; a02 += m2 * p0; a03 += m3 * p0;
+        a10 += m0 * p1; a11 += m1 * p1; a12 += m2 * p1; a13 += m3 * p1;
+        a20 += m0 * p2; a21 += m1 * p2; a22 += m2 * p2; a23 += m3 * p2;
+        a30 += m0 * p3; a31 += m1 * p3; a32 += m2 * p3; a33 += m3 * p3;
+        a40 += m0 * p4; a41 += m1 * p4; a42 += m2 * p4; a43 += m3 * p4;
+        a50 += m0 * p5; a51 += m1 * p5; a52 += m2 * p5; a53 += m3 * p5;
+        a60 += m0 * p6; a61 += m1 * p6; a62 += m2 * p6; a63 += m3 * p6;
+        a70 += m0 * p7; a71 += m1 * p7; a72 += m2 * p7; a73 += m3 * p7;
+      }
+    }
+  }
+
+  store(oy, ox0, o0, a00); store(oy, ox0, o0 + 1u, a01); store(oy, ox0, o0 + 2u, a02); store(oy, ox0, o0 + 3u, a03);
+  store(oy, ox0 + 1u, o0, a10); store(oy, ox0 + 1u, o0 + 1u, a11); store(oy, ox0 + 1u, o0 + 2u, a12); store(oy, ox0 + 1u, o0 + 3u, a13);
+  store(oy, ox0 + 2u, o0, a20); store(oy, ox0 + 2u, o0 + 1u, a21); store(oy, ox0 + 2u, o0 + 2u, a22); store(oy, ox0 + 2u, o0 + 3u, a23);
+  store(oy, ox0 + 3u, o0, a30); store(oy, ox0 + 3u, o0 + 1u, a31); store(oy, ox0 + 3u, o0 + 2u, a32); store(oy, ox0 + 3u, o0 + 3u, a33);
+  store(oy, ox0 + 4u, o0, a40); store(oy, ox0 + 4u, o0 + 1u, a41); store(oy, ox0 + 4u, o0 + 2u, a42); store(oy, ox0 + 4u, o0 + 3u, a43);
+  store(oy, ox0 + 5u, o0, a50); store(oy, ox0 + 5u, o0 + 1u, a51); store(oy, ox0 + 5u, o0 + 2u, a52); store(oy, ox0 + 5u, o0 + 3u, a53);
+  store(oy, ox0 + 6u, o0, a60); store(oy, ox0 + 6u, o0 + 1u, a61); store(oy, ox0 + 6u, o0 + 2u, a62); store(oy, ox0 + 6u, o0 + 3u, a63);
+  store(oy, ox0 + 7u, o0, a70); store(oy, ox0 + 7u, o0 + 1u, a71); store(oy, ox0 + 7u, o0 + 2u, a72); store(oy, ox0 + 7u, o0 + 3u, a73);
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (MODE == 1u) {
+    conv3x3s2(gid.x);
+    return;
+  }
   let ot = gid.x % params.oTiles;
   let pt = gid.x / params.oTiles;
   let oy = pt / params.xTiles;

@@ -8,10 +8,15 @@
 // Weights (manifest.ts): [kh][kw][C4] vec4 from params.wOffset (in vec4s).
 // Bias: C4 vec4s at params.bOffset.
 //
-// Tiling: each invocation computes 4 horizontally adjacent output pixels of one vec4
-// of channels, loading each tap's weight once for the four. Invocation i handles
-// channel vec4 (i % C4) of pixel tile (i / C4), so neighbouring invocations read
-// neighbouring memory. Kernel size is an override constant (3 for MobileNet).
+// Tiling: each invocation computes 4 horizontally adjacent output pixels of one vec4 of
+// channels. Invocation i handles channel vec4 (i % C4) of pixel tile (i / C4), so
+// neighbouring invocations read neighbouring memory.
+// MODE selects the loop (an override constant, so each pipeline keeps one):
+//   0: any kernel size, stride and dilation (KERNEL_H x KERNEL_W taps, 4 loads a tap);
+//   1: 3x3, stride 1, dilation 1: each input row is loaded once as 6 vec4s shared by
+//      the 4 outputs and 3 taps (6 loads a row instead of 12);
+//   2: 3x3, stride 2, dilation 1: 9 loads a row instead of 12.
+// The column bounds checks are computed once per invocation, not per tap.
 
 struct Params {
   inW: u32, inH: u32, outW: u32, outH: u32,
@@ -23,6 +28,7 @@ struct Params {
 override WORKGROUP_SIZE: u32 = 64;
 override KERNEL_H: u32 = 3;
 override KERNEL_W: u32 = 3;
+override MODE: u32 = 0;
 // 0: none, 1: relu, 2: relu6
 override ACTIVATION: u32 = 0;
 
@@ -44,6 +50,18 @@ fn load(iy: i32, ix: i32, c: u32) -> vec4f {
   return select(vec4f(0.0), x[(cy * params.inW + cx) * params.c4 + c], inside);
 }
 
+// Column ix of the input: its clamped index and whether it lies inside.
+struct Column { index: u32, inside: bool }
+
+fn column(ix: i32) -> Column {
+  return Column(u32(clamp(ix, 0, i32(params.inW) - 1)), ix >= 0 && ix < i32(params.inW));
+}
+
+// Input at (row, column) for channel vec4 c, zero outside.
+fn at(rowBase: u32, rowInside: bool, col: Column, c: u32) -> vec4f {
+  return select(vec4f(0.0), x[(rowBase + col.index) * params.c4 + c], rowInside && col.inside);
+}
+
 fn store(oy: u32, ox: u32, c: u32, acc: vec4f) {
   if (ox >= params.outW) { return; }
   y[(oy * params.outW + ox) * params.c4 + c] = activate(acc + w[params.bOffset + c]);
@@ -56,23 +74,67 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let oy = pt / params.xTiles;
   if (oy >= params.outH) { return; }
   let ox0 = (pt - oy * params.xTiles) * 4u;
-  let sx = i32(params.strideX);
   let iy0 = i32(oy * params.strideY) - params.padTop;
   let ix0 = i32(ox0 * params.strideX) - params.padLeft;
+  let wBase = params.wOffset + c;
+  let c4 = params.c4;
 
   var a0 = vec4f(0.0);
   var a1 = vec4f(0.0);
   var a2 = vec4f(0.0);
   var a3 = vec4f(0.0);
-  for (var ky = 0u; ky < KERNEL_H; ky++) {
-    let iy = iy0 + i32(ky * params.dilationY);
-    for (var kx = 0u; kx < KERNEL_W; kx++) {
-      let ix = ix0 + i32(kx * params.dilationX);
-      let k = w[params.wOffset + (ky * KERNEL_W + kx) * params.c4 + c];
-      a0 += k * load(iy, ix, c);
-      a1 += k * load(iy, ix + sx, c);
-      a2 += k * load(iy, ix + 2 * sx, c);
-      a3 += k * load(iy, ix + 3 * sx, c);
+
+  if (MODE == 1u) {
+    let q0 = column(ix0); let q1 = column(ix0 + 1); let q2 = column(ix0 + 2);
+    let q3 = column(ix0 + 3); let q4 = column(ix0 + 4); let q5 = column(ix0 + 5);
+    for (var ky = 0u; ky < 3u; ky++) {
+      let iy = iy0 + i32(ky);
+      let rowInside = iy >= 0 && iy < i32(params.inH);
+      let rowBase = u32(clamp(iy, 0, i32(params.inH) - 1)) * params.inW;
+      let v0 = at(rowBase, rowInside, q0, c); let v1 = at(rowBase, rowInside, q1, c);
+      let v2 = at(rowBase, rowInside, q2, c); let v3 = at(rowBase, rowInside, q3, c);
+      let v4 = at(rowBase, rowInside, q4, c); let v5 = at(rowBase, rowInside, q5, c);
+      let k0 = w[wBase + (ky * 3u) * c4];
+      let k1 = w[wBase + (ky * 3u + 1u) * c4];
+      let k2 = w[wBase + (ky * 3u + 2u) * c4];
+      a0 += k0 * v0 + k1 * v1 + k2 * v2;
+      a1 += k0 * v1 + k1 * v2 + k2 * v3;
+      a2 += k0 * v2 + k1 * v3 + k2 * v4;
+      a3 += k0 * v3 + k1 * v4 + k2 * v5;
+    }
+  } else if (MODE == 2u) {
+    let q0 = column(ix0); let q1 = column(ix0 + 1); let q2 = column(ix0 + 2);
+    let q3 = column(ix0 + 3); let q4 = column(ix0 + 4); let q5 = column(ix0 + 5);
+    let q6 = column(ix0 + 6); let q7 = column(ix0 + 7); let q8 = column(ix0 + 8);
+    for (var ky = 0u; ky < 3u; ky++) {
+      let iy = iy0 + i32(ky);
+      let rowInside = iy >= 0 && iy < i32(params.inH);
+      let rowBase = u32(clamp(iy, 0, i32(params.inH) - 1)) * params.inW;
+      let v0 = at(rowBase, rowInside, q0, c); let v1 = at(rowBase, rowInside, q1, c);
+      let v2 = at(rowBase, rowInside, q2, c); let v3 = at(rowBase, rowInside, q3, c);
+      let v4 = at(rowBase, rowInside, q4, c); let v5 = at(rowBase, rowInside, q5, c);
+      let v6 = at(rowBase, rowInside, q6, c); let v7 = at(rowBase, rowInside, q7, c);
+      let v8 = at(rowBase, rowInside, q8, c);
+      let k0 = w[wBase + (ky * 3u) * c4];
+      let k1 = w[wBase + (ky * 3u + 1u) * c4];
+      let k2 = w[wBase + (ky * 3u + 2u) * c4];
+      a0 += k0 * v0 + k1 * v1 + k2 * v2;
+      a1 += k0 * v2 + k1 * v3 + k2 * v4;
+      a2 += k0 * v4 + k1 * v5 + k2 * v6;
+      a3 += k0 * v6 + k1 * v7 + k2 * v8;
+    }
+  } else {
+    let sx = i32(params.strideX);
+    for (var ky = 0u; ky < KERNEL_H; ky++) {
+      let iy = iy0 + i32(ky * params.dilationY);
+      for (var kx = 0u; kx < KERNEL_W; kx++) {
+        let ix = ix0 + i32(kx * params.dilationX);
+        let k = w[wBase + (ky * KERNEL_W + kx) * c4];
+        a0 += k * load(iy, ix, c);
+        a1 += k * load(iy, ix + sx, c);
+        a2 += k * load(iy, ix + 2 * sx, c);
+        a3 += k * load(iy, ix + 3 * sx, c);
+      }
     }
   }
   store(oy, ox0, c, a0);

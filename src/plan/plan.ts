@@ -14,7 +14,7 @@
 import { KERNELS, type Constants, type KernelCache, type KernelName } from '../gpu/kernels.ts';
 import type { PassInfo } from '../gpu/profiler.ts';
 import { ResourceGroup, type GpuLedger } from '../gpu/resources.ts';
-import { c4, type Activation, type Manifest } from '../model/manifest.ts';
+import { c4, type Activation, type Layer, type Manifest } from '../model/manifest.ts';
 import type { Model } from '../model/model.ts';
 import type { Fit } from '../pose/fit.ts';
 import { NUM_KEYPOINTS } from '../pose/keypoints.ts';
@@ -239,8 +239,9 @@ export class Plan {
         };
       }
       case 'conv': {
+        const mode = this.options.reference ? 0 : conv2dMode(layer);
         const oTiles = Math.ceil(output.c4 / 4);
-        const xTiles = Math.ceil(output.w / 4);
+        const xTiles = Math.ceil(output.w / (mode === 1 ? 8 : 4));
         u.u32(o, [input.w, input.h, output.w, output.h, input.c4, output.c4, layer.stride[1], layer.stride[0]]);
         u.u32(o + 32, [layer.dilation[1], layer.dilation[0]]);
         u.i32(o + 40, [pads[1], pads[0]]);
@@ -251,6 +252,7 @@ export class Plan {
           KERNEL_W: layer.kernel[1],
           ACTIVATION: activation,
           HAS_RESIDUAL: layer.residual !== undefined,
+          MODE: mode,
         };
         return {
           ...base,
@@ -271,6 +273,7 @@ export class Plan {
           WORKGROUP_SIZE: WG_ELEMENTWISE,
           KERNEL_H: layer.kernel[0],
           KERNEL_W: layer.kernel[1],
+          MODE: this.options.reference ? 0 : depthwiseMode(layer),
           ACTIVATION: activation,
         };
         return {
@@ -412,6 +415,21 @@ export class Plan {
   get isDisposed(): boolean {
     return this.resources.isDisposed;
   }
+}
+
+/** conv2d.wgsl's MODE: the 8-pixel shared-load path for 3x3 stride 2 without dilation. */
+function conv2dMode(layer: Layer): number {
+  const k3 = layer.kernel[0] === 3 && layer.kernel[1] === 3;
+  const s2 = layer.stride[0] === 2 && layer.stride[1] === 2;
+  const d1 = layer.dilation[0] === 1 && layer.dilation[1] === 1;
+  return layer.kind === 'conv' && k3 && s2 && d1 ? 1 : 0;
+}
+
+/** depthwise.wgsl's MODE: the shared-load paths for 3x3 stride 1 or 2 without dilation. */
+function depthwiseMode(layer: Layer): number {
+  const plain3x3 = layer.kernel[0] === 3 && layer.kernel[1] === 3 && layer.dilation[0] === 1 && layer.dilation[1] === 1;
+  if (!plain3x3 || layer.stride[0] !== layer.stride[1]) return 0;
+  return layer.stride[0] === 1 ? 1 : layer.stride[0] === 2 ? 2 : 0;
 }
 
 export function tensorBytes(shape: TensorShape): number {

@@ -13,7 +13,7 @@ import { computeFit } from '../../src/pose/fit.ts';
 import type { FitMode, Pose } from '../../src/pose/types.ts';
 import { Plan, SINGLE_RESULT_FLOATS } from '../../src/plan/plan.ts';
 import { createPoseNet } from '../../src/posenet.ts';
-import { b64ToBytes, b64ToF32, f32ToB64 } from '../support/b64.ts';
+import { b64ToBytes, b64ToF32, bytesToB64, f32ToB64 } from '../support/b64.ts';
 
 export interface GpuResult<T> {
   result: T | null;
@@ -214,7 +214,49 @@ async function decode(c: DecodeCase) {
   });
 }
 
+/**
+ * A generated test picture (used where ../shared/coco-mini is absent): a light figure-like
+ * shape on a textured background, `synthetic:<w>x<h>` as its URL.
+ */
+function syntheticImageUrl(spec: string): string {
+  const [w, h] = spec.slice('synthetic:'.length).split('x').map(Number) as [number, number];
+  const canvas = document.createElement('canvas');
+  canvas.width = w;
+  canvas.height = h;
+  const g = canvas.getContext('2d')!;
+  const grad = g.createLinearGradient(0, 0, w, h);
+  grad.addColorStop(0, '#203040');
+  grad.addColorStop(1, '#80a070');
+  g.fillStyle = grad;
+  g.fillRect(0, 0, w, h);
+  g.strokeStyle = '#f0d0b0';
+  g.fillStyle = '#f0d0b0';
+  g.lineWidth = Math.max(4, w / 40);
+  g.lineCap = 'round';
+  const cx = w / 2;
+  const u = h / 10;
+  g.beginPath();
+  g.arc(cx, 1.5 * u, 0.8 * u, 0, 2 * Math.PI);
+  g.fill();
+  const line = (x0: number, y0: number, x1: number, y1: number) => {
+    g.beginPath();
+    g.moveTo(x0, y0);
+    g.lineTo(x1, y1);
+    g.stroke();
+  };
+  line(cx, 2.3 * u, cx, 5.5 * u);
+  line(cx - 1.5 * u, 3 * u, cx + 1.5 * u, 3 * u);
+  line(cx - 1.5 * u, 3 * u, cx - 2.2 * u, 5 * u);
+  line(cx + 1.5 * u, 3 * u, cx + 2.2 * u, 5 * u);
+  line(cx, 5.5 * u, cx - u, 8 * u);
+  line(cx, 5.5 * u, cx + u, 8 * u);
+  line(cx - u, 8 * u, cx - u, 9.6 * u);
+  line(cx + u, 8 * u, cx + u, 9.6 * u);
+  return canvas.toDataURL('image/png');
+}
+
 async function loadImage(url: string): Promise<HTMLImageElement> {
+  if (url.startsWith('synthetic:')) url = syntheticImageUrl(url);
   const img = new Image();
   img.src = url;
   try {
@@ -232,9 +274,13 @@ export interface ModelCase {
   fit?: FitMode;
   flip?: boolean;
   reference?: boolean;
+  /** Read back every tensor (runs with a buffer per tensor). */
+  dumpTensors?: boolean;
 }
 
 export interface ModelRun {
+  /** With dumpTensors: every tensor, [h, w, c] in base64. */
+  tensors: Record<string, { data: string; shape: number[] }>;
   width: number;
   height: number;
   pose: Pose;
@@ -252,14 +298,28 @@ async function model(c: ModelCase) {
   return withDevice(async (device) => {
     const img = await loadImage(c.imageUrl);
     const first = c.resolutions[0]!;
-    const net = await createPoseNet({ weights: c.weightsUrl, resolution: first, device, fit: c.fit, debug: { reference: !!c.reference } });
+    const net = await createPoseNet({
+      weights: c.weightsUrl,
+      resolution: first,
+      device,
+      fit: c.fit,
+      debug: { reference: !!c.reference, retainAll: !!c.dumpTensors },
+    });
     const runs: ModelRun[] = [];
     for (const r of c.resolutions) {
       net.setResolution(r.width, r.height);
       const pose = await net.estimateSinglePose(img, { flipHorizontal: !!c.flip });
       const heads = await net.readHeads();
       const input = await net.readTensor(net.manifest.input.tensor);
+      const tensors: Record<string, { data: string; shape: number[] }> = {};
+      if (c.dumpTensors) {
+        for (const name of net.plan.shapes.tensors.keys()) {
+          const t = await net.readTensor(name);
+          tensors[name] = { data: f32ToB64(t.data), shape: t.shape };
+        }
+      }
       runs.push({
+        tensors,
         width: r.width,
         height: r.height,
         pose,
@@ -278,8 +338,76 @@ async function model(c: ModelCase) {
   });
 }
 
+/** The RGB pixels of an image as the browser decodes it (for TF.js on the CPU in Node). */
+async function imagePixels(url: string): Promise<{ width: number; height: number; rgb: string }> {
+  const img = await loadImage(url);
+  const canvas = document.createElement('canvas');
+  canvas.width = img.naturalWidth;
+  canvas.height = img.naturalHeight;
+  const g = canvas.getContext('2d', { willReadFrequently: true })!;
+  g.drawImage(img, 0, 0);
+  const rgba = g.getImageData(0, 0, canvas.width, canvas.height).data;
+  const rgb = new Uint8Array(canvas.width * canvas.height * 3);
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+    rgb[j] = rgba[i]!;
+    rgb[j + 1] = rgba[i + 1]!;
+    rgb[j + 2] = rgba[i + 2]!;
+  }
+  return { width: canvas.width, height: canvas.height, rgb: bytesToB64(rgb) };
+}
+
+const COUNTED = [
+  'createBuffer',
+  'createTexture',
+  'createBindGroup',
+  'createBindGroupLayout',
+  'createPipelineLayout',
+  'createComputePipeline',
+  'createComputePipelineAsync',
+  'createShaderModule',
+  'createQuerySet',
+  'createSampler',
+] as const;
+
+/**
+ * Counts GPU object creations per frame after warm-up (through a wrapped device), with
+ * the profiler off and on. A frame must create none.
+ */
+async function allocations(c: { weightsUrl: string; imageUrl: string; resolution: number; frames: number }) {
+  return withDevice(async (device) => {
+    const counts: Record<string, number> = {};
+    const d = device as unknown as Record<string, (...a: unknown[]) => unknown>;
+    for (const name of COUNTED) {
+      const original = d[name]!.bind(device);
+      d[name] = (...args: unknown[]) => {
+        counts[name] = (counts[name] ?? 0) + 1;
+        return original(...args);
+      };
+    }
+    const img = await loadImage(c.imageUrl);
+    const net = await createPoseNet({ weights: c.weightsUrl, resolution: c.resolution, device });
+    const result: Record<string, Record<string, number>> = {};
+    for (const profiling of [false, true]) {
+      net.profiler.setEnabled(profiling);
+      await net.estimateSinglePose(img);
+      await net.estimateSinglePose(img);
+      for (const k of Object.keys(counts)) delete counts[k];
+      for (let i = 0; i < c.frames; i++) await net.estimateSinglePose(img);
+      result[profiling ? 'profiling' : 'plain'] = { ...counts };
+    }
+    const bytesBefore = net.gpuBytes();
+    net.setResolution(161);
+    await net.estimateSinglePose(img);
+    net.setResolution(c.resolution);
+    await net.estimateSinglePose(img);
+    const bytesAfter = net.gpuBytes();
+    net.dispose();
+    return { counts: result, bytesBefore, bytesAfter, liveAfterDispose: net.ledger.count };
+  });
+}
+
 /** Loads weights and reports the error message (for the bad-input tests). */
-async function loadError(weightsUrl: string, resolution: number | { width: number; height: number }): Promise<string | null> {
+async function loadError({ weightsUrl, resolution }: { weightsUrl: string; resolution: number | { width: number; height: number } }): Promise<string | null> {
   const device = await requestPoseNetDevice();
   try {
     const net = await createPoseNet({ weights: weightsUrl, resolution, device });
@@ -292,6 +420,6 @@ async function loadError(weightsUrl: string, resolution: number | { width: numbe
   }
 }
 
-const harness = { layers, preprocess, decode, model, loadError };
+const harness = { layers, preprocess, decode, model, loadError, imagePixels, allocations };
 (window as unknown as { harness: typeof harness }).harness = harness;
 export type Harness = typeof harness;
