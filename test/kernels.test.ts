@@ -16,7 +16,7 @@ import type { FitMode } from '../src/pose/types.ts';
 import { b64ToF32, f32ToB64, bytesToB64 } from './support/b64.ts';
 import { compare, conv2d, describeMismatches, maxPool, padChannels, random, randomTensor, unpadChannels, type Tensor } from './support/cpu-ref.ts';
 import { openHarness, type HarnessPage } from './support/harness-page.ts';
-import { packLayer } from './support/pack.ts';
+import { packLayer } from '../tools/lib/convert.ts';
 
 const ATOL = 1e-4;
 const RTOL = 1e-4;
