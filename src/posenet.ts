@@ -12,6 +12,8 @@ import { HEAD_NAMES, type HeadName, type Manifest } from './model/manifest.ts';
 import { Model, fetchWeights, type LoadedWeights } from './model/model.ts';
 import { computeFit, type Fit } from './pose/fit.ts';
 import { NUM_KEYPOINTS, PART_NAMES } from './pose/keypoints.ts';
+import { checkMultiPoseOptions, confirmCandidates, decodeMultiplePoses, findCandidates, scaleAndFlipPoses, type MultiPoseOptions } from './pose/multi.ts';
+import { MultiPoseGpu } from './pose/multi-gpu.ts';
 import type { FitMode, Pose } from './pose/types.ts';
 import { Plan, SINGLE_RESULT_FLOATS, type PlanOptions } from './plan/plan.ts';
 import { checkResolution } from './plan/shapes.ts';
@@ -49,6 +51,23 @@ export interface SinglePoseOptions {
   flipHorizontal?: boolean;
   /** Overrides the net's fit mode for this frame. */
   fit?: FitMode;
+}
+
+export interface MultiPoseEstimationOptions extends MultiPoseOptions {
+  /** Overrides the net's fit mode for this frame. */
+  fit?: FitMode;
+}
+
+/** What the last multi-pose frame's candidate search did. */
+export interface MultiPoseStats {
+  /** Candidates the GPU pass found (a superset of the exact ones, see decode_candidates.wgsl). */
+  gpuCandidates: number;
+  /** Candidates left after the CPU's exact check: the decoder's root queue. */
+  candidates: number;
+  /** The GPU found more than its buffer holds; the CPU scanned the heads instead. */
+  overflowed: boolean;
+  /** CPU time of the greedy decode (confirm, heap, tree walks, mapping). */
+  decodeMs: number;
 }
 
 export interface Head {
@@ -100,15 +119,22 @@ export class PoseNet {
   private sourceView: GPUTextureView | null = null;
   private chain: Promise<unknown> = Promise.resolve();
   private disposed = false;
+  /** Multi-pose buffers, made on the first multi-pose frame. */
+  private multi: MultiPoseGpu | null = null;
+  /** The last multi-pose frame's candidate search. */
+  lastMultiPoseStats: MultiPoseStats = { gpuCandidates: 0, candidates: 0, overflowed: false, decodeMs: 0 };
   fit: FitMode;
   readonly debug: PlanOptions;
   /** Timing of the last frame. */
   lastTiming: FrameTiming = { encodeMs: 0, latencyMs: 0 };
   /** Frames run so far. */
   frameCount = 0;
+  /** Copy videos through an ImageBitmap (SwiftShader workaround, see uploadSource). */
+  private readonly videoViaBitmap: boolean;
 
   constructor(device: GPUDevice, loaded: LoadedWeights, resolution: Resolution, options: { fit?: FitMode; debug?: PlanOptions } = {}) {
     this.device = device;
+    this.videoViaBitmap = device.adapterInfo?.architecture === 'swiftshader';
     this.fit = options.fit ?? 'pad';
     this.debug = options.debug ?? {};
     this.ledger = new GpuLedger();
@@ -181,8 +207,13 @@ export class PoseNet {
     return next;
   }
 
-  /** Uploads the source into the source texture (reallocated only when its size changes). */
-  private uploadSource(source: PoseSource): { view: GPUTextureView; width: number; height: number } {
+  /**
+   * Uploads the source into the source texture (reallocated only when its size changes).
+   * On SwiftShader (Chromium's CPU WebGPU), copying a <video> or VideoFrame straight into
+   * a texture loses the device (seen in Chromium 150), so there those go through an
+   * ImageBitmap first; on GPUs they are copied directly.
+   */
+  private async uploadSource(source: PoseSource): Promise<{ view: GPUTextureView; width: number; height: number }> {
     const { width, height } = sourceSize(source);
     if (!(width > 0 && height > 0)) throw new Error(`estimateSinglePose: source has no pixels (${width}x${height})`);
     if (typeof GPUTexture !== 'undefined' && source instanceof GPUTexture) {
@@ -197,7 +228,19 @@ export class PoseNet {
       });
       this.sourceView = this.sourceTexture.createView({ label: 'PoseNet.sourceTexture.view' });
     }
-    this.device.queue.copyExternalImageToTexture({ source: source as GPUCopyExternalImageSource }, { texture: this.sourceTexture }, { width, height });
+    const isVideo =
+      (typeof HTMLVideoElement !== 'undefined' && source instanceof HTMLVideoElement) ||
+      (typeof VideoFrame !== 'undefined' && source instanceof VideoFrame);
+    const bitmap = isVideo && this.videoViaBitmap ? await createImageBitmap(source as HTMLVideoElement | VideoFrame) : null;
+    try {
+      this.device.queue.copyExternalImageToTexture(
+        { source: (bitmap ?? source) as GPUCopyExternalImageSource },
+        { texture: this.sourceTexture },
+        { width, height },
+      );
+    } finally {
+      bitmap?.close();
+    }
     return { view: this.sourceView!, width, height };
   }
 
@@ -217,7 +260,7 @@ export class PoseNet {
     return this.run(async () => {
       const t0 = performance.now();
       const plan = this.planValue;
-      const { view, width, height } = this.uploadSource(source);
+      const { view, width, height } = await this.uploadSource(source);
       const fit = computeFit(options.fit ?? this.fit, width, height, plan.width, plan.height);
       plan.setSource(view);
       plan.writeFrameParams(fit, width, height, !!options.flipHorizontal);
@@ -233,6 +276,49 @@ export class PoseNet {
       this.profiler.recordFrameTime(t2 - t1, t1);
       this.frameCount++;
       return toPose(result);
+    });
+  }
+
+  /**
+   * Runs the network on a source and decodes up to `maxDetections` poses: root candidates
+   * (local heatmap maxima above `scoreThreshold`) found on the GPU, then TF.js PoseNet's
+   * greedy part-tree decode on the CPU over the heads read back with them. Poses come in
+   * the order found (decreasing root score), in source pixels. Defaults as TF.js PoseNet:
+   * maxDetections 5, scoreThreshold 0.5, nmsRadius 20 (input-resolution pixels).
+   */
+  estimateMultiplePoses(source: PoseSource, options: MultiPoseEstimationOptions = {}): Promise<Pose[]> {
+    this.assertAlive();
+    const settings = checkMultiPoseOptions(options);
+    return this.run(async () => {
+      const t0 = performance.now();
+      const plan = this.planValue;
+      this.multi ??= new MultiPoseGpu(this.device, this.kernels, this.ledger);
+      const multi = this.multi;
+      const { view, width, height } = await this.uploadSource(source);
+      const fit = computeFit(options.fit ?? this.fit, width, height, plan.width, plan.height);
+      plan.setSource(view);
+      plan.writeFrameParams(fit, width, height, !!options.flipHorizontal);
+      const encoder = this.device.createCommandEncoder({ label: `PoseNet.multiPoseFrame` });
+      const timestamps = this.profiler.beginFrame(multi.passes(plan));
+      plan.encode(encoder, timestamps, 'network');
+      multi.encode(encoder, plan, settings.scoreThreshold, timestamps);
+      this.profiler.resolve(encoder);
+      this.device.queue.submit([encoder.finish()]);
+      const t1 = performance.now();
+      const [readback] = await Promise.all([multi.read(plan), this.profiler.collect()]);
+      const t2 = performance.now();
+      const { heads } = readback;
+      const candidates = readback.candidates
+        ? confirmCandidates(heads, readback.candidates, settings.scoreThreshold)
+        : findCandidates(heads, settings.scoreThreshold);
+      const poses = decodeMultiplePoses(heads, candidates, this.model.manifest.outputStride, settings);
+      const result = scaleAndFlipPoses(poses, fit, width, !!options.flipHorizontal);
+      const t3 = performance.now();
+      this.lastMultiPoseStats = { gpuCandidates: readback.found, candidates: candidates.length, overflowed: !readback.candidates, decodeMs: t3 - t2 };
+      this.lastTiming = { encodeMs: t1 - t0, latencyMs: t3 - t0 };
+      this.profiler.recordFrameTime(t2 - t1, t1);
+      this.frameCount++;
+      return result;
     });
   }
 
@@ -310,6 +396,8 @@ export class PoseNet {
     this.planValue.dispose();
     this.model.dispose();
     this.profiler.dispose();
+    this.multi?.dispose();
+    this.multi = null;
     this.resources.dispose();
   }
 

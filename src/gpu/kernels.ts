@@ -14,7 +14,7 @@ const sources = import.meta.glob('../../shaders/*.wgsl', { query: '?raw', import
   string
 >;
 
-export type KernelName = 'preprocess' | 'conv2d' | 'depthwise' | 'pointwise' | 'maxpool' | 'decode_single';
+export type KernelName = 'preprocess' | 'conv2d' | 'depthwise' | 'pointwise' | 'maxpool' | 'decode_single' | 'decode_candidates';
 
 type Binding = 'uniform' | 'read' | 'write' | 'texture';
 
@@ -31,6 +31,7 @@ export const KERNELS: Record<KernelName, KernelSpec> = {
   pointwise: { bindings: ['uniform', 'read', 'read', 'write', 'read'], uniformBytes: 48 },
   maxpool: { bindings: ['uniform', 'read', 'write'], uniformBytes: 48 },
   decode_single: { bindings: ['uniform', 'read', 'write'], uniformBytes: 64 },
+  decode_candidates: { bindings: ['uniform', 'read', 'write'], uniformBytes: 32 },
 };
 
 export function kernelSource(name: KernelName): string {

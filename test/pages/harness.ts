@@ -406,6 +406,64 @@ async function allocations(c: { weightsUrl: string; imageUrl: string; resolution
   });
 }
 
+/**
+ * The same picture through every source type estimateSinglePose takes; returns each
+ * pose (and, for the image, the flipped pose) so a test can compare them.
+ */
+async function sources(c: { weightsUrl: string; imageUrl: string; resolution: number }) {
+  return withDevice(async (device) => {
+    const img = await loadImage(c.imageUrl);
+    const w = img.naturalWidth;
+    const h = img.naturalHeight;
+    const canvas = document.createElement('canvas');
+    canvas.width = w;
+    canvas.height = h;
+    canvas.getContext('2d')!.drawImage(img, 0, 0);
+    const offscreen = new OffscreenCanvas(w, h);
+    offscreen.getContext('2d')!.drawImage(img, 0, 0);
+    const imageData = canvas.getContext('2d')!.getImageData(0, 0, w, h);
+    const bitmap = await createImageBitmap(img);
+    const frame = new VideoFrame(bitmap, { timestamp: 0 });
+    const texture = device.createTexture({
+      label: 'harness.sourceTexture',
+      size: { width: w, height: h },
+      format: 'rgba8unorm',
+      usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.RENDER_ATTACHMENT,
+    });
+    device.queue.copyExternalImageToTexture({ source: bitmap }, { texture }, { width: w, height: h });
+    // A playing video of the canvas (a MediaStream track, no encoding).
+    const video = document.createElement('video');
+    video.muted = true;
+    video.srcObject = canvas.captureStream(30);
+    await video.play();
+    const redraw = setInterval(() => canvas.getContext('2d')!.drawImage(img, 0, 0), 20);
+    while (!video.videoWidth) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+
+    const net = await createPoseNet({ weights: c.weightsUrl, resolution: c.resolution, device });
+    const poses: Record<string, Pose> = {};
+    const all: [string, Parameters<typeof net.estimateSinglePose>[0]][] = [
+      ['image', img],
+      ['canvas', canvas],
+      ['offscreenCanvas', offscreen],
+      ['imageData', imageData],
+      ['imageBitmap', bitmap],
+      ['videoFrame', frame],
+      ['gpuTexture', texture],
+      ['video', video],
+    ];
+    for (const [name, source] of all) poses[name] = await net.estimateSinglePose(source);
+    poses.imageFlipped = await net.estimateSinglePose(img, { flipHorizontal: true });
+    poses.imageStretch = await net.estimateSinglePose(img, { fit: 'stretch' });
+    poses.imageCrop = await net.estimateSinglePose(img, { fit: 'crop' });
+    clearInterval(redraw);
+    frame.close();
+    texture.destroy();
+    net.dispose();
+    return { poses, width: w, height: h };
+  });
+}
+
 /** Loads weights and reports the error message (for the bad-input tests). */
 async function loadError({ weightsUrl, resolution }: { weightsUrl: string; resolution: number | { width: number; height: number } }): Promise<string | null> {
   const device = await requestPoseNetDevice();
@@ -420,6 +478,6 @@ async function loadError({ weightsUrl, resolution }: { weightsUrl: string; resol
   }
 }
 
-const harness = { layers, preprocess, decode, model, loadError, imagePixels, allocations };
+const harness = { layers, preprocess, decode, model, loadError, imagePixels, allocations, sources };
 (window as unknown as { harness: typeof harness }).harness = harness;
 export type Harness = typeof harness;
