@@ -1,0 +1,454 @@
+/**
+ * The page's engine: one PoseNet on one device, one source, and a frame loop that never
+ * overlaps frames (requestAnimationFrame, then `await` the pose). Settings change live:
+ * the resolution through `net.setResolution` (the frame in flight finishes at the old
+ * size, the next one uses the new), the model through `net.setModel`, the rest per frame.
+ * Every completed frame leaves a FrameRecord (resolution, GPU and CPU timings, the
+ * profiler's frame, GPU bytes) that the profiler panel, the sweep and the debug handle
+ * read. On device loss it makes a new device and a new PoseNet with the same settings.
+ *
+ * DOM use is limited to the two canvases it draws on; the controls and panels live in
+ * their own modules and listen to `on('frame' | 'change' | 'device', ...)`.
+ */
+import type { DeviceOptions } from '../gpu/device.ts';
+import type { FrameProfile } from '../gpu/profiler.ts';
+import { fetchWeights, type LoadedWeights } from '../model/model.ts';
+import { checkResolution, snapResolution } from '../plan/shapes.ts';
+import type { Pose } from '../pose/types.ts';
+import { createPoseNet, type PoseNet, type PoseSource, type Resolution } from '../posenet.ts';
+import { lostSoon, requestDeviceWithRetry, watchDevice, type DeviceWatch } from './device-loss.ts';
+import type { ModelEntry } from './models.ts';
+import { drawOverlay } from './overlay.ts';
+import type { FrameSource } from './sources.ts';
+
+export type PoseMode = 'single' | 'multi';
+
+export interface Settings {
+  /** Model name (an entry of /weights/index.json). */
+  model: string;
+  resolution: Resolution;
+  /** Keypoints (and edges touching them) below this score are hidden; multi-pose's scoreThreshold. */
+  minScore: number;
+  /** Mirror the keypoints and the picture (selfie camera). */
+  flip: boolean;
+  mode: PoseMode;
+  /** Multi-pose only. */
+  maxDetections: number;
+  /** Multi-pose only, input-resolution pixels. */
+  nmsRadius: number;
+}
+
+export type AppStatus = 'starting' | 'waiting-for-source' | 'running' | 'recovering' | 'failed';
+
+export interface FrameRecord {
+  /** 1-based: poseApp.frames after this frame completed. */
+  frame: number;
+  width: number;
+  height: number;
+  model: string;
+  mode: PoseMode;
+  /** GPU time: first pass's beginning to last pass's end (timestamp-query); null without timestamps. */
+  gpuMs: number | null;
+  /** Sum of the passes' GPU durations; null without timestamps. */
+  passSumMs: number | null;
+  /** CPU time to encode and submit (PoseNet.lastTiming.encodeMs). */
+  encodeMs: number;
+  /** From the estimate call until the poses were on the CPU (PoseNet.lastTiming.latencyMs). */
+  latencyMs: number;
+  /** From the estimate call until the overlay was drawn. */
+  endToEndMs: number;
+  /** performance.now() when the frame completed. */
+  t: number;
+  /** net.gpuBytes(): buffers and textures the app's PoseNet holds. */
+  gpuBytes: number;
+  /** Buffers only. */
+  gpuBufferBytes: number;
+  poses: number;
+  /** Which PoseNet ran it (changes after device loss). */
+  generation: number;
+  /** The profiler's record of this frame (per-pass timings), if it made one. */
+  profile: FrameProfile | null;
+}
+
+export interface DeviceEvent {
+  kind: 'lost' | 'recovered' | 'recovery-failed';
+  reason?: string;
+  message: string;
+  ms?: number;
+}
+
+interface Events {
+  frame: FrameRecord;
+  change: void;
+  device: DeviceEvent;
+  error: string;
+}
+
+type MultiPoseNet = {
+  estimateMultiplePoses(
+    source: PoseSource,
+    options: { maxDetections?: number; scoreThreshold?: number; nmsRadius?: number; flipHorizontal?: boolean },
+  ): Promise<Pose[]>;
+};
+
+/** True when the core has multi-pose decoding (it arrives with the multi-pose issue). */
+export function multiPoseAvailable(net: PoseNet | null): boolean {
+  return !!net && typeof (net as unknown as Partial<MultiPoseNet>).estimateMultiplePoses === 'function';
+}
+
+const HISTORY = 240;
+/** Frames per statistic, as the core profiler's rolling window. */
+export const STATS_WINDOW = 30;
+
+const nextAnimationFrame = () => new Promise<number>((resolve) => requestAnimationFrame(resolve));
+
+export class PoseApp {
+  readonly settings: Settings;
+  models: ModelEntry[] = [];
+  net: PoseNet | null = null;
+  source: FrameSource | null = null;
+  status: AppStatus = 'starting';
+  /** Completed frames. */
+  frames = 0;
+  failedFrames = 0;
+  deviceLosses = 0;
+  /** Uncaptured GPU errors (validation, out-of-memory, internal), as messages. */
+  readonly gpuErrors: string[] = [];
+  /** Last frame failure (not counting failures caused by device loss). */
+  lastError: string | null = null;
+  poses: Pose[] = [];
+  /** Resolution of the last completed frame. */
+  resolution: Resolution | null = null;
+  readonly history: FrameRecord[] = [];
+  /** Milliseconds the last resolution switch took on the CPU (plan build), for the "no stall" claim. */
+  lastSwitchMs = 0;
+  /** A model being fetched, for the controls. */
+  modelLoading: string | null = null;
+  adapterInfo = '';
+  private loaded: LoadedWeights | null = null;
+  private watch: DeviceWatch | null = null;
+  private generation = 0;
+  private stopped = false;
+  private looping = false;
+  private recovering: Promise<void> | null = null;
+  private lastProfile: FrameProfile | null = null;
+  private readonly listeners: { [K in keyof Events]: Set<(e: Events[K]) => void> } = {
+    frame: new Set(),
+    change: new Set(),
+    device: new Set(),
+    error: new Set(),
+  };
+  /** The source as the network saw it, drawn at the frame's start. */
+  private readonly frameCanvas = document.createElement('canvas');
+  private readonly frameCtx: CanvasRenderingContext2D;
+  private readonly viewCtx: CanvasRenderingContext2D;
+
+  /**
+   * Hand the network the source element itself instead of the frame's copy on a canvas.
+   * Off by default: Chromium on SwiftShader (no GPU) destroys the device on
+   * copyExternalImageToTexture from a video or VideoFrame, and the copy keeps the overlay
+   * on exactly the frame that was estimated. On a GPU the canvas copy is a GPU blit.
+   */
+  readonly direct: boolean;
+  /** How devices are requested, the first (by the page) and any replacement. */
+  readonly deviceOptions: DeviceOptions;
+
+  constructor(
+    readonly view: HTMLCanvasElement,
+    settings: Settings,
+    options: { direct?: boolean; device?: DeviceOptions } = {},
+  ) {
+    this.direct = !!options.direct;
+    this.deviceOptions = options.device ?? {};
+    this.settings = { ...settings, resolution: { ...settings.resolution } };
+    this.frameCtx = this.frameCanvas.getContext('2d', { alpha: false })!;
+    this.viewCtx = view.getContext('2d', { alpha: false })!;
+  }
+
+  on<K extends keyof Events>(event: K, fn: (e: Events[K]) => void): () => void {
+    this.listeners[event].add(fn);
+    return () => this.listeners[event].delete(fn);
+  }
+
+  private emit<K extends keyof Events>(event: K, value: Events[K]): void {
+    for (const fn of this.listeners[event]) {
+      try {
+        fn(value);
+      } catch (err) {
+        console.error(`poseApp: a ${event} listener failed`, err);
+      }
+    }
+  }
+
+  private changed(): void {
+    this.emit('change', undefined);
+  }
+
+  get device(): GPUDevice | null {
+    return this.net?.device ?? null;
+  }
+
+  get outputStride(): number {
+    return this.net?.manifest.outputStride ?? this.models.find((m) => m.name === this.settings.model)?.outputStride ?? 16;
+  }
+
+  get multiPoseAvailable(): boolean {
+    return multiPoseAvailable(this.net);
+  }
+
+  /** Builds the first PoseNet on `device` and starts the frame loop. */
+  async start(device: GPUDevice, models: ModelEntry[]): Promise<void> {
+    this.models = models;
+    const entry = models.find((m) => m.name === this.settings.model) ?? models[0];
+    if (!entry) throw new Error('no models');
+    this.settings.model = entry.name;
+    this.loaded = await fetchWeights(entry.url);
+    const stride = this.loaded.manifest.outputStride;
+    const { width, height } = this.settings.resolution;
+    this.settings.resolution = { width: snapResolution(width, stride), height: snapResolution(height, stride) };
+    await this.attach(device);
+    this.status = this.source ? 'running' : 'waiting-for-source';
+    this.changed();
+    void this.loop();
+  }
+
+  private async attach(device: GPUDevice): Promise<void> {
+    this.watch = watchDevice(device, {
+      onError: (message) => {
+        this.gpuErrors.push(message);
+        console.error(`poseApp: uncaptured GPU error: ${message}`);
+        this.emit('error', message);
+        this.changed();
+      },
+      onLost: (info) => {
+        if (this.watch?.device === device) void this.recover(info);
+      },
+    });
+    const net = await createPoseNet({ weights: this.loaded!, resolution: this.settings.resolution, device });
+    net.profiler.setEnabled(true);
+    this.generation++;
+    this.lastProfile = null;
+    this.net = net;
+    this.adapterInfo = describeAdapter(device);
+  }
+
+  setSource(source: FrameSource | null): void {
+    const old = this.source;
+    this.source = source;
+    if (old && old !== source) old.stop();
+    if (this.status === 'waiting-for-source' && source) this.status = 'running';
+    if (this.status === 'running' && !source) this.status = 'waiting-for-source';
+    this.changed();
+  }
+
+  /**
+   * Switches the input resolution (k*outputStride+1 in 129..1025; throws a
+   * ResolutionError otherwise). The next frame started uses it.
+   */
+  setResolution(width: number, height: number = width): void {
+    checkResolution(width, height, this.outputStride);
+    const t0 = performance.now();
+    this.settings.resolution = { width, height };
+    this.net?.setResolution(width, height);
+    this.lastSwitchMs = performance.now() - t0;
+    this.changed();
+  }
+
+  /** Loads another model (keeps the resolution when its stride allows, else the nearest valid one). */
+  async setModel(name: string): Promise<void> {
+    const entry = this.models.find((m) => m.name === name);
+    if (!entry) throw new Error(`no model named "${name}" (have: ${this.models.map((m) => m.name).join(', ')})`);
+    if (name === this.settings.model && !this.modelLoading) return;
+    this.modelLoading = name;
+    this.changed();
+    try {
+      const loaded = await fetchWeights(entry.url);
+      if (this.recovering) await this.recovering;
+      const net = this.net;
+      // Swaps model and plan in one go (nothing awaited for weights already fetched):
+      // the next frame started runs the new model.
+      if (net) await net.setModel(loaded);
+      this.loaded = loaded;
+      this.settings.model = name;
+      if (net) this.settings.resolution = net.resolution;
+    } finally {
+      this.modelLoading = null;
+      this.changed();
+    }
+  }
+
+  update(patch: Partial<Omit<Settings, 'resolution' | 'model'>>): void {
+    Object.assign(this.settings, patch);
+    if (this.settings.mode === 'multi' && !this.multiPoseAvailable) this.settings.mode = 'single';
+    this.changed();
+  }
+
+  /** Destroys the GPU device as a driver reset would (the app recovers). */
+  loseDevice(): void {
+    this.net?.device.destroy();
+  }
+
+  private async loop(): Promise<void> {
+    if (this.looping) return;
+    this.looping = true;
+    try {
+      while (!this.stopped) {
+        await nextAnimationFrame();
+        if (this.recovering) {
+          await this.recovering;
+          continue;
+        }
+        const net = this.net;
+        const source = this.source;
+        if (!net || !source || !source.ready()) continue;
+        await this.runFrame(net, source);
+      }
+    } finally {
+      this.looping = false;
+    }
+  }
+
+  private async runFrame(net: PoseNet, source: FrameSource): Promise<void> {
+    const s = this.settings;
+    const resolution = net.resolution;
+    const model = s.model;
+    const width = source.width();
+    const height = source.height();
+    if (this.frameCanvas.width !== width || this.frameCanvas.height !== height) {
+      this.frameCanvas.width = width;
+      this.frameCanvas.height = height;
+    }
+    this.frameCtx.drawImage(source.element, 0, 0, width, height);
+    const multi = s.mode === 'multi' && multiPoseAvailable(net);
+    const flip = s.flip;
+    // The network reads the copy (see `direct`): the overlay then shows exactly the frame estimated.
+    const input: PoseSource = this.direct ? source.element : this.frameCanvas;
+    const t0 = performance.now();
+    let poses: Pose[];
+    try {
+      poses = multi
+        ? await (net as unknown as MultiPoseNet).estimateMultiplePoses(input, {
+            maxDetections: s.maxDetections,
+            scoreThreshold: s.minScore,
+            nmsRadius: s.nmsRadius,
+            flipHorizontal: flip,
+          })
+        : [await net.estimateSinglePose(input, { flipHorizontal: flip })];
+    } catch (err) {
+      // A frame cut short by device loss is not a failure of its own: recovery follows.
+      if (this.net !== net || this.recovering || (await lostSoon(net.device))) return;
+      this.failedFrames++;
+      this.lastError = (err as Error)?.message ?? String(err);
+      console.error('poseApp: frame failed:', err);
+      this.emit('error', this.lastError);
+      this.changed();
+      return;
+    }
+    if (this.net !== net) return;
+    drawOverlay(this.viewCtx, this.frameCanvas, width, height, poses, { minScore: s.minScore, mirrored: flip, byInstance: multi });
+    const t1 = performance.now();
+    const frames = net.profiler.lastFrames();
+    const last = frames[frames.length - 1] ?? null;
+    const profile = last && last !== this.lastProfile ? last : null;
+    this.lastProfile = last;
+    const timestamps = net.profiler.timestampsActive && profile !== null && !(profile.passes.length === 1 && profile.passes[0]!.name === 'frame');
+    this.frames++;
+    this.poses = poses;
+    this.resolution = resolution;
+    const record: FrameRecord = {
+      frame: this.frames,
+      width: resolution.width,
+      height: resolution.height,
+      model,
+      mode: multi ? 'multi' : 'single',
+      gpuMs: timestamps ? span(profile!) : null,
+      passSumMs: timestamps ? profile!.passes.reduce((a, p) => a + p.durationMs, 0) : null,
+      encodeMs: net.lastTiming.encodeMs,
+      latencyMs: net.lastTiming.latencyMs,
+      endToEndMs: t1 - t0,
+      t: t1,
+      gpuBytes: net.gpuBytes(),
+      gpuBufferBytes: net.ledger.bytes(false),
+      poses: poses.length,
+      generation: this.generation,
+      profile,
+    };
+    this.history.push(record);
+    if (this.history.length > HISTORY) this.history.shift();
+    this.emit('frame', record);
+  }
+
+  /** Records of the current PoseNet, model, resolution and mode: what the statistics describe. */
+  currentRecords(limit = STATS_WINDOW): FrameRecord[] {
+    const last = this.history[this.history.length - 1];
+    if (!last) return [];
+    const out: FrameRecord[] = [];
+    for (let i = this.history.length - 1; i >= 0 && out.length < limit; i--) {
+      const r = this.history[i]!;
+      if (r.generation !== last.generation || r.width !== last.width || r.height !== last.height || r.model !== last.model || r.mode !== last.mode) break;
+      out.unshift(r);
+    }
+    return out;
+  }
+
+  private async recover(info: GPUDeviceLostInfo): Promise<void> {
+    if (this.recovering) return;
+    this.deviceLosses++;
+    const t0 = performance.now();
+    const lost = this.net;
+    this.status = 'recovering';
+    this.emit('device', { kind: 'lost', reason: info.reason, message: info.message });
+    this.changed();
+    this.recovering = (async () => {
+      this.net = null;
+      try {
+        lost?.dispose();
+      } catch {
+        // Its device is gone; nothing to release.
+      }
+      try {
+        const device = await requestDeviceWithRetry(this.deviceOptions);
+        await this.attach(device);
+        this.status = this.source ? 'running' : 'waiting-for-source';
+        const ms = performance.now() - t0;
+        this.emit('device', { kind: 'recovered', reason: info.reason, message: info.message, ms });
+      } catch (err) {
+        this.status = 'failed';
+        this.lastError = `could not make a new GPU device: ${(err as Error)?.message ?? String(err)}`;
+        this.emit('device', { kind: 'recovery-failed', reason: info.reason, message: this.lastError });
+      }
+      this.changed();
+    })();
+    try {
+      await this.recovering;
+    } finally {
+      this.recovering = null;
+    }
+  }
+
+  /** Stops the loop and releases the GPU (the device is destroyed on purpose: not a loss). */
+  dispose(): void {
+    this.stopped = true;
+    this.source?.stop();
+    this.net?.dispose();
+    this.watch?.release();
+    this.net = null;
+  }
+}
+
+/** First pass's beginning to last pass's end, in ms. */
+export function span(profile: FrameProfile): number {
+  let begin = Infinity;
+  let end = -Infinity;
+  for (const p of profile.passes) {
+    begin = Math.min(begin, p.startMs);
+    end = Math.max(end, p.startMs + p.durationMs);
+  }
+  return end > begin ? end - begin : 0;
+}
+
+function describeAdapter(device: GPUDevice): string {
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  if (!info) return '';
+  return [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
+}

@@ -1,0 +1,158 @@
+/**
+ * What the profiler panel shows and `poseApp.profile()` returns, computed from the core
+ * profiler's rolling per-pass statistics and the app's frame records; and the Chrome
+ * trace export.
+ *
+ * Definitions (stated in the panel too):
+ * - pass GPU ms: the core profiler's rolling mean ± sd of each pass's timestamp-query
+ *   duration (end-of-pass minus beginning-of-pass), over the last 30 frames at the
+ *   current resolution and model;
+ * - total GPU ms: mean over the same frames of first-pass-beginning to
+ *   last-pass-end, so it includes the gaps between passes; the passes' sum can only be
+ *   smaller or equal;
+ * - CPU encode ms: building and submitting the command encoder;
+ * - latency ms: from the estimate call until the poses are on the CPU (readback
+ *   included); end-to-end ms adds drawing the overlay;
+ * - fps: completed frames per second over the same frames.
+ * Without timestamp-query there is no per-pass timing: one row, `frame`, measured on the
+ * CPU from submit to readback, and total GPU ms is that figure.
+ */
+import type { PassStats, TraceEvent } from '../gpu/profiler.ts';
+import type { Resolution } from '../posenet.ts';
+import { STATS_WINDOW, type FrameRecord, type PoseApp } from './app.ts';
+
+export interface PassRow extends PassStats {
+  /** Position in the plan (0 = first pass). */
+  index: number;
+  /** meanMs / sum of the passes' means. */
+  share: number;
+}
+
+export interface ChromeTrace {
+  traceEvents: (TraceEvent | { name: string; ph: 'M'; pid: number; tid: number; args: Record<string, unknown> })[];
+  displayTimeUnit: 'ms';
+  otherData: Record<string, unknown>;
+}
+
+export interface AppProfile {
+  /** Per-pass GPU timing from timestamp-query is active. */
+  timestamps: boolean;
+  model: string;
+  /** Resolution the statistics describe (the last completed frame's). */
+  resolution: Resolution | null;
+  frames: number;
+  /** Frames the statistics cover. */
+  samples: number;
+  /** Per pass, in plan order (see `sortedByCost`). */
+  passes: PassRow[];
+  /** Sum of the passes' mean ms. */
+  passSumMs: number;
+  /** Mean of first-pass-begin to last-pass-end (timestamps), else the CPU-timed whole frame. */
+  totalGpuMs: number;
+  totalGpuSdMs: number;
+  encodeMs: number;
+  latencyMs: number;
+  endToEndMs: number;
+  fps: number;
+  /** Bytes of GPU buffers and textures held (net.gpuBytes()). */
+  gpuBytes: number;
+  /** Of which buffers. */
+  gpuBufferBytes: number;
+  /** CPU ms of the last resolution switch (building the new plan). */
+  switchMs: number;
+  /** Chrome trace of the last `frames` frames (default: all kept, up to 60). */
+  trace(frames?: number): ChromeTrace;
+}
+
+function meanSd(values: number[]): { mean: number; sd: number } {
+  const n = values.length;
+  if (!n) return { mean: NaN, sd: NaN };
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const sd = n > 1 ? Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, sd };
+}
+
+export function sortedByCost(rows: PassRow[]): PassRow[] {
+  return [...rows].sort((a, b) => b.meanMs - a.meanMs || a.index - b.index);
+}
+
+export function computeProfile(app: PoseApp): AppProfile {
+  const net = app.net;
+  const records = app.currentRecords(STATS_WINDOW);
+  const stats = net ? net.profiler.stats() : [];
+  const passSumMs = stats.reduce((a, p) => a + p.meanMs, 0);
+  const passes: PassRow[] = stats.map((p, index) => ({ ...p, index, share: passSumMs > 0 ? p.meanMs / passSumMs : 0 }));
+  const timestamps = !!net?.profiler.timestampsActive;
+  const gpu = timestamps
+    ? meanSd(records.filter((r) => r.gpuMs !== null).map((r) => r.gpuMs!))
+    : stats[0]
+      ? { mean: stats[0].meanMs, sd: stats[0].sdMs }
+      : { mean: NaN, sd: NaN };
+  const last = records[records.length - 1];
+  const first = records[0];
+  const fps = records.length > 1 && last && first && last.t > first.t ? ((records.length - 1) * 1000) / (last.t - first.t) : NaN;
+  return {
+    timestamps,
+    model: app.settings.model,
+    resolution: app.resolution,
+    frames: app.frames,
+    samples: records.length,
+    passes,
+    passSumMs,
+    totalGpuMs: gpu.mean,
+    totalGpuSdMs: gpu.sd,
+    encodeMs: meanSd(records.map((r) => r.encodeMs)).mean,
+    latencyMs: meanSd(records.map((r) => r.latencyMs)).mean,
+    endToEndMs: meanSd(records.map((r) => r.endToEndMs)).mean,
+    fps,
+    gpuBytes: net?.gpuBytes() ?? 0,
+    gpuBufferBytes: net?.ledger.bytes(false) ?? 0,
+    switchMs: app.lastSwitchMs,
+    trace: (frames?: number) => buildTrace(app.history, frames, app.adapterInfo),
+  };
+}
+
+/**
+ * A Chrome trace (the JSON object format that chrome://tracing and Perfetto open) of the
+ * last `frames` profiled frames: one complete event (`ph: 'X'`, microseconds) per pass
+ * per frame on one track, on the GPU clock relative to the first exported frame, with
+ * the frame number and resolution in `args`. Frames of an earlier device are left out
+ * (another GPU clock).
+ */
+export function buildTrace(history: FrameRecord[], frames = 60, adapter = ''): ChromeTrace {
+  const profiled = history.filter((r) => r.profile);
+  const lastGen = profiled[profiled.length - 1]?.generation;
+  const chosen = profiled.filter((r) => r.generation === lastGen).slice(-Math.max(1, Math.floor(frames)));
+  const events: ChromeTrace['traceEvents'] = [
+    { name: 'process_name', ph: 'M', pid: 1, tid: 0, args: { name: 'posenet-webgpu GPU' } },
+    { name: 'thread_name', ph: 'M', pid: 1, tid: 1, args: { name: 'compute passes' } },
+  ];
+  const origin = chosen[0]?.profile?.startMs ?? 0;
+  for (const r of chosen) {
+    const p = r.profile!;
+    for (const pass of p.passes) {
+      events.push({
+        name: pass.name,
+        cat: 'pass',
+        ph: 'X',
+        ts: round3((p.startMs - origin + pass.startMs) * 1000),
+        dur: round3(pass.durationMs * 1000),
+        pid: 1,
+        tid: 1,
+        args: { frame: r.frame, resolution: `${r.width}x${r.height}`, model: r.model },
+      });
+    }
+  }
+  return {
+    traceEvents: events,
+    displayTimeUnit: 'ms',
+    otherData: {
+      producer: 'posenet-webgpu demo',
+      adapter,
+      frames: chosen.map((r) => r.frame),
+      timing: chosen.some((r) => r.gpuMs !== null) ? 'timestamp-query' : 'whole frame, CPU submit to readback',
+    },
+  };
+}
+
+const round3 = (v: number) => Math.round(v * 1000) / 1000;

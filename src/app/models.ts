@@ -1,0 +1,20 @@
+/** The model menu's entries: `/weights/index.json`, served by the `weights-index` Vite plugin. */
+
+export interface ModelEntry {
+  name: string;
+  /** Folder URL holding model.json and weights.bin. */
+  url: string;
+  architecture: string;
+  outputStride: number;
+  weightsBytes: number | null;
+}
+
+export const DEFAULT_MODEL = 'posenet-mobilenet-v1-075-s16';
+
+export async function fetchModelIndex(url = '/weights/index.json'): Promise<ModelEntry[]> {
+  const response = await fetch(url, { cache: 'no-store' });
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`);
+  const json = (await response.json()) as { models?: ModelEntry[] };
+  if (!Array.isArray(json.models)) throw new Error(`${url}: no "models" list`);
+  return json.models;
+}

@@ -1,0 +1,156 @@
+/**
+ * The profiler panel: per pass of the plan its name and shapes, GPU ms (rolling mean ±
+ * sd from timestamp queries) and share of the frame as a bar, sorted by cost; the
+ * frame's totals (GPU ms, CPU encode ms, latency, fps, GPU memory); and "Export trace",
+ * which downloads a Chrome trace of the last N frames. Without timestamp-query it says
+ * so and shows whole-frame timing only. Redrawn at most four times a second.
+ */
+import type { PoseApp } from './app.ts';
+import { bytes, download, h, ms } from './dom.ts';
+import { computeProfile, sortedByCost, type AppProfile } from './metrics.ts';
+
+const REDRAW_MS = 250;
+
+export class ProfilerPanel {
+  readonly element: HTMLElement;
+  private readonly mode = h('p', { id: 'profiler-mode', class: 'muted small' });
+  private readonly summary = h('dl', { id: 'profiler-summary', class: 'summary' });
+  private readonly tbody = h('tbody', { id: 'profiler-rows' });
+  private readonly traceFrames = h('input', { id: 'trace-frames', type: 'number', min: 1, max: 60, step: 1, value: '30', 'aria-label': 'frames to export' });
+  private readonly rows = new Map<string, HTMLTableRowElement>();
+  private lastDraw = 0;
+  private pending = 0;
+
+  constructor(private readonly app: PoseApp) {
+    this.element = h(
+      'section',
+      { class: 'profiler', id: 'profiler' },
+      h('h2', {}, 'Profiler'),
+      this.mode,
+      this.summary,
+      h(
+        'table',
+        { class: 'passes' },
+        h('thead', {}, h('tr', {}, h('th', {}, '#'), h('th', {}, 'pass'), h('th', { class: 'num' }, 'GPU ms'), h('th', { class: 'share' }, 'share of frame'))),
+        this.tbody,
+      ),
+      h(
+        'div',
+        { class: 'row export' },
+        h('button', { id: 'export-trace', onclick: () => this.exportTrace() }, 'Export trace'),
+        h('label', {}, ' last ', this.traceFrames, ' frames'),
+        h('span', { class: 'muted small' }, ' Chrome trace JSON: open in ui.perfetto.dev or chrome://tracing'),
+      ),
+    );
+    app.on('frame', () => this.schedule());
+    app.on('change', () => this.schedule());
+  }
+
+  private schedule(): void {
+    if (this.pending) return;
+    const wait = Math.max(0, REDRAW_MS - (performance.now() - this.lastDraw));
+    this.pending = window.setTimeout(() => {
+      this.pending = 0;
+      this.lastDraw = performance.now();
+      this.draw(computeProfile(this.app));
+    }, wait);
+  }
+
+  exportTrace(): string {
+    const n = Math.min(60, Math.max(1, Math.round(Number(this.traceFrames.value) || 30)));
+    const json = JSON.stringify(computeProfile(this.app).trace(n));
+    const r = this.app.resolution;
+    download(`posenet-trace-${this.app.settings.model}-${r ? `${r.width}x${r.height}` : 'none'}-${Date.now()}.json`, json);
+    return json;
+  }
+
+  draw(p: AppProfile): void {
+    this.mode.textContent = p.timestamps
+      ? 'GPU time per compute pass from timestamp-query: rolling mean ± sd over the last ' +
+        `${p.samples} frames at this resolution. Total GPU = first pass begin to last pass end. ` +
+        'Bars: share of the frame, scaled to the costliest pass. (Chrome rounds timestamps to 0.1 ms unless ' +
+        'chrome://flags/#enable-webgpu-developer-features is on.)'
+      : this.app.net && !this.app.net.profiler.supported
+        ? 'This device has no timestamp-query (the adapter lacks it, or the page was opened with ?timestamps=0): ' +
+          'no per-pass GPU timing, whole-frame timing only (CPU clock, submit to readback).'
+        : 'Per-pass timing is off: whole-frame timing only.';
+    this.element.classList.toggle('no-timestamps', !p.timestamps);
+    const items: [string, string, string][] = [
+      ['total GPU', p.timestamps ? `${ms(p.totalGpuMs)} ± ${ms(p.totalGpuSdMs)} ms` : `${ms(p.totalGpuMs)} ms (whole frame)`, 'total-gpu'],
+      ['sum of passes', p.timestamps ? `${ms(p.passSumMs)} ms` : '–', 'pass-sum'],
+      ['CPU encode', `${ms(p.encodeMs)} ms`, 'encode'],
+      ['latency', `${ms(p.latencyMs)} ms`, 'latency'],
+      ['end to end', `${ms(p.endToEndMs)} ms`, 'end-to-end'],
+      ['fps', Number.isFinite(p.fps) ? p.fps.toFixed(p.fps < 10 ? 2 : 1) : '–', 'fps'],
+      ['GPU memory', bytes(p.gpuBytes), 'gpu-bytes'],
+      ['resolution', p.resolution ? `${p.resolution.width} × ${p.resolution.height}` : '–', 'resolution'],
+    ];
+    this.summary.replaceChildren(...items.flatMap(([k, v, id]) => [h('dt', {}, k), h('dd', { 'data-key': id }, v)]));
+
+    const short = shortPassNames(p.passes.map((r) => r.name));
+    const sorted = sortedByCost(p.passes);
+    const maxShare = Math.max(1e-9, ...sorted.map((r) => r.share));
+    const seen = new Set<string>();
+    for (const row of sorted) {
+      const key = `${row.index}:${row.name}`;
+      seen.add(key);
+      let tr = this.rows.get(key);
+      if (!tr) {
+        tr = h(
+          'tr',
+          { class: 'pass-row' },
+          h('td', { class: 'idx' }),
+          h('td', { class: 'name' }, h('div', { class: 'pass-name' }, h('span', { class: 'kernel' }), h('span', { class: 'layer' })), h('div', { class: 'shapes muted small' })),
+          h('td', { class: 'num' }),
+          h('td', { class: 'share' }, h('div', { class: 'bar' }, h('div', { class: 'fill' })), h('span', { class: 'pct' })),
+        );
+        this.rows.set(key, tr);
+      }
+      const [idx, name, num, share] = [...tr.children] as HTMLElement[];
+      idx!.textContent = String(row.index);
+      const [passName, shapes] = [...name!.children] as HTMLElement[];
+      const [kernel, layer] = [...passName!.children] as HTMLElement[];
+      kernel!.textContent = short[row.index]!.kernel;
+      layer!.textContent = short[row.index]!.layer;
+      passName!.title = row.name;
+      tr.dataset.pass = row.name;
+      shapes!.textContent = row.shapes;
+      num!.textContent = `${ms(row.meanMs)} ± ${ms(row.sdMs)}`;
+      tr.dataset.ms = String(row.meanMs);
+      const fill = share!.querySelector('.fill') as HTMLElement;
+      fill.style.width = `${((100 * row.share) / maxShare).toFixed(1)}%`;
+      (share!.querySelector('.pct') as HTMLElement).textContent = `${(100 * row.share).toFixed(1)}%`;
+      this.tbody.appendChild(tr);
+    }
+    for (const [key, tr] of this.rows) {
+      if (!seen.has(key)) {
+        tr.remove();
+        this.rows.delete(key);
+      }
+    }
+  }
+}
+
+const NOISE = /^(relu6?|batchnorm|add(_\d+)?|conv|conv2d|biasadd|maxpool|sigmoid)$/i;
+
+/**
+ * Pass names are `<kernel> <layer>` with TF scope paths for layers; for display, the
+ * scope shared by all layers and trailing op names (Relu6, BatchNorm/.../conv) go.
+ */
+export function shortPassNames(names: string[]): { kernel: string; layer: string }[] {
+  const split = names.map((n) => {
+    const i = n.indexOf(' ');
+    return i < 0 ? { kernel: n, parts: [] as string[] } : { kernel: n.slice(0, i), parts: n.slice(i + 1).split('/') };
+  });
+  const layered = split.filter((s) => s.parts.length > 1);
+  let common = 0;
+  if (layered.length > 1) {
+    const first = layered[0]!.parts;
+    while (common < first.length - 1 && layered.every((s) => s.parts.length > common + 1 && s.parts[common] === first[common])) common++;
+  }
+  return split.map(({ kernel, parts }) => {
+    let rest = parts.length > 1 ? parts.slice(common) : parts;
+    while (rest.length > 1 && NOISE.test(rest[rest.length - 1]!)) rest = rest.slice(0, -1);
+    return { kernel, layer: rest.join('/') };
+  });
+}
