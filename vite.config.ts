@@ -67,6 +67,8 @@ function weightsIndex(): Plugin {
 }
 
 export default defineConfig({
+  // No SPA fallback: a missing file (weights, images) must be a 404, not index.html.
+  appType: 'mpa',
   plugins: [cocoMini(), weightsIndex()],
   server: { host: '127.0.0.1', port: 5173, fs: { strict: false } },
   build: { target: 'es2022' },

@@ -44,6 +44,17 @@ export interface PoseNetConfig {
   fit?: FitMode;
   /** Debugging: simple reference kernels and/or a buffer per tensor (see PlanOptions). */
   debug?: PlanOptions;
+  /**
+   * How sources reach the GPU: `copy` (copyExternalImageToTexture), `cpu` (2D canvas +
+   * writeTexture), `auto` (default: `cpu` on SwiftShader, else `copy`).
+   */
+  upload?: UploadPath;
+}
+
+export type UploadPath = 'auto' | 'copy' | 'cpu';
+
+function isSwiftShader(device: GPUDevice): boolean {
+  return device.adapterInfo?.architecture === 'swiftshader';
 }
 
 export interface SinglePoseOptions {
@@ -129,12 +140,18 @@ export class PoseNet {
   lastTiming: FrameTiming = { encodeMs: 0, latencyMs: 0 };
   /** Frames run so far. */
   frameCount = 0;
-  /** Copy videos through an ImageBitmap (SwiftShader workaround, see uploadSource). */
-  private readonly videoViaBitmap: boolean;
+  /** How sources reach the GPU (see uploadSource). */
+  readonly uploadPath: 'copy' | 'cpu';
 
-  constructor(device: GPUDevice, loaded: LoadedWeights, resolution: Resolution, options: { fit?: FitMode; debug?: PlanOptions } = {}) {
+  constructor(
+    device: GPUDevice,
+    loaded: LoadedWeights,
+    resolution: Resolution,
+    options: { fit?: FitMode; debug?: PlanOptions; upload?: UploadPath } = {},
+  ) {
     this.device = device;
-    this.videoViaBitmap = device.adapterInfo?.architecture === 'swiftshader';
+    const upload = options.upload ?? 'auto';
+    this.uploadPath = upload === 'auto' ? (isSwiftShader(device) && typeof OffscreenCanvas !== 'undefined' ? 'cpu' : 'copy') : upload;
     this.fit = options.fit ?? 'pad';
     this.debug = options.debug ?? {};
     this.ledger = new GpuLedger();
@@ -209,9 +226,11 @@ export class PoseNet {
 
   /**
    * Uploads the source into the source texture (reallocated only when its size changes).
-   * On SwiftShader (Chromium's CPU WebGPU), copying a <video> or VideoFrame straight into
-   * a texture loses the device (seen in Chromium 150), so there those go through an
-   * ImageBitmap first; on GPUs they are copied directly.
+   * Two paths: `copy` hands the source to copyExternalImageToTexture (the GPU path);
+   * `cpu` draws it into a 2D canvas and writes the pixels with writeTexture. `auto` (the
+   * default) takes `cpu` on SwiftShader, Chromium's CPU WebGPU, where the GPU path costs
+   * ~20 ms for a 640x480 frame (against ~1 ms) and, for <video> and VideoFrame, loses the
+   * device (Chromium 150); elsewhere `copy`.
    */
   private async uploadSource(source: PoseSource): Promise<{ view: GPUTextureView; width: number; height: number }> {
     const { width, height } = sourceSize(source);
@@ -228,20 +247,32 @@ export class PoseNet {
       });
       this.sourceView = this.sourceTexture.createView({ label: 'PoseNet.sourceTexture.view' });
     }
-    const isVideo =
-      (typeof HTMLVideoElement !== 'undefined' && source instanceof HTMLVideoElement) ||
-      (typeof VideoFrame !== 'undefined' && source instanceof VideoFrame);
-    const bitmap = isVideo && this.videoViaBitmap ? await createImageBitmap(source as HTMLVideoElement | VideoFrame) : null;
-    try {
+    if (this.uploadPath === 'cpu') {
+      const pixels = this.readPixels(source as Exclude<PoseSource, GPUTexture>, width, height);
+      this.device.queue.writeTexture({ texture: this.sourceTexture }, pixels, { bytesPerRow: width * 4 }, { width, height });
+    } else {
       this.device.queue.copyExternalImageToTexture(
-        { source: (bitmap ?? source) as GPUCopyExternalImageSource },
+        { source: source as GPUCopyExternalImageSource },
         { texture: this.sourceTexture },
         { width, height },
       );
-    } finally {
-      bitmap?.close();
     }
     return { view: this.sourceView!, width, height };
+  }
+
+  private pixelCanvas: OffscreenCanvasRenderingContext2D | null = null;
+  /** RGBA8 pixels of a source, drawn through a reused 2D canvas (the `cpu` upload path). */
+  private readPixels(source: Exclude<PoseSource, GPUTexture>, width: number, height: number): Uint8ClampedArray<ArrayBuffer> {
+    if (typeof ImageData !== 'undefined' && source instanceof ImageData) return source.data as Uint8ClampedArray<ArrayBuffer>;
+    let g = this.pixelCanvas;
+    if (!g || g.canvas.width !== width || g.canvas.height !== height) {
+      g = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
+      if (!g) throw new Error('estimateSinglePose: no 2D canvas for the cpu upload path');
+      this.pixelCanvas = g;
+    }
+    g.clearRect(0, 0, width, height);
+    g.drawImage(source as CanvasImageSource, 0, 0, width, height);
+    return g.getImageData(0, 0, width, height).data as Uint8ClampedArray<ArrayBuffer>;
   }
 
   private readonly externalViews = new WeakMap<GPUTexture, GPUTextureView>();
@@ -421,7 +452,7 @@ export async function createPoseNet(config: PoseNetConfig): Promise<PoseNet> {
   const loaded = typeof config.weights === 'string' ? await fetchWeights(config.weights) : config.weights;
   checkResolution(resolution.width, resolution.height, loaded.manifest.outputStride);
   const device = config.device ?? (await requestPoseNetDevice());
-  return new PoseNet(device, loaded, resolution, { fit: config.fit, debug: config.debug });
+  return new PoseNet(device, loaded, resolution, { fit: config.fit, debug: config.debug, upload: config.upload });
 }
 
 export type { Fit };

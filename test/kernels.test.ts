@@ -158,14 +158,14 @@ const P1: Layer['padding'] = { mode: 'explicit', pads: [0, 0, 0, 0] };
 
 const CASES: Case[] = [
   conv({ name: 'conv 3x3 s2 3->24 relu6 (MobileNet conv0)', kind: 'conv', h: 13, w: 11, inC: 3, outC: 24, stride: [2, 2], activation: 'relu6' }),
-  conv({ name: 'conv 3x3 s2 10->20 explicit pads, 23 px wide (8-pixel tiles)', kind: 'conv', h: 9, w: 23, inC: 10, outC: 20, stride: [2, 2], padding: { mode: 'explicit', pads: [1, 0, 1, 2] } }),
+  conv({ name: 'conv 3x3 s2 10->20 explicit pads, 41 px wide (two 16-pixel tiles)', kind: 'conv', h: 9, w: 41, inC: 10, outC: 20, stride: [2, 2], padding: { mode: 'explicit', pads: [1, 0, 1, 2] } }),
   conv({ name: 'conv 3x3 dilation 2 6->10 explicit pads relu', kind: 'conv', h: 9, w: 10, inC: 6, outC: 10, dilation: [2, 2], padding: { mode: 'explicit', pads: [2, 1, 2, 3] }, activation: 'relu' }),
   conv({ name: 'conv 7x7 s2 3->8 pads 3 (ResNet stem)', kind: 'conv', h: 15, w: 13, inC: 3, outC: 8, kernel: [7, 7], stride: [2, 2], padding: { mode: 'explicit', pads: [3, 3, 3, 3] }, activation: 'relu' }),
   conv({ name: 'conv 3x3 s2 8->12 same_lower + residual relu', kind: 'conv', h: 10, w: 9, inC: 8, outC: 12, stride: [2, 2], padding: { mode: 'same_lower', pads: [0, 0, 0, 0] }, activation: 'relu', residual: true }),
-  conv({ name: 'depthwise 3x3 s1 C=10 relu6', kind: 'depthwise', h: 9, w: 7, inC: 10, outC: 10, activation: 'relu6' }),
+  conv({ name: 'depthwise 3x3 s1 C=10 relu6, 19 px wide', kind: 'depthwise', h: 9, w: 19, inC: 10, outC: 10, activation: 'relu6' }),
   conv({ name: 'depthwise 3x3 s2 C=24 same_upper', kind: 'depthwise', h: 13, w: 13, inC: 24, outC: 24, stride: [2, 2] }),
   conv({ name: 'depthwise 3x3 dilation 2 C=7 relu', kind: 'depthwise', h: 11, w: 9, inC: 7, outC: 7, dilation: [2, 2], activation: 'relu' }),
-  conv({ name: 'pointwise 24->48 relu6, 63 pixels', kind: 'pointwise', h: 9, w: 7, inC: 24, outC: 48, kernel: [1, 1], padding: P1, activation: 'relu6' }),
+  conv({ name: 'pointwise 24->48 relu6, 63 pixels (4 tiles, the last partial)', kind: 'pointwise', h: 9, w: 7, inC: 24, outC: 48, kernel: [1, 1], padding: P1, activation: 'relu6' }),
   conv({ name: 'pointwise 10->6 relu', kind: 'pointwise', h: 5, w: 3, inC: 10, outC: 6, kernel: [1, 1], padding: P1, activation: 'relu' }),
   conv({ name: 'pointwise stride 2 8->12 + residual relu', kind: 'pointwise', h: 9, w: 11, inC: 8, outC: 12, kernel: [1, 1], stride: [2, 2], padding: P1, activation: 'relu', residual: true }),
   conv({ name: 'pointwise heads 16->120', kind: 'pointwise', h: 5, w: 5, inC: 16, outC: 120, kernel: [1, 1], padding: P1 }),

@@ -2,8 +2,13 @@
  * estimateSinglePose takes every source type the README lists and gives the same pose for
  * the same picture; flipHorizontal mirrors it; the fit modes map back into the image.
  *
+ * Both upload paths are checked: `cpu` (2D canvas + writeTexture, the default on
+ * SwiftShader) with every source type, and `copy` (copyExternalImageToTexture, the
+ * default on GPUs) with every type but <video> and VideoFrame, which lose the device on
+ * SwiftShader (a Chromium bug the `cpu` path avoids).
+ *
  * Tolerances: decoded images, canvases, bitmaps, frames and textures hold the same RGBA
- * bytes, so their keypoints must agree to 1e-3 px. A <video> of the canvas goes through
+ * bytes, so their keypoints must agree to 1e-3 px, on either path. A <video> of the canvas goes through
  * Chromium's media pipeline (possibly a YUV round trip), so it is held to a median
  * keypoint distance of 3 px over the keypoints both score above 0.3.
  */
@@ -21,13 +26,24 @@ const PHOTO = path.resolve(repoRoot, '../shared/coco-mini/images/000000084533.jp
 
 describe('pose sources, flipping and fit modes', () => {
   let harness: HarnessPage;
-  let result: { poses: Record<string, Pose>; width: number; height: number };
+  type Result = { poses: Record<string, Pose>; width: number; height: number; uploadPath: string };
+  let result: Result;
+  let copied: Result;
 
   beforeAll(async () => {
     harness = await openHarness();
     const imageUrl = fs.existsSync(PHOTO) ? '/coco-mini/images/000000084533.jpg' : 'synthetic:640x579';
     if (!fs.existsSync(PHOTO)) console.warn(`sources: ${PHOTO} is absent: using a generated picture`);
-    result = (await harness.call('sources', { weightsUrl: `/weights/${MODEL}`, imageUrl, resolution: 257 })) as typeof result;
+    result = (await harness.call('sources', { weightsUrl: `/weights/${MODEL}`, imageUrl, resolution: 257, upload: 'cpu' })) as Result;
+    copied = (await harness.call('sources', {
+      weightsUrl: `/weights/${MODEL}`,
+      imageUrl,
+      resolution: 257,
+      upload: 'copy',
+      skip: ['video', 'videoFrame'],
+    })) as Result;
+    expect(result.uploadPath).toBe('cpu');
+    expect(copied.uploadPath).toBe('copy');
   });
   afterAll(async () => {
     await harness?.close();
@@ -37,6 +53,19 @@ describe('pose sources, flipping and fit modes', () => {
     it(`${name} gives the image's pose`, () => {
       const ref = result.poses.image!;
       const got = result.poses[name]!;
+      got.keypoints.forEach((kp, k) => {
+        const r = ref.keypoints[k]!;
+        expect(Math.abs(kp.position.x - r.position.x), `${kp.part}.x`).toBeLessThan(1e-3);
+        expect(Math.abs(kp.position.y - r.position.y), `${kp.part}.y`).toBeLessThan(1e-3);
+        expect(Math.abs(kp.score - r.score), `${kp.part}.score`).toBeLessThan(1e-4);
+      });
+    });
+  }
+
+  for (const name of ['image', 'canvas', 'offscreenCanvas', 'imageData', 'imageBitmap', 'gpuTexture']) {
+    it(`${name} through copyExternalImageToTexture gives the cpu path's pose`, () => {
+      const ref = result.poses.image!;
+      const got = copied.poses[name]!;
       got.keypoints.forEach((kp, k) => {
         const r = ref.keypoints[k]!;
         expect(Math.abs(kp.position.x - r.position.x), `${kp.part}.x`).toBeLessThan(1e-3);

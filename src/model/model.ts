@@ -27,6 +27,10 @@ async function fetchOrThrow(url: string, what: string): Promise<Response> {
     throw new ModelLoadError(`${url}: cannot fetch ${what} (${(err as Error).message})`);
   }
   if (!response.ok) throw new ModelLoadError(`${url}: cannot fetch ${what} (HTTP ${response.status} ${response.statusText})`);
+  // A single-page-app server answers a missing file with its index.html.
+  if ((response.headers.get('content-type') ?? '').startsWith('text/html')) {
+    throw new ModelLoadError(`${url}: cannot fetch ${what} (the server sent an HTML page: is the file missing?)`);
+  }
   return response;
 }
 

@@ -47,6 +47,10 @@ export const SINGLE_RESULT_FLOATS = NUM_KEYPOINTS * 3 + 1;
 
 const ACTIVATION_CODE: Record<Activation, number> = { none: 0, relu: 1, relu6: 2 };
 const WG_MATMUL = 32;
+/** Output pixels per pointwise invocation: TILE_PIXELS in shaders/pointwise.wgsl. */
+const POINTWISE_TILE_PIXELS = 16;
+/** Output pixels per conv2d invocation in its 3x3 stride-2 mode: CONV3X3S2_PIXELS in shaders/conv2d.wgsl. */
+const CONV3X3S2_TILE_PIXELS = 16;
 const WG_ELEMENTWISE = 64;
 
 class UniformWriter {
@@ -235,13 +239,13 @@ export class Plan {
           name: `pointwise ${layer.name}`,
           pipeline: this.kernels.pipeline('pointwise', constants),
           bindGroup: this.bindGroup('pointwise', layer.name, o, [x, this.model.weights, y, residual]),
-          dispatch: [Math.ceil((Math.ceil(pixels / 8) * oTiles) / WG_MATMUL), 1, 1],
+          dispatch: [Math.ceil((Math.ceil(pixels / POINTWISE_TILE_PIXELS) * oTiles) / WG_MATMUL), 1, 1],
         };
       }
       case 'conv': {
         const mode = this.options.reference ? 0 : conv2dMode(layer);
         const oTiles = Math.ceil(output.c4 / 4);
-        const xTiles = Math.ceil(output.w / (mode === 1 ? 8 : 4));
+        const xTiles = Math.ceil(output.w / (mode === 1 ? CONV3X3S2_TILE_PIXELS : 4));
         u.u32(o, [input.w, input.h, output.w, output.h, input.c4, output.c4, layer.stride[1], layer.stride[0]]);
         u.u32(o + 32, [layer.dilation[1], layer.dilation[0]]);
         u.i32(o + 40, [pads[1], pads[0]]);
@@ -264,7 +268,8 @@ export class Plan {
         };
       }
       case 'depthwise': {
-        const xTiles = Math.ceil(output.w / 4);
+        const mode = this.options.reference ? 0 : depthwiseMode(layer);
+        const xTiles = Math.ceil(output.w / (mode === 0 ? 4 : 8));
         u.u32(o, [input.w, input.h, output.w, output.h, output.c4, xTiles, layer.stride[1], layer.stride[0]]);
         u.u32(o + 32, [layer.dilation[1], layer.dilation[0]]);
         u.i32(o + 40, [pads[1], pads[0]]);
@@ -273,7 +278,7 @@ export class Plan {
           WORKGROUP_SIZE: WG_ELEMENTWISE,
           KERNEL_H: layer.kernel[0],
           KERNEL_W: layer.kernel[1],
-          MODE: this.options.reference ? 0 : depthwiseMode(layer),
+          MODE: mode,
           ACTIVATION: activation,
         };
         return {

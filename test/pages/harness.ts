@@ -410,7 +410,7 @@ async function allocations(c: { weightsUrl: string; imageUrl: string; resolution
  * The same picture through every source type estimateSinglePose takes; returns each
  * pose (and, for the image, the flipped pose) so a test can compare them.
  */
-async function sources(c: { weightsUrl: string; imageUrl: string; resolution: number }) {
+async function sources(c: { weightsUrl: string; imageUrl: string; resolution: number; upload: 'auto' | 'copy' | 'cpu'; skip?: string[] }) {
   return withDevice(async (device) => {
     const img = await loadImage(c.imageUrl);
     const w = img.naturalWidth;
@@ -440,7 +440,7 @@ async function sources(c: { weightsUrl: string; imageUrl: string; resolution: nu
     while (!video.videoWidth) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 200));
 
-    const net = await createPoseNet({ weights: c.weightsUrl, resolution: c.resolution, device });
+    const net = await createPoseNet({ weights: c.weightsUrl, resolution: c.resolution, device, upload: c.upload });
     const poses: Record<string, Pose> = {};
     const all: [string, Parameters<typeof net.estimateSinglePose>[0]][] = [
       ['image', img],
@@ -452,7 +452,7 @@ async function sources(c: { weightsUrl: string; imageUrl: string; resolution: nu
       ['gpuTexture', texture],
       ['video', video],
     ];
-    for (const [name, source] of all) poses[name] = await net.estimateSinglePose(source);
+    for (const [name, source] of all) if (!c.skip?.includes(name)) poses[name] = await net.estimateSinglePose(source);
     poses.imageFlipped = await net.estimateSinglePose(img, { flipHorizontal: true });
     poses.imageStretch = await net.estimateSinglePose(img, { fit: 'stretch' });
     poses.imageCrop = await net.estimateSinglePose(img, { fit: 'crop' });
@@ -460,7 +460,7 @@ async function sources(c: { weightsUrl: string; imageUrl: string; resolution: nu
     frame.close();
     texture.destroy();
     net.dispose();
-    return { poses, width: w, height: h };
+    return { poses, width: w, height: h, uploadPath: net.uploadPath };
   });
 }
 
