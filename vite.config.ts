@@ -27,7 +27,8 @@ function cocoMini(): Plugin {
 
 /**
  * Serves `/weights/index.json`: every `weights/<name>/model.json` that is a posenet-webgpu
- * manifest, as `{ models: [{ name, url, architecture, outputStride, weightsBytes }] }`,
+ * manifest, as `{ models: [{ name, url, architecture, outputStride, weightsBytes,
+ * randomWeights }] }` (randomWeights: made by make-posenet-onnx, for speed only),
  * read afresh on each request, so the demo page's model menu lists what
  * `npm run weights` (or `npm run convert`) has made.
  */
@@ -37,7 +38,7 @@ function weightsIndex(): Plugin {
     name: 'weights-index',
     configureServer(server) {
       server.middlewares.use('/weights/index.json', (_req, res) => {
-        const models: { name: string; url: string; architecture: string; outputStride: number; weightsBytes: number | null }[] = [];
+        const models: { name: string; url: string; architecture: string; outputStride: number; weightsBytes: number | null; randomWeights: boolean }[] = [];
         const folders = fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()) : [];
         for (const folder of folders.sort((a, b) => a.name.localeCompare(b.name))) {
           const file = path.join(dir, folder.name, 'model.json');
@@ -53,6 +54,7 @@ function weightsIndex(): Plugin {
               architecture: String(m.architecture ?? 'unknown'),
               outputStride: Number(m.outputStride),
               weightsBytes: fs.existsSync(bin) ? fs.statSync(bin).size : null,
+              randomWeights: String((m.source as { producer?: string } | undefined)?.producer ?? '').includes('make-posenet-onnx'),
             });
           } catch {
             // A manifest being written right now, or not JSON: not listed.

@@ -19,7 +19,8 @@
  *   the table shows n=<frames timed>.
  * - --models: weights folder names under weights/, or paths to converted model folders
  *   (default: every weights/<name>/model.json, those with a TF.js copy in
- *   weights/tfjs/<name>/ first). TF.js peers run only on models that have such a copy
+ *   weights/tfjs/<name>/ first, after making the random-weight ResNet50 (stride 16, 32)
+ *   and MobileNetV1 1.0 / 0.5 stride-8 models of tools/lib/synthetic-models.ts there). TF.js peers run only on models that have such a copy
  *   (the real MobileNet); the others (random-weight ResNet50, stride 8) have no TF.js graph.
  * - Our profiler is off while timing end to end (on, every pass gets its own compute pass);
  *   the per-pass profile is taken afterwards.
@@ -36,6 +37,7 @@ import { parseArgs } from 'node:util';
 
 import { checkResolution } from '../src/plan/shapes.ts';
 import type { Impl, OpenInfo, ProfileResult, TimeResult } from './pages/bench.ts';
+import { SYNTHETIC_MODELS, ensureSyntheticModel } from './lib/synthetic-models.ts';
 import { listWeights, openSession, parseResolution, repoRoot, resolveModel, runTool, ToolError, type ToolPage } from './lib/browser-run.ts';
 
 const IMPLS: readonly Impl[] = ['ours', 'tfjs-webgpu', 'tfjs-webgl', 'tfjs-wasm'];
@@ -269,6 +271,10 @@ async function main(): Promise<void> {
   if (!resolutions.length) throw new ToolError('--resolutions is empty');
   const profileRes = parseResolution(values['profile-resolution'], '--profile-resolution');
 
+  if (!values.models) {
+    // The ResNet50 and stride-8 MobileNets (random weights: speed only), made once into weights/.
+    for (const m of SYNTHETIC_MODELS) await ensureSyntheticModel(m, path.join(repoRoot, 'weights'), (line) => console.error(`bench: ${line}`));
+  }
   const models = [...new Set(values.models ? list(values.models) : listWeights().sort((a, b) => Number(hasTfjsCopy(b)) - Number(hasTfjsCopy(a)) || a.localeCompare(b)))];
   if (!models.length) throw new ToolError('no models: weights/ has no <name>/model.json (run `npm run weights`)');
   const refs = new Map(models.map((m) => [m, resolveModel(m)]));

@@ -234,7 +234,7 @@ export class Controls {
     const modelsKey = app.models.map((m) => m.name).join();
     if (modelsKey !== this.modelsShown) {
       this.modelsShown = modelsKey;
-      this.modelSelect.replaceChildren(...app.models.map((m) => h('option', { value: m.name }, m.name)));
+      this.modelSelect.replaceChildren(...app.models.map((m) => h('option', { value: m.name }, m.randomWeights ? `${m.name} (random weights)` : m.name)));
     }
     this.modelSelect.value = app.modelLoading ?? s.model;
     const entry = app.models.find((m) => m.name === s.model);
@@ -242,7 +242,8 @@ export class Controls {
     this.modelInfo.textContent = app.modelLoading
       ? `loading ${app.modelLoading}…`
       : entry
-        ? `${entry.architecture}, output stride ${entry.outputStride}${entry.weightsBytes ? `, ${bytes(entry.weightsBytes)} of weights` : ''}`
+        ? `${entry.architecture}, output stride ${entry.outputStride}${entry.weightsBytes ? `, ${bytes(entry.weightsBytes)} of weights` : ''}` +
+          (entry.randomWeights ? ' (random weights: for speed only, its poses mean nothing)' : '')
         : '';
 
     this.minScore.value = String(s.minScore);

@@ -7,6 +7,8 @@ export interface ModelEntry {
   architecture: string;
   outputStride: number;
   weightsBytes: number | null;
+  /** Seeded random weights (tools/make-posenet-onnx): real speed, meaningless poses. */
+  randomWeights?: boolean;
 }
 
 export const DEFAULT_MODEL = 'posenet-mobilenet-v1-075-s16';
