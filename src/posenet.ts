@@ -285,16 +285,22 @@ export class PoseNet {
     return view;
   }
 
+  /** Uploads the source and writes the frame's uniforms (fit, flip) for the current plan. */
+  private async prepareFrame(source: PoseSource, options: { fit?: FitMode; flipHorizontal?: boolean }) {
+    const plan = this.planValue;
+    const { view, width, height } = await this.uploadSource(source);
+    const fit = computeFit(options.fit ?? this.fit, width, height, plan.width, plan.height);
+    plan.setSource(view);
+    plan.writeFrameParams(fit, width, height, !!options.flipHorizontal);
+    return { plan, fit, width, height };
+  }
+
   /** Runs the network on a source and decodes one pose on the GPU. */
   estimateSinglePose(source: PoseSource, options: SinglePoseOptions = {}): Promise<Pose> {
     this.assertAlive();
     return this.run(async () => {
       const t0 = performance.now();
-      const plan = this.planValue;
-      const { view, width, height } = await this.uploadSource(source);
-      const fit = computeFit(options.fit ?? this.fit, width, height, plan.width, plan.height);
-      plan.setSource(view);
-      plan.writeFrameParams(fit, width, height, !!options.flipHorizontal);
+      const { plan } = await this.prepareFrame(source, options);
       const encoder = this.device.createCommandEncoder({ label: `PoseNet.frame` });
       plan.encode(encoder, this.profiler.beginFrame(plan.passes));
       encoder.copyBufferToBuffer(plan.resultBuffer, 0, this.staging, 0, SINGLE_RESULT_FLOATS * 4);
@@ -322,13 +328,9 @@ export class PoseNet {
     const settings = checkMultiPoseOptions(options);
     return this.run(async () => {
       const t0 = performance.now();
-      const plan = this.planValue;
       this.multi ??= new MultiPoseGpu(this.device, this.kernels, this.ledger);
       const multi = this.multi;
-      const { view, width, height } = await this.uploadSource(source);
-      const fit = computeFit(options.fit ?? this.fit, width, height, plan.width, plan.height);
-      plan.setSource(view);
-      plan.writeFrameParams(fit, width, height, !!options.flipHorizontal);
+      const { plan, fit, width } = await this.prepareFrame(source, options);
       const encoder = this.device.createCommandEncoder({ label: `PoseNet.multiPoseFrame` });
       const timestamps = this.profiler.beginFrame(multi.passes(plan));
       plan.encode(encoder, timestamps, 'network');

@@ -491,7 +491,7 @@ describe('the demo page on other sources', () => {
     const errors = collectPageErrors(page);
     try {
       await page.goto(`${url}/?res=161`);
-      await page.waitForFunction(() => !document.getElementById('drop-zone')?.hidden || window.poseApp.problem, { timeout: 60_000 });
+      await page.waitForFunction(() => document.getElementById('drop-zone')?.hidden === false || window.poseApp.problem, { timeout: 60_000 });
       const shown = await page.evaluate(() => ({ text: document.getElementById('drop-zone')!.innerText, status: window.poseApp.status }));
       log(`no camera: "${shown.text.replace(/\n+/g, ' | ')}"`);
       expect(shown.text).toContain('Drop a video or an image here');

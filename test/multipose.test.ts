@@ -21,18 +21,16 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as posenet from '@tensorflow-models/posenet';
-import type { Browser, Page } from 'puppeteer';
-import type { ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { confirmCandidates, decodeMultiplePoses, findCandidates, type HeadsTensor, type MultiPoseOptions, type PartCandidate } from '../src/pose/multi.ts';
 import { CANDIDATE_SLACK } from '../src/pose/multi-gpu.ts';
 import type { Pose } from '../src/pose/types.ts';
-import type { GpuResult } from './pages/harness.ts';
-import type { CandidatesCase, MultiPoseCase, MultiPoseRun } from './pages/multipose.ts';
+import type { CandidatesCase, MultiPoseCase, MultiPoseHarness, MultiPoseRun } from './pages/multipose.ts';
 import { b64ToF32, f32ToB64 } from './support/b64.ts';
-import { collectPageErrors, launchBrowser, repoRoot, startServer } from './support/browser.ts';
+import { repoRoot } from './support/browser.ts';
 import { random } from './support/cpu-ref.ts';
+import { openTestPage } from './support/harness-page.ts';
 import { useCpuBackend } from './support/tfjs-reference.ts';
 
 const MODEL = 'posenet-mobilenet-v1-075-s16';
@@ -47,48 +45,10 @@ const OPTIONS: MultiPoseOptions = { maxDetections: 20, scoreThreshold: 0.1, nmsR
 const POSITION_TOL_PX = 0.5;
 const SCORE_TOL = 1e-3;
 
-interface PageHandle {
-  page: Page;
-  errors: string[];
-  call<T>(fn: 'candidates' | 'multipose', arg: CandidatesCase | MultiPoseCase): Promise<T>;
-  close(): Promise<void>;
-}
-
-async function openMultiPosePage(): Promise<PageHandle> {
-  let server: ViteDevServer | undefined;
-  let browser: Browser | undefined;
-  try {
-    const s = await startServer();
-    server = s.server;
-    browser = await launchBrowser();
-    const page = await browser.newPage();
-    const errors = collectPageErrors(page);
-    await page.goto(`${s.url}/test/pages/multipose.html`);
-    await page.waitForFunction(() => 'multiposeHarness' in window, { timeout: 120_000 });
-    const b = browser;
-    const srv = server;
-    return {
-      page,
-      errors,
-      async call<T>(fn: string, arg: unknown) {
-        const r = (await page.evaluate(
-          (f, a) => (window as unknown as { multiposeHarness: Record<string, (x: unknown) => Promise<unknown>> }).multiposeHarness[f]!(a),
-          fn,
-          arg as never,
-        )) as GpuResult<T>;
-        if (r.errors.length) throw new Error(`GPU errors in multipose.${fn}:\n${r.errors.join('\n')}`);
-        return r.result as T;
-      },
-      async close() {
-        await b.close();
-        await srv.close();
-      },
-    };
-  } catch (err) {
-    await browser?.close();
-    await server?.close();
-    throw err;
-  }
+/** The multi-pose test page; `call` fails on any GPU error it reports. */
+async function openMultiPosePage() {
+  const t = await openTestPage<MultiPoseHarness>('/test/pages/multipose.html', 'multiposeHarness');
+  return { ...t, call: <T>(fn: keyof MultiPoseHarness & string, arg: CandidatesCase | MultiPoseCase) => t.call(fn, arg) as Promise<T> };
 }
 
 const HEADS_C4 = 30;
@@ -192,7 +152,7 @@ describe('multi-pose decoding on the CPU against TF.js PoseNet', () => {
 });
 
 describe('multi-pose on the GPU against TF.js PoseNet', () => {
-  let page: PageHandle;
+  let page: Awaited<ReturnType<typeof openMultiPosePage>>;
   beforeAll(async () => {
     await useCpuBackend();
     page = await openMultiPosePage();

@@ -5,6 +5,7 @@
  * tests (Puppeteer) call these through `window.harness`.
  */
 import { requestPoseNetDevice } from '../../src/gpu/device.ts';
+import { withDevice } from './with-device.ts';
 import { KernelCache } from '../../src/gpu/kernels.ts';
 import { GpuLedger } from '../../src/gpu/resources.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
@@ -13,33 +14,12 @@ import { computeFit } from '../../src/pose/fit.ts';
 import type { FitMode, Pose } from '../../src/pose/types.ts';
 import { Plan, SINGLE_RESULT_FLOATS } from '../../src/plan/plan.ts';
 import { createPoseNet } from '../../src/posenet.ts';
+import { drawFigure } from '../../tools/pages/synthetic-figure.ts';
 import { b64ToBytes, b64ToF32, bytesToB64, f32ToB64 } from '../support/b64.ts';
 
-export interface GpuResult<T> {
-  result: T | null;
-  errors: string[];
-}
+export type { GpuResult } from './with-device.ts';
+import type { GpuResult } from './with-device.ts';
 
-async function withDevice<T>(fn: (device: GPUDevice) => Promise<T>): Promise<GpuResult<T>> {
-  const device = await requestPoseNetDevice();
-  const errors: string[] = [];
-  device.addEventListener('uncapturederror', (e) => errors.push(`uncaptured: ${(e as GPUUncapturedErrorEvent).error.message}`));
-  device.pushErrorScope('validation');
-  device.pushErrorScope('out-of-memory');
-  device.pushErrorScope('internal');
-  let result: T | null = null;
-  try {
-    result = await fn(device);
-  } catch (err) {
-    errors.push(`exception: ${(err as Error).stack ?? String(err)}`);
-  }
-  for (const kind of ['internal', 'out-of-memory', 'validation']) {
-    const e = await device.popErrorScope();
-    if (e) errors.push(`${kind}: ${e.message}`);
-  }
-  device.destroy();
-  return { result, errors };
-}
 
 async function readBuffer(device: GPUDevice, buffer: GPUBuffer, bytes: number): Promise<Float32Array> {
   const staging = device.createBuffer({ label: 'harness.readback', size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
@@ -215,43 +195,15 @@ async function decode(c: DecodeCase) {
 }
 
 /**
- * A generated test picture (used where ../shared/coco-mini is absent): a light figure-like
- * shape on a textured background, `synthetic:<w>x<h>` as its URL.
+ * A generated test picture (used where ../shared/coco-mini is absent), `synthetic:<w>x<h>`
+ * as its URL.
  */
 function syntheticImageUrl(spec: string): string {
   const [w, h] = spec.slice('synthetic:'.length).split('x').map(Number) as [number, number];
   const canvas = document.createElement('canvas');
   canvas.width = w;
   canvas.height = h;
-  const g = canvas.getContext('2d')!;
-  const grad = g.createLinearGradient(0, 0, w, h);
-  grad.addColorStop(0, '#203040');
-  grad.addColorStop(1, '#80a070');
-  g.fillStyle = grad;
-  g.fillRect(0, 0, w, h);
-  g.strokeStyle = '#f0d0b0';
-  g.fillStyle = '#f0d0b0';
-  g.lineWidth = Math.max(4, w / 40);
-  g.lineCap = 'round';
-  const cx = w / 2;
-  const u = h / 10;
-  g.beginPath();
-  g.arc(cx, 1.5 * u, 0.8 * u, 0, 2 * Math.PI);
-  g.fill();
-  const line = (x0: number, y0: number, x1: number, y1: number) => {
-    g.beginPath();
-    g.moveTo(x0, y0);
-    g.lineTo(x1, y1);
-    g.stroke();
-  };
-  line(cx, 2.3 * u, cx, 5.5 * u);
-  line(cx - 1.5 * u, 3 * u, cx + 1.5 * u, 3 * u);
-  line(cx - 1.5 * u, 3 * u, cx - 2.2 * u, 5 * u);
-  line(cx + 1.5 * u, 3 * u, cx + 2.2 * u, 5 * u);
-  line(cx, 5.5 * u, cx - u, 8 * u);
-  line(cx, 5.5 * u, cx + u, 8 * u);
-  line(cx - u, 8 * u, cx - u, 9.6 * u);
-  line(cx + u, 8 * u, cx + u, 9.6 * u);
+  drawFigure(canvas.getContext('2d')!, w, h);
   return canvas.toDataURL('image/png');
 }
 

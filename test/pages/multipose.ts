@@ -4,35 +4,14 @@
  * the heads read back. As in harness.ts, each entry point gets a fresh device, runs in
  * validation / out-of-memory / internal error scopes and returns every GPU error seen.
  */
-import { requestPoseNetDevice } from '../../src/gpu/device.ts';
 import { KernelCache, KERNELS } from '../../src/gpu/kernels.ts';
 import { computeFit, type Fit } from '../../src/pose/fit.ts';
 import type { MultiPoseOptions } from '../../src/pose/multi.ts';
 import type { Pose } from '../../src/pose/types.ts';
 import { createPoseNet, type MultiPoseStats } from '../../src/posenet.ts';
 import { b64ToF32, f32ToB64 } from '../support/b64.ts';
-import type { GpuResult } from './harness.ts';
+import { withDevice } from './with-device.ts';
 
-async function withDevice<T>(fn: (device: GPUDevice) => Promise<T>): Promise<GpuResult<T>> {
-  const device = await requestPoseNetDevice();
-  const errors: string[] = [];
-  device.addEventListener('uncapturederror', (e) => errors.push(`uncaptured: ${(e as GPUUncapturedErrorEvent).error.message}`));
-  device.pushErrorScope('validation');
-  device.pushErrorScope('out-of-memory');
-  device.pushErrorScope('internal');
-  let result: T | null = null;
-  try {
-    result = await fn(device);
-  } catch (err) {
-    errors.push(`exception: ${(err as Error).stack ?? String(err)}`);
-  }
-  for (const kind of ['internal', 'out-of-memory', 'validation']) {
-    const e = await device.popErrorScope();
-    if (e) errors.push(`${kind}: ${e.message}`);
-  }
-  device.destroy();
-  return { result, errors };
-}
 
 export interface CandidatesCase {
   /** Heads tensor, NHWC with headsC4 vec4s per cell, base64 float32. */

@@ -42,7 +42,8 @@ export async function makeFakeCamera(browser: Browser, baseUrl: string, outDir: 
   const haveCoco = fs.existsSync(path.join(COCO_DIR, 'images', photoName(PHOTO_ID)));
   const page = await browser.newPage();
   try {
-    await page.goto(`${baseUrl}/test/pages/blank.html`);
+    await page.goto(`${baseUrl}/test/pages/figure.html`);
+    await page.waitForFunction(() => 'drawFigure' in window);
     const out = await page.evaluate(
       async (imageUrl: string | null) => {
         let canvas: HTMLCanvasElement;
@@ -57,30 +58,8 @@ export async function makeFakeCamera(browser: Browser, baseUrl: string, outDir: 
           canvas = document.createElement('canvas');
           canvas.width = 640;
           canvas.height = 480;
-          const g = canvas.getContext('2d')!;
-          const grad = g.createLinearGradient(0, 0, 0, 480);
-          grad.addColorStop(0, '#8ab');
-          grad.addColorStop(1, '#dcb');
-          g.fillStyle = grad;
-          g.fillRect(0, 0, 640, 480);
-          g.strokeStyle = '#223';
-          g.lineCap = 'round';
-          g.lineWidth = 22;
-          const line = (a: number[], b: number[]) => {
-            g.beginPath();
-            g.moveTo(a[0]!, a[1]!);
-            g.lineTo(b[0]!, b[1]!);
-            g.stroke();
-          };
-          g.fillStyle = '#e9c1a0';
-          g.beginPath();
-          g.arc(320, 90, 34, 0, 2 * Math.PI);
-          g.fill();
-          line([320, 130], [320, 270]);
-          line([320, 150], [250, 230]);
-          line([320, 150], [390, 230]);
-          line([320, 270], [280, 420]);
-          line([320, 270], [360, 420]);
+          const draw = (window as unknown as { drawFigure: (g: CanvasRenderingContext2D, w: number, h: number) => void }).drawFigure;
+          draw(canvas.getContext('2d')!, 640, 480);
         }
         const { width: w, height: h } = canvas;
         const rgba = canvas.getContext('2d')!.getImageData(0, 0, w, h).data;

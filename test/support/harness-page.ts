@@ -17,7 +17,24 @@ export interface HarnessPage {
   close(): Promise<void>;
 }
 
-export async function openHarness(): Promise<HarnessPage> {
+/** The test harness page (test/pages/harness.ts). */
+export function openHarness(): Promise<HarnessPage> {
+  return openTestPage<Harness>('/test/pages/harness.html', 'harness') as Promise<HarnessPage>;
+}
+
+export interface TestPage<H> {
+  url: string;
+  page: Page;
+  pageErrors: string[];
+  call<K extends keyof H & string>(fn: K, arg: unknown): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a test page that puts its entry points on `window[globalName]`; `call` runs one
+ * and fails on any GPU error it reports (entry points return GpuResult).
+ */
+export async function openTestPage<H>(pagePath: string, globalName: string): Promise<TestPage<H>> {
   let server: ViteDevServer | undefined;
   let browser: Browser | undefined;
   try {
@@ -26,8 +43,8 @@ export async function openHarness(): Promise<HarnessPage> {
     browser = await launchBrowser();
     const page = await browser.newPage();
     const pageErrors = collectPageErrors(page);
-    await page.goto(`${s.url}/test/pages/harness.html`);
-    await page.waitForFunction(() => 'harness' in window, { timeout: 120_000 });
+    await page.goto(`${s.url}${pagePath}`);
+    await page.waitForFunction((g) => g in window, { timeout: 120_000 }, globalName);
     const hasGpu = await page.evaluate(() => !!navigator.gpu);
     if (!hasGpu) throw new Error('navigator.gpu is missing in headless Chromium: WebGPU flags not honoured?');
     const b = browser;
@@ -38,13 +55,14 @@ export async function openHarness(): Promise<HarnessPage> {
       pageErrors,
       async call(fn, arg) {
         const out = (await page.evaluate(
-          (name, a) => (window as unknown as { harness: Record<string, (x: unknown) => Promise<unknown>> }).harness[name]!(a),
+          (g, name, a) => (window as unknown as Record<string, Record<string, (x: unknown) => Promise<unknown>>>)[g]![name]!(a),
+          globalName,
           fn,
           arg as never,
         )) as GpuResult<unknown> | unknown;
         if (out && typeof out === 'object' && 'errors' in out && 'result' in out) {
           const r = out as GpuResult<unknown>;
-          if (r.errors.length) throw new Error(`GPU errors in harness.${String(fn)}:\n${r.errors.join('\n')}`);
+          if (r.errors.length) throw new Error(`GPU errors in ${globalName}.${String(fn)}:\n${r.errors.join('\n')}`);
           return r.result;
         }
         return out;

@@ -18,6 +18,7 @@ import { createPoseNet, type PoseNet } from '../../src/posenet.ts';
 import type { Pose } from '../../src/pose/types.ts';
 import { GpuErrorGuard } from './gpu-guard.ts';
 import type { TfjsBackendName, TfjsPoseNet } from './tfjs-reference.ts';
+import { drawFigure } from './synthetic-figure.ts';
 
 export type Impl = 'ours' | 'tfjs-webgpu' | 'tfjs-webgl' | 'tfjs-wasm';
 
@@ -98,36 +99,7 @@ let source: ImageBitmap | null = null;
 /** A stand-in picture (a figure on a gradient) when the coco-mini photographs are absent. */
 async function generatedImage(): Promise<ImageBitmap> {
   const canvas = new OffscreenCanvas(640, 480);
-  const ctx = canvas.getContext('2d')!;
-  const g = ctx.createLinearGradient(0, 0, 640, 480);
-  g.addColorStop(0, '#6a8caf');
-  g.addColorStop(1, '#d9c6a5');
-  ctx.fillStyle = g;
-  ctx.fillRect(0, 0, 640, 480);
-  ctx.fillStyle = '#f0c8a0';
-  ctx.beginPath();
-  ctx.arc(320, 110, 38, 0, Math.PI * 2);
-  ctx.fill();
-  ctx.strokeStyle = '#2a3b5c';
-  ctx.lineCap = 'round';
-  ctx.lineWidth = 34;
-  const lines: [number, number, number, number][] = [
-    [320, 160, 320, 300],
-    [320, 175, 250, 250],
-    [250, 250, 220, 320],
-    [320, 175, 390, 250],
-    [390, 250, 420, 320],
-    [320, 300, 280, 380],
-    [280, 380, 270, 460],
-    [320, 300, 360, 380],
-    [360, 380, 370, 460],
-  ];
-  for (const [x0, y0, x1, y1] of lines) {
-    ctx.beginPath();
-    ctx.moveTo(x0, y0);
-    ctx.lineTo(x1, y1);
-    ctx.stroke();
-  }
+  drawFigure(canvas.getContext('2d')!, 640, 480);
   return createImageBitmap(canvas);
 }
 
