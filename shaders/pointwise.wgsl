@@ -35,6 +35,8 @@ override WORKGROUP_SIZE: u32 = 32;
 // 0: none, 1: relu, 2: relu6
 override ACTIVATION: u32 = 0;
 override HAS_RESIDUAL: bool = false;
+// Stride other than 1 (ResNet projection shortcuts): input pixels need the 2D mapping.
+override STRIDED: bool = false;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4f>;
@@ -50,14 +52,16 @@ fn activate(v: vec4f) -> vec4f {
 
 fn inputBase(p: u32) -> u32 {
   let q = min(p, params.pixels - 1u);
+  if (!STRIDED) { return q * params.ic4; }
   let oy = q / params.outW;
   let ox = q - oy * params.outW;
   return ((oy * params.strideY) * params.inW + ox * params.strideX) * params.ic4;
 }
 
-fn store(p: u32, o: u32, acc: vec4f) {
+// acc + bias (+ residual), activated, stored; `bias` is the tile's bias for column o.
+fn store(p: u32, o: u32, acc: vec4f, bias: vec4f) {
   if (p >= params.pixels || o >= params.oc4) { return; }
-  var v = acc + w[params.bOffset + o];
+  var v = acc + bias;
   let i = p * params.oc4 + o;
   if (HAS_RESIDUAL) { v += residual[i]; }
   y[i] = activate(v);
@@ -138,20 +142,24 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     let vf = x[x15 + i]; af0 += m0 * vf; af1 += m1 * vf; af2 += m2 * vf; af3 += m3 * vf;
   }
 
-  store(p0, o0, a00); store(p0, o0 + 1u, a01); store(p0, o0 + 2u, a02); store(p0, o0 + 3u, a03);
-  store(p0 + 1u, o0, a10); store(p0 + 1u, o0 + 1u, a11); store(p0 + 1u, o0 + 2u, a12); store(p0 + 1u, o0 + 3u, a13);
-  store(p0 + 2u, o0, a20); store(p0 + 2u, o0 + 1u, a21); store(p0 + 2u, o0 + 2u, a22); store(p0 + 2u, o0 + 3u, a23);
-  store(p0 + 3u, o0, a30); store(p0 + 3u, o0 + 1u, a31); store(p0 + 3u, o0 + 2u, a32); store(p0 + 3u, o0 + 3u, a33);
-  store(p0 + 4u, o0, a40); store(p0 + 4u, o0 + 1u, a41); store(p0 + 4u, o0 + 2u, a42); store(p0 + 4u, o0 + 3u, a43);
-  store(p0 + 5u, o0, a50); store(p0 + 5u, o0 + 1u, a51); store(p0 + 5u, o0 + 2u, a52); store(p0 + 5u, o0 + 3u, a53);
-  store(p0 + 6u, o0, a60); store(p0 + 6u, o0 + 1u, a61); store(p0 + 6u, o0 + 2u, a62); store(p0 + 6u, o0 + 3u, a63);
-  store(p0 + 7u, o0, a70); store(p0 + 7u, o0 + 1u, a71); store(p0 + 7u, o0 + 2u, a72); store(p0 + 7u, o0 + 3u, a73);
-  store(p0 + 8u, o0, a80); store(p0 + 8u, o0 + 1u, a81); store(p0 + 8u, o0 + 2u, a82); store(p0 + 8u, o0 + 3u, a83);
-  store(p0 + 9u, o0, a90); store(p0 + 9u, o0 + 1u, a91); store(p0 + 9u, o0 + 2u, a92); store(p0 + 9u, o0 + 3u, a93);
-  store(p0 + 10u, o0, aa0); store(p0 + 10u, o0 + 1u, aa1); store(p0 + 10u, o0 + 2u, aa2); store(p0 + 10u, o0 + 3u, aa3);
-  store(p0 + 11u, o0, ab0); store(p0 + 11u, o0 + 1u, ab1); store(p0 + 11u, o0 + 2u, ab2); store(p0 + 11u, o0 + 3u, ab3);
-  store(p0 + 12u, o0, ac0); store(p0 + 12u, o0 + 1u, ac1); store(p0 + 12u, o0 + 2u, ac2); store(p0 + 12u, o0 + 3u, ac3);
-  store(p0 + 13u, o0, ad0); store(p0 + 13u, o0 + 1u, ad1); store(p0 + 13u, o0 + 2u, ad2); store(p0 + 13u, o0 + 3u, ad3);
-  store(p0 + 14u, o0, ae0); store(p0 + 14u, o0 + 1u, ae1); store(p0 + 14u, o0 + 2u, ae2); store(p0 + 14u, o0 + 3u, ae3);
-  store(p0 + 15u, o0, af0); store(p0 + 15u, o0 + 1u, af1); store(p0 + 15u, o0 + 2u, af2); store(p0 + 15u, o0 + 3u, af3);
+  let b0 = w[params.bOffset + c0];
+  let b1 = w[params.bOffset + c1];
+  let b2 = w[params.bOffset + c2];
+  let b3 = w[params.bOffset + c3];
+  store(p0, o0, a00, b0); store(p0, o0 + 1u, a01, b1); store(p0, o0 + 2u, a02, b2); store(p0, o0 + 3u, a03, b3);
+  store(p0 + 1u, o0, a10, b0); store(p0 + 1u, o0 + 1u, a11, b1); store(p0 + 1u, o0 + 2u, a12, b2); store(p0 + 1u, o0 + 3u, a13, b3);
+  store(p0 + 2u, o0, a20, b0); store(p0 + 2u, o0 + 1u, a21, b1); store(p0 + 2u, o0 + 2u, a22, b2); store(p0 + 2u, o0 + 3u, a23, b3);
+  store(p0 + 3u, o0, a30, b0); store(p0 + 3u, o0 + 1u, a31, b1); store(p0 + 3u, o0 + 2u, a32, b2); store(p0 + 3u, o0 + 3u, a33, b3);
+  store(p0 + 4u, o0, a40, b0); store(p0 + 4u, o0 + 1u, a41, b1); store(p0 + 4u, o0 + 2u, a42, b2); store(p0 + 4u, o0 + 3u, a43, b3);
+  store(p0 + 5u, o0, a50, b0); store(p0 + 5u, o0 + 1u, a51, b1); store(p0 + 5u, o0 + 2u, a52, b2); store(p0 + 5u, o0 + 3u, a53, b3);
+  store(p0 + 6u, o0, a60, b0); store(p0 + 6u, o0 + 1u, a61, b1); store(p0 + 6u, o0 + 2u, a62, b2); store(p0 + 6u, o0 + 3u, a63, b3);
+  store(p0 + 7u, o0, a70, b0); store(p0 + 7u, o0 + 1u, a71, b1); store(p0 + 7u, o0 + 2u, a72, b2); store(p0 + 7u, o0 + 3u, a73, b3);
+  store(p0 + 8u, o0, a80, b0); store(p0 + 8u, o0 + 1u, a81, b1); store(p0 + 8u, o0 + 2u, a82, b2); store(p0 + 8u, o0 + 3u, a83, b3);
+  store(p0 + 9u, o0, a90, b0); store(p0 + 9u, o0 + 1u, a91, b1); store(p0 + 9u, o0 + 2u, a92, b2); store(p0 + 9u, o0 + 3u, a93, b3);
+  store(p0 + 10u, o0, aa0, b0); store(p0 + 10u, o0 + 1u, aa1, b1); store(p0 + 10u, o0 + 2u, aa2, b2); store(p0 + 10u, o0 + 3u, aa3, b3);
+  store(p0 + 11u, o0, ab0, b0); store(p0 + 11u, o0 + 1u, ab1, b1); store(p0 + 11u, o0 + 2u, ab2, b2); store(p0 + 11u, o0 + 3u, ab3, b3);
+  store(p0 + 12u, o0, ac0, b0); store(p0 + 12u, o0 + 1u, ac1, b1); store(p0 + 12u, o0 + 2u, ac2, b2); store(p0 + 12u, o0 + 3u, ac3, b3);
+  store(p0 + 13u, o0, ad0, b0); store(p0 + 13u, o0 + 1u, ad1, b1); store(p0 + 13u, o0 + 2u, ad2, b2); store(p0 + 13u, o0 + 3u, ad3, b3);
+  store(p0 + 14u, o0, ae0, b0); store(p0 + 14u, o0 + 1u, ae1, b1); store(p0 + 14u, o0 + 2u, ae2, b2); store(p0 + 14u, o0 + 3u, ae3, b3);
+  store(p0 + 15u, o0, af0, b0); store(p0 + 15u, o0 + 1u, af1, b1); store(p0 + 15u, o0 + 2u, af2, b2); store(p0 + 15u, o0 + 3u, af3, b3);
 }

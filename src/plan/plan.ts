@@ -232,7 +232,12 @@ export class Plan {
         const oTiles = Math.ceil(output.c4 / 4);
         u.u32(o, [input.w, input.h, output.w, output.h, input.c4, output.c4, layer.stride[1], layer.stride[0]]);
         u.u32(o + 32, [wOffset, bOffset, pixels, oTiles]);
-        const constants: Constants = { WORKGROUP_SIZE: WG_MATMUL, ACTIVATION: activation, HAS_RESIDUAL: layer.residual !== undefined };
+        const constants: Constants = {
+          WORKGROUP_SIZE: WG_MATMUL,
+          ACTIVATION: activation,
+          HAS_RESIDUAL: layer.residual !== undefined,
+          STRIDED: layer.stride[0] !== 1 || layer.stride[1] !== 1,
+        };
         return {
           ...base,
           kernel: 'pointwise',
