@@ -271,9 +271,11 @@ async function main(): Promise<void> {
   if (!resolutions.length) throw new ToolError('--resolutions is empty');
   const profileRes = parseResolution(values['profile-resolution'], '--profile-resolution');
 
-  if (!values.models) {
-    // The ResNet50 and stride-8 MobileNets (random weights: speed only), made once into weights/.
-    for (const m of SYNTHETIC_MODELS) await ensureSyntheticModel(m, path.join(repoRoot, 'weights'), (line) => console.error(`bench: ${line}`));
+  // The ResNet50 and stride-8 MobileNets (random weights: speed only), made once into weights/
+  // when they are asked for (by default, all of them).
+  const requested = values.models ? list(values.models) : null;
+  for (const m of SYNTHETIC_MODELS) {
+    if (!requested || requested.includes(m.name)) await ensureSyntheticModel(m, path.join(repoRoot, 'weights'), (line) => console.error(`bench: ${line}`));
   }
   const models = [...new Set(values.models ? list(values.models) : listWeights().sort((a, b) => Number(hasTfjsCopy(b)) - Number(hasTfjsCopy(a)) || a.localeCompare(b)))];
   if (!models.length) throw new ToolError('no models: weights/ has no <name>/model.json (run `npm run weights`)');
