@@ -435,7 +435,9 @@ describe('the demo page on other sources', () => {
       log(`?src=: ${first.source}, first pose after ${opened.firstPoseMs} ms, score ${first.score.toFixed(2)}; models ${first.models.join(', ')}`);
       expect(first.source).toBe('image: photo.png');
       expect(first.flip).toBe(false);
-      const other = first.models[1]!;
+      // The duplicate entry (weights/ may hold other models too, e.g. the benchmark's random ones).
+      const other = first.models.find((m) => m.endsWith('-again'))!;
+      expect(other).toBeDefined();
       const before = await pg.evaluate(() => window.poseApp.frames);
       await pg.select('#model-select', other);
       await pg.waitForFunction((m: string, b: number) => window.poseApp.history.filter((h) => h.frame > b && h.model === m).length >= 2, { timeout: 60_000 }, other, before);

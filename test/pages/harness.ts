@@ -5,6 +5,7 @@
  * tests (Puppeteer) call these through `window.harness`.
  */
 import { requestPoseNetDevice } from '../../src/gpu/device.ts';
+import { loadImage } from './images.ts';
 import { withDevice } from './with-device.ts';
 import { KernelCache } from '../../src/gpu/kernels.ts';
 import { GpuLedger } from '../../src/gpu/resources.ts';
@@ -14,7 +15,6 @@ import { computeFit } from '../../src/pose/fit.ts';
 import type { FitMode, Pose } from '../../src/pose/types.ts';
 import { Plan, SINGLE_RESULT_FLOATS } from '../../src/plan/plan.ts';
 import { createPoseNet } from '../../src/posenet.ts';
-import { drawFigure } from '../../tools/pages/synthetic-figure.ts';
 import { b64ToBytes, b64ToF32, bytesToB64, f32ToB64 } from '../support/b64.ts';
 
 export type { GpuResult } from './with-device.ts';
@@ -192,31 +192,6 @@ async function decode(c: DecodeCase) {
     if (ce.length) throw new Error(ce.join('\n'));
     return { result: Array.from(result), fit };
   });
-}
-
-/**
- * A generated test picture (used where ../shared/coco-mini is absent), `synthetic:<w>x<h>`
- * as its URL.
- */
-function syntheticImageUrl(spec: string): string {
-  const [w, h] = spec.slice('synthetic:'.length).split('x').map(Number) as [number, number];
-  const canvas = document.createElement('canvas');
-  canvas.width = w;
-  canvas.height = h;
-  drawFigure(canvas.getContext('2d')!, w, h);
-  return canvas.toDataURL('image/png');
-}
-
-async function loadImage(url: string): Promise<HTMLImageElement> {
-  if (url.startsWith('synthetic:')) url = syntheticImageUrl(url);
-  const img = new Image();
-  img.src = url;
-  try {
-    await img.decode();
-  } catch {
-    throw new Error(`cannot load or decode image ${url}`);
-  }
-  return img;
 }
 
 export interface ModelCase {

@@ -10,6 +10,7 @@ import type { MultiPoseOptions } from '../../src/pose/multi.ts';
 import type { Pose } from '../../src/pose/types.ts';
 import { createPoseNet, type MultiPoseStats } from '../../src/posenet.ts';
 import { b64ToF32, f32ToB64 } from '../support/b64.ts';
+import { loadImage } from './images.ts';
 import { withDevice } from './with-device.ts';
 
 
@@ -73,17 +74,6 @@ async function candidates(c: CandidatesCase) {
     const items = Array.from({ length: n }, (_, i) => ({ score: f[4 * i]!, keypoint: w[4 * i + 1]!, y: w[4 * i + 2]!, x: w[4 * i + 3]! }));
     return { count, items };
   });
-}
-
-async function loadImage(url: string): Promise<HTMLImageElement> {
-  const img = new Image();
-  img.src = url;
-  try {
-    await img.decode();
-  } catch {
-    throw new Error(`cannot load or decode image ${url}`);
-  }
-  return img;
 }
 
 export interface MultiPoseCase {
