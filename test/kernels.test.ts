@@ -11,6 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { c4, type Activation, type Layer, type LayerKind, type Manifest } from '../src/model/manifest.ts';
+import { layerGeometry } from '../src/model/validate.ts';
 import type { Fit } from '../src/pose/fit.ts';
 import type { FitMode } from '../src/pose/types.ts';
 import { b64ToF32, f32ToB64, bytesToB64 } from './support/b64.ts';
@@ -36,18 +37,10 @@ interface Case {
   residual?: boolean;
 }
 
-/** Actual pads for SAME modes (what the plan computes), for the CPU reference. */
+/** Actual pads at this input size (SAME modes depend on it), for the CPU reference. */
 function pads(c: Case): [number, number, number, number] {
-  if (c.padding.mode === 'explicit') return c.padding.pads;
-  const out: number[] = [];
-  for (const axis of [0, 1] as const) {
-    const size = axis === 0 ? c.h : c.w;
-    const o = Math.ceil(size / c.stride[axis]);
-    const total = Math.max((o - 1) * c.stride[axis] + (c.kernel[axis] - 1) * c.dilation[axis] + 1 - size, 0);
-    const begin = c.padding.mode === 'same_upper' ? Math.floor(total / 2) : Math.ceil(total / 2);
-    out.push(begin, total - begin);
-  }
-  return [out[0]!, out[2]!, out[1]!, out[3]!];
+  const g = layerGeometry({ name: c.name, kernel: c.kernel, stride: c.stride, dilation: c.dilation, padding: c.padding }, c.h, c.w);
+  return [g.padTop, g.padLeft, g.padBottom, g.padRight];
 }
 
 interface BuiltLayer {

@@ -4,6 +4,7 @@
  * size). Pure arithmetic, shared by the GPU plan, the CPU reference and the tests.
  */
 import { c4, type Layer, type Manifest } from '../model/manifest.ts';
+import { layerGeometry, type LayerGeometry } from '../model/validate.ts';
 
 export interface TensorShape {
   h: number;
@@ -54,23 +55,6 @@ export function snapResolution(v: number, outputStride: number): number {
   return Math.min(hi, Math.max(lo, snapped));
 }
 
-function outputSize(layer: Layer, axis: 0 | 1, size: number): { out: number; begin: number; end: number } {
-  const k = layer.kernel[axis];
-  const s = layer.stride[axis];
-  const d = layer.dilation[axis];
-  const effective = (k - 1) * d + 1;
-  const { mode, pads } = layer.padding;
-  if (mode === 'explicit') {
-    const begin = pads[axis];
-    const end = pads[axis + 2]!;
-    return { out: Math.floor((size + begin + end - effective) / s) + 1, begin, end };
-  }
-  const out = Math.ceil(size / s);
-  const total = Math.max((out - 1) * s + effective - size, 0);
-  const begin = mode === 'same_upper' ? Math.floor(total / 2) : Math.ceil(total / 2);
-  return { out, begin, end: total - begin };
-}
-
 export interface PlanShapes {
   tensors: Map<string, TensorShape>;
   layers: LayerShape[];
@@ -90,12 +74,13 @@ export function inferShapes(manifest: Manifest, width: number, height: number, u
   for (const layer of manifest.layers) {
     const input = tensors.get(layer.input);
     if (!input) throw new Error(`${manifest.name}: layer "${layer.name}" reads tensor "${layer.input}" before it is made`);
-    const y = outputSize(layer, 0, input.h);
-    const x = outputSize(layer, 1, input.w);
-    if (y.out < 1 || x.out < 1) {
-      throw new ResolutionError(`${manifest.name}: layer "${layer.name}" would output ${x.out}x${y.out} at input ${width}x${height}`);
+    let g: LayerGeometry;
+    try {
+      g = layerGeometry(layer, input.h, input.w);
+    } catch (err) {
+      throw new ResolutionError(`${manifest.name} at input ${width}x${height}: ${(err as Error).message}`);
     }
-    const output: TensorShape = { h: y.out, w: x.out, c: layer.outChannels, c4: c4(layer.outChannels) };
+    const output: TensorShape = { h: g.outHeight, w: g.outWidth, c: layer.outChannels, c4: c4(layer.outChannels) };
     if (layer.residual !== undefined) {
       const r = tensors.get(layer.residual);
       if (!r || r.h !== output.h || r.w !== output.w || r.c4 !== output.c4) {
@@ -106,7 +91,7 @@ export function inferShapes(manifest: Manifest, width: number, height: number, u
       }
     }
     tensors.set(layer.output, output);
-    layers.push({ layer, input, output, pads: [y.begin, x.begin, y.end, x.end] });
+    layers.push({ layer, input, output, pads: [g.padTop, g.padLeft, g.padBottom, g.padRight] });
   }
   const heads = tensors.get(manifest.heads.heatmap.tensor);
   if (!heads) throw new Error(`${manifest.name}: heads tensor "${manifest.heads.heatmap.tensor}" is never made`);
