@@ -7,6 +7,4 @@ const candidates = [process.env.PUPPETEER_EXECUTABLE_PATH, '/usr/bin/chromium', 
 const systemChromium = candidates.find((p) => p && fs.existsSync(p));
 
 /** @type {import('puppeteer').Configuration} */
-module.exports = systemChromium
-  ? { skipDownload: true, executablePath: systemChromium }
-  : {};
+module.exports = systemChromium ? { skipDownload: true, executablePath: systemChromium } : {};

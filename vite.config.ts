@@ -16,9 +16,12 @@ function cocoMini(): Plugin {
     configureServer(server) {
       server.middlewares.use('/coco-mini', (req, res, next) => {
         const rel = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/');
-        const file = path.resolve(dir, '.' + rel);
+        const file = path.resolve(dir, `.${rel}`);
         if (!file.startsWith(dir + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) return next();
-        res.setHeader('Content-Type', file.endsWith('.json') ? 'application/json' : file.endsWith('.jpg') ? 'image/jpeg' : 'application/octet-stream');
+        res.setHeader(
+          'Content-Type',
+          file.endsWith('.json') ? 'application/json' : file.endsWith('.jpg') ? 'image/jpeg' : 'application/octet-stream',
+        );
         fs.createReadStream(file).pipe(res);
       });
     },
@@ -38,7 +41,14 @@ function weightsIndex(): Plugin {
     name: 'weights-index',
     configureServer(server) {
       server.middlewares.use('/weights/index.json', (_req, res) => {
-        const models: { name: string; url: string; architecture: string; outputStride: number; weightsBytes: number | null; randomWeights: boolean }[] = [];
+        const models: {
+          name: string;
+          url: string;
+          architecture: string;
+          outputStride: number;
+          weightsBytes: number | null;
+          randomWeights: boolean;
+        }[] = [];
         const folders = fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()) : [];
         for (const folder of folders.sort((a, b) => a.name.localeCompare(b.name))) {
           const file = path.join(dir, folder.name, 'model.json');

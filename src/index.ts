@@ -10,8 +10,25 @@
  * ```
  */
 export { createPoseNet, PoseNet, toPose } from './posenet.ts';
-export type { FrameTiming, Head, Heads, MultiPoseEstimationOptions, MultiPoseStats, PoseNetConfig, PoseSource, Resolution, SinglePoseOptions } from './posenet.ts';
-export { MULTI_POSE_DEFAULTS, decodeMultiplePoses, findCandidates, confirmCandidates, scaleAndFlipPoses, checkMultiPoseOptions } from './pose/multi.ts';
+export type {
+  FrameTiming,
+  Head,
+  Heads,
+  MultiPoseEstimationOptions,
+  MultiPoseStats,
+  PoseNetConfig,
+  PoseSource,
+  Resolution,
+  SinglePoseOptions,
+} from './posenet.ts';
+export {
+  MULTI_POSE_DEFAULTS,
+  decodeMultiplePoses,
+  findCandidates,
+  confirmCandidates,
+  scaleAndFlipPoses,
+  checkMultiPoseOptions,
+} from './pose/multi.ts';
 export type { HeadsTensor, MultiPoseOptions, PartCandidate } from './pose/multi.ts';
 export { requestPoseNetDevice, WebGPUUnavailableError } from './gpu/device.ts';
 export type { DeviceOptions } from './gpu/device.ts';

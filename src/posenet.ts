@@ -12,7 +12,14 @@ import { HEAD_NAMES, type HeadName, type Manifest } from './model/manifest.ts';
 import { Model, fetchWeights, type LoadedWeights } from './model/model.ts';
 import { computeFit, type Fit } from './pose/fit.ts';
 import { NUM_KEYPOINTS, PART_NAMES } from './pose/keypoints.ts';
-import { checkMultiPoseOptions, confirmCandidates, decodeMultiplePoses, findCandidates, scaleAndFlipPoses, type MultiPoseOptions } from './pose/multi.ts';
+import {
+  checkMultiPoseOptions,
+  confirmCandidates,
+  decodeMultiplePoses,
+  findCandidates,
+  scaleAndFlipPoses,
+  type MultiPoseOptions,
+} from './pose/multi.ts';
 import { MultiPoseGpu } from './pose/multi-gpu.ts';
 import type { FitMode, Pose } from './pose/types.ts';
 import { Plan, SINGLE_RESULT_FLOATS, type PlanOptions } from './plan/plan.ts';
@@ -109,10 +116,12 @@ function sourceSize(source: PoseSource): { width: number; height: number } {
     return { width: source.videoWidth, height: source.videoHeight };
   }
   if (typeof HTMLImageElement !== 'undefined' && source instanceof HTMLImageElement) {
-    if (!source.complete || !source.naturalWidth) throw new Error(`estimateSinglePose: image ${source.src} is not loaded or could not be decoded`);
+    if (!source.complete || !source.naturalWidth)
+      throw new Error(`estimateSinglePose: image ${source.src} is not loaded or could not be decoded`);
     return { width: source.naturalWidth, height: source.naturalHeight };
   }
-  if (typeof VideoFrame !== 'undefined' && source instanceof VideoFrame) return { width: source.displayWidth, height: source.displayHeight };
+  if (typeof VideoFrame !== 'undefined' && source instanceof VideoFrame)
+    return { width: source.displayWidth, height: source.displayHeight };
   const s = source as { width: number; height: number };
   return { width: s.width, height: s.height };
 }
@@ -347,7 +356,12 @@ export class PoseNet {
       const poses = decodeMultiplePoses(heads, candidates, this.model.manifest.outputStride, settings);
       const result = scaleAndFlipPoses(poses, fit, width, !!options.flipHorizontal);
       const t3 = performance.now();
-      this.lastMultiPoseStats = { gpuCandidates: readback.found, candidates: candidates.length, overflowed: !readback.candidates, decodeMs: t3 - t2 };
+      this.lastMultiPoseStats = {
+        gpuCandidates: readback.found,
+        candidates: candidates.length,
+        overflowed: !readback.candidates,
+        decodeMs: t3 - t2,
+      };
       this.lastTiming = { encodeMs: t1 - t0, latencyMs: t3 - t0 };
       this.profiler.recordFrameTime(t2 - t1, t1);
       this.frameCount++;
@@ -405,7 +419,11 @@ export class PoseNet {
   }
 
   private async readBuffer(buffer: GPUBuffer, bytes: number): Promise<Float32Array> {
-    const staging = this.device.createBuffer({ label: 'PoseNet.debugReadback', size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const staging = this.device.createBuffer({
+      label: 'PoseNet.debugReadback',
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     try {
       const encoder = this.device.createCommandEncoder({ label: 'PoseNet.debugReadback' });
       encoder.copyBufferToBuffer(buffer, 0, staging, 0, bytes);

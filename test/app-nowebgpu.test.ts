@@ -38,7 +38,9 @@ it('explains, without WebGPU, what is missing and what to do', async () => {
     canvas: !!document.querySelector('canvas'),
     gpu: 'gpu' in navigator && !!navigator.gpu,
   }));
-  console.log(`[app test] without WebGPU (navigator.gpu ${shown.gpu ? 'present, no adapter' : 'missing'}): ${shown.problem}\n${shown.text}`);
+  console.log(
+    `[app test] without WebGPU (navigator.gpu ${shown.gpu ? 'present, no adapter' : 'missing'}): ${shown.problem}\n${shown.text}`,
+  );
   expect(shown.started).toBe(false);
   expect(shown.status).toBe('failed');
   expect(['no-webgpu', 'no-adapter']).toContain(shown.problem);
@@ -60,7 +62,10 @@ it('explains a browser without navigator.gpu (no WebGPU at all)', async () => {
   });
   await page.goto(url);
   await page.waitForSelector('#explain', { timeout: 60_000 });
-  const shown = await page.evaluate(() => ({ problem: window.poseApp.problem?.problem, text: document.getElementById('explain')!.innerText }));
+  const shown = await page.evaluate(() => ({
+    problem: window.poseApp.problem?.problem,
+    text: document.getElementById('explain')!.innerText,
+  }));
   expect(shown.problem).toBe('no-webgpu');
   expect(shown.text).toContain('WebGPU is not available in this browser');
   expect(shown.text).toContain('navigator.gpu is missing');

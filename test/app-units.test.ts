@@ -26,7 +26,11 @@ describe('app helpers', () => {
       { kernel: 'pointwise', layer: 'heads' },
       { kernel: 'decode_single', layer: '' },
     ]);
-    const resnet = shortPassNames(['conv2d resnet_v1_50/conv1/Relu', 'maxpool resnet_v1_50/pool1/MaxPool', 'conv2d resnet_v1_50/block1/unit_1/bottleneck_v1/conv1/Relu']);
+    const resnet = shortPassNames([
+      'conv2d resnet_v1_50/conv1/Relu',
+      'maxpool resnet_v1_50/pool1/MaxPool',
+      'conv2d resnet_v1_50/block1/unit_1/bottleneck_v1/conv1/Relu',
+    ]);
     expect(resnet.map((r) => r.layer)).toEqual(['conv1', 'pool1', 'block1/unit_1/bottleneck_v1/conv1']);
   });
 
@@ -77,7 +81,16 @@ describe('app helpers', () => {
   });
 
   it('sorts passes by cost, plan order breaking ties', () => {
-    const row = (index: number, meanMs: number): PassRow => ({ index, meanMs, name: `p${index}`, shapes: '', sdMs: 0, lastMs: meanMs, samples: 1, share: 0 });
+    const row = (index: number, meanMs: number): PassRow => ({
+      index,
+      meanMs,
+      name: `p${index}`,
+      shapes: '',
+      sdMs: 0,
+      lastMs: meanMs,
+      samples: 1,
+      share: 0,
+    });
     expect(sortedByCost([row(0, 1), row(1, 3), row(2, 1), row(3, 2)]).map((r) => r.index)).toEqual([1, 3, 0, 2]);
   });
 });

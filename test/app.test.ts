@@ -49,7 +49,9 @@ beforeAll(async () => {
   url = s.url;
   plain = await launchBrowser();
   camera = await makeFakeCamera(plain, url, APP_OUTPUT);
-  log(`fake camera: ${camera.width}x${camera.height} from ${camera.origin}${camera.origin === 'generated' ? ' (../shared/coco-mini is absent: a generated image)' : ''}`);
+  log(
+    `fake camera: ${camera.width}x${camera.height} from ${camera.origin}${camera.origin === 'generated' ? ' (../shared/coco-mini is absent: a generated image)' : ''}`,
+  );
   browser = await launchBrowser({
     extraArgs: ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${camera.file}`],
   });
@@ -101,7 +103,9 @@ describe('the demo page', () => {
       errs.sort((a, b) => a - b);
       const median = errs[Math.floor(errs.length / 2)]!;
       const within = errs.filter((e) => e <= 30).length;
-      log(`vs COCO: ${errs.length} annotated keypoints, median error ${median.toFixed(1)} px, ${within} within 30 px (person ~300 px tall)`);
+      log(
+        `vs COCO: ${errs.length} annotated keypoints, median error ${median.toFixed(1)} px, ${within} within 30 px (person ~300 px tall)`,
+      );
       expect(pose.score).toBeGreaterThan(0.5);
       expect(shown).toBeGreaterThanOrEqual(12);
       expect(median).toBeLessThan(20);
@@ -146,13 +150,24 @@ describe('the demo page', () => {
       previous = r;
     }
     const all = await records(page, startFrame);
-    const state = await page.evaluate(() => ({ failed: window.poseApp.failedFrames, frames: window.poseApp.frames, switchMs: window.poseApp.profile().switchMs }));
-    log(`frames to effect per switch: ${framesToEffect.join(' ')} (max ${Math.max(...framesToEffect)}); ${all.length} frames ran, ${state.failed} failed; last switch built its plan in ${state.switchMs.toFixed(1)} ms`);
-    for (const [r, b] of buffers) log(`${r}x${r}: GPU buffer bytes ${[...new Set(b)].join(', ')} (${b.length} visits); with textures ${[...new Set(totals.get(r))].join(', ')}`);
+    const state = await page.evaluate(() => ({
+      failed: window.poseApp.failedFrames,
+      frames: window.poseApp.frames,
+      switchMs: window.poseApp.profile().switchMs,
+    }));
+    log(
+      `frames to effect per switch: ${framesToEffect.join(' ')} (max ${Math.max(...framesToEffect)}); ${all.length} frames ran, ${state.failed} failed; last switch built its plan in ${state.switchMs.toFixed(1)} ms`,
+    );
+    for (const [r, b] of buffers)
+      log(
+        `${r}x${r}: GPU buffer bytes ${[...new Set(b)].join(', ')} (${b.length} visits); with textures ${[...new Set(totals.get(r))].join(', ')}`,
+      );
     expect(Math.max(...framesToEffect)).toBeLessThanOrEqual(2);
     expect(state.failed).toBe(0);
     // No frame missing: the records are consecutive.
-    all.forEach((h, i) => i && expect(h.frame).toBe(all[i - 1]!.frame + 1));
+    all.forEach((h, i) => {
+      if (i) expect(h.frame).toBe(all[i - 1]!.frame + 1);
+    });
     for (const [r, b] of buffers) {
       expect(new Set(b).size, `GPU buffer bytes at ${r}: ${b.join(', ')}`).toBe(1);
       expect(new Set(totals.get(r)).size).toBe(1);
@@ -189,7 +204,11 @@ describe('the demo page', () => {
       document.querySelector<HTMLButtonElement>('#res-snap')!.click();
       return before;
     });
-    await page.waitForFunction((b: number) => window.poseApp.history.some((h) => h.frame > b && h.width === 305 && h.height === 193), { timeout: 60_000 }, before);
+    await page.waitForFunction(
+      (b: number) => window.poseApp.history.some((h) => h.frame > b && h.width === 305 && h.height === 193),
+      { timeout: 60_000 },
+      before,
+    );
     const errorHidden = await page.$eval('#res-error', (e) => (e as HTMLElement).hidden);
     expect(errorHidden).toBe(true);
     await noErrors();
@@ -204,7 +223,10 @@ describe('the demo page', () => {
     const p = await page.evaluate(() => {
       const prof = window.poseApp.profile();
       const planPasses = window.poseApp.net!.plan.passes.map((x) => x.name);
-      const rows = [...document.querySelectorAll<HTMLTableRowElement>('#profiler-rows tr')].map((tr) => ({ pass: tr.dataset.pass!, ms: Number(tr.dataset.ms) }));
+      const rows = [...document.querySelectorAll<HTMLTableRowElement>('#profiler-rows tr')].map((tr) => ({
+        pass: tr.dataset.pass!,
+        ms: Number(tr.dataset.ms),
+      }));
       const { trace: _t, ...rest } = prof;
       return { ...rest, planPasses, rows, mode: document.getElementById('profiler-mode')!.textContent };
     });
@@ -230,7 +252,9 @@ describe('the demo page', () => {
     expect(Math.abs(p.passSumMs - p.totalGpuMs) / p.totalGpuMs).toBeLessThanOrEqual(0.1);
     // The panel: one row per pass, sorted by cost.
     expect(p.rows.map((r) => r.pass).sort()).toEqual([...p.planPasses].sort());
-    p.rows.forEach((r, i) => i && expect(r.ms).toBeLessThanOrEqual(p.rows[i - 1]!.ms));
+    p.rows.forEach((r, i) => {
+      if (i) expect(r.ms).toBeLessThanOrEqual(p.rows[i - 1]!.ms);
+    });
     await (await page.$('#profiler'))!.screenshot({ path: outputFile('profiler-panel.png') });
 
     // "Export trace" through the button: a download of the last 5 frames.
@@ -261,20 +285,27 @@ describe('the demo page', () => {
       expect(e.dur).toBeGreaterThanOrEqual(0);
       (byFrame.get(e.args.frame!) ?? byFrame.set(e.args.frame!, []).get(e.args.frame!)!).push(e.name);
     }
-    log(`trace: ${file}, ${complete.length} pass events in ${byFrame.size} frames (${trace.traceEvents.length - complete.length} metadata events)`);
+    log(
+      `trace: ${file}, ${complete.length} pass events in ${byFrame.size} frames (${trace.traceEvents.length - complete.length} metadata events)`,
+    );
     expect(byFrame.size).toBe(5);
     for (const names of byFrame.values()) expect(names).toEqual(p.planPasses);
     // The events of a frame lie in order on the GPU clock.
     const frames = [...byFrame.keys()].sort((a, b) => a - b);
     const firstFrame = complete.filter((e) => e.args.frame === frames[0]);
-    firstFrame.forEach((e, i) => i && expect(e.ts).toBeGreaterThanOrEqual(firstFrame[i - 1]!.ts));
+    firstFrame.forEach((e, i) => {
+      if (i) expect(e.ts).toBeGreaterThanOrEqual(firstFrame[i - 1]!.ts);
+    });
     await noErrors();
   });
 
   it('runs the resolution sweep and shows its table and chart', async () => {
     const { page } = app;
     const rows = await page.evaluate(() => window.poseApp.sweep({ resolutions: [161, 257, 321], frames: 2, warmup: 1 }));
-    for (const r of rows) log(`sweep ${r.width}x${r.height}: GPU ${r.gpuMs?.toFixed(1)} ms, latency ${r.latencyMs.toFixed(0)} ms, ${r.fps.toFixed(2)} fps, ${r.gpuBytes} bytes`);
+    for (const r of rows)
+      log(
+        `sweep ${r.width}x${r.height}: GPU ${r.gpuMs?.toFixed(1)} ms, latency ${r.latencyMs.toFixed(0)} ms, ${r.fps.toFixed(2)} fps, ${r.gpuBytes} bytes`,
+      );
     expect(rows.map((r) => r.width)).toEqual([161, 257, 321]);
     for (const r of rows) {
       expect(r.fps).toBeGreaterThan(0);
@@ -313,7 +344,11 @@ describe('the demo page', () => {
       document.querySelector<HTMLInputElement>('#mode-multi')!.click();
       return before;
     });
-    await page.waitForFunction((b: number) => window.poseApp.history.some((h) => h.frame > b && h.mode === 'multi'), { timeout: 60_000 }, before);
+    await page.waitForFunction(
+      (b: number) => window.poseApp.history.some((h) => h.frame > b && h.mode === 'multi'),
+      { timeout: 60_000 },
+      before,
+    );
     await waitFrames(page, 1);
     const multi = await page.evaluate(() => ({ poses: window.poseApp.poses.map((p) => p.score), mode: window.poseApp.settings.mode }));
     log(`multi-pose: ${multi.poses.length} pose(s), scores ${multi.poses.map((s) => s.toFixed(2)).join(', ')}`);
@@ -334,13 +369,22 @@ describe('the demo page', () => {
     await page.waitForFunction(() => window.poseApp.resolution?.width === 161, { timeout: 60_000 });
     const before = await page.evaluate(() => {
       const a = window.poseApp;
-      const s = { settings: a.settings, resolution: a.resolution, frames: a.frames, generation: a.history[a.history.length - 1]!.generation };
+      const s = {
+        settings: a.settings,
+        resolution: a.resolution,
+        frames: a.frames,
+        generation: a.history[a.history.length - 1]!.generation,
+      };
       (window as unknown as { oldDevice: GPUDevice }).oldDevice = a.device!;
       a.loseDevice();
       return s;
     });
     const t0 = Date.now();
-    await page.waitForFunction((g: number) => window.poseApp.history.filter((h) => h.generation > g).length >= 3, { timeout: 120_000, polling: 50 }, before.generation);
+    await page.waitForFunction(
+      (g: number) => window.poseApp.history.filter((h) => h.generation > g).length >= 3,
+      { timeout: 120_000, polling: 50 },
+      before.generation,
+    );
     const after = await page.evaluate(() => {
       const a = window.poseApp;
       return {
@@ -432,7 +476,9 @@ describe('the demo page on other sources', () => {
         bytes: window.poseApp.profile().gpuBufferBytes,
         score: window.poseApp.poses[0]!.score,
       }));
-      log(`?src=: ${first.source}, first pose after ${opened.firstPoseMs} ms, score ${first.score.toFixed(2)}; models ${first.models.join(', ')}`);
+      log(
+        `?src=: ${first.source}, first pose after ${opened.firstPoseMs} ms, score ${first.score.toFixed(2)}; models ${first.models.join(', ')}`,
+      );
       expect(first.source).toBe('image: photo.png');
       expect(first.flip).toBe(false);
       // The duplicate entry (weights/ may hold other models too, e.g. the benchmark's random ones).
@@ -440,10 +486,23 @@ describe('the demo page on other sources', () => {
       expect(other).toBeDefined();
       const before = await pg.evaluate(() => window.poseApp.frames);
       await pg.select('#model-select', other);
-      await pg.waitForFunction((m: string, b: number) => window.poseApp.history.filter((h) => h.frame > b && h.model === m).length >= 2, { timeout: 60_000 }, other, before);
-      const after = await pg.evaluate(() => ({ model: window.poseApp.settings.model, bytes: window.poseApp.profile().gpuBufferBytes, failed: window.poseApp.failedFrames, errors: window.poseApp.errors, res: window.poseApp.resolution }));
+      await pg.waitForFunction(
+        (m: string, b: number) => window.poseApp.history.filter((h) => h.frame > b && h.model === m).length >= 2,
+        { timeout: 60_000 },
+        other,
+        before,
+      );
+      const after = await pg.evaluate(() => ({
+        model: window.poseApp.settings.model,
+        bytes: window.poseApp.profile().gpuBufferBytes,
+        failed: window.poseApp.failedFrames,
+        errors: window.poseApp.errors,
+        res: window.poseApp.resolution,
+      }));
       const recs = await records(pg, before);
-      log(`model switch: ${recs.filter((r) => r.model !== other).length} frame(s) finished on the old model, then ${other}; GPU buffer bytes ${first.bytes} -> ${after.bytes}`);
+      log(
+        `model switch: ${recs.filter((r) => r.model !== other).length} frame(s) finished on the old model, then ${other}; GPU buffer bytes ${first.bytes} -> ${after.bytes}`,
+      );
       expect(after.model).toBe(other);
       expect(after.res).toEqual({ width: 161, height: 161 });
       expect(after.bytes).toBe(first.bytes);
@@ -493,7 +552,9 @@ describe('the demo page on other sources', () => {
     const errors = collectPageErrors(page);
     try {
       await page.goto(`${url}/?res=161`);
-      await page.waitForFunction(() => document.getElementById('drop-zone')?.hidden === false || window.poseApp.problem, { timeout: 60_000 });
+      await page.waitForFunction(() => document.getElementById('drop-zone')?.hidden === false || window.poseApp.problem, {
+        timeout: 60_000,
+      });
       const shown = await page.evaluate(() => ({ text: document.getElementById('drop-zone')!.innerText, status: window.poseApp.status }));
       log(`no camera: "${shown.text.replace(/\n+/g, ' | ')}"`);
       expect(shown.text).toContain('Drop a video or an image here');
@@ -502,7 +563,11 @@ describe('the demo page on other sources', () => {
       const input = (await page.$('#drop-zone input[type=file]')) as import('puppeteer').ElementHandle<HTMLInputElement>;
       await input.uploadFile(camera.png);
       await page.waitForFunction(() => window.poseApp.ready && window.poseApp.frames >= 2, { timeout: 60_000 });
-      const after = await page.evaluate(() => ({ hidden: document.getElementById('drop-zone')!.hidden, status: window.poseApp.status, errors: window.poseApp.errors }));
+      const after = await page.evaluate(() => ({
+        hidden: document.getElementById('drop-zone')!.hidden,
+        status: window.poseApp.status,
+        errors: window.poseApp.errors,
+      }));
       expect(after).toEqual({ hidden: true, status: 'running', errors: 0 });
       expect(errors).toEqual([]);
     } finally {

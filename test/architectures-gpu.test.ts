@@ -46,7 +46,11 @@ describe('ResNet50 and stride-8 MobileNets on the GPU against onnxruntime', () =
 
   for (const model of SYNTHETIC_MODELS) {
     it(`${model.name}: heads equal onnxruntime's at 257x257 and 513x385`, async () => {
-      const runs = (await harness.call('model', { weightsUrl: `/test-output/models/${model.name}`, imageUrl, resolutions: RESOLUTIONS })) as ModelRun[];
+      const runs = (await harness.call('model', {
+        weightsUrl: `/test-output/models/${model.name}`,
+        imageUrl,
+        resolutions: RESOLUTIONS,
+      })) as ModelRun[];
       const onnx = path.join(DIR, `${model.name}.onnx`);
       for (const run of runs) {
         const input = b64ToF32(run.input);
@@ -57,7 +61,9 @@ describe('ResNet50 and stride-8 MobileNets on the GPU against onnxruntime', () =
           expect(ref.dims.slice(0, 2)).toEqual([(run.height - 1) / model.outputStride + 1, (run.width - 1) / model.outputStride + 1]);
           const range = ref.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
           const cmp = compare(b64ToF32(head.data), ref.data, RANGE_TOL * range, RTOL);
-          console.log(`${model.name} ${run.width}x${run.height} ${name}: max |gpu - ort| ${cmp.maxAbs.toExponential(2)}, range ${range.toFixed(2)}`);
+          console.log(
+            `${model.name} ${run.width}x${run.height} ${name}: max |gpu - ort| ${cmp.maxAbs.toExponential(2)}, range ${range.toFixed(2)}`,
+          );
           expect(cmp.count, `${name}: ${describeMismatches(cmp, ref.dims)}`).toBe(0);
         }
       }

@@ -12,7 +12,15 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { COCO_SIGMAS, evaluateKeypoints, matchPeople, oksTerms, type CocoAnnotation, type CocoDataset, type CocoResult } from '../tools/lib/coco-eval.ts';
+import {
+  COCO_SIGMAS,
+  evaluateKeypoints,
+  matchPeople,
+  oksTerms,
+  type CocoAnnotation,
+  type CocoDataset,
+  type CocoResult,
+} from '../tools/lib/coco-eval.ts';
 
 let nextId = 1;
 /** A person with all 17 keypoints labelled (v = 2) on a 10-px grid around (x, y), and the given area. */
@@ -62,7 +70,12 @@ describe('COCO keypoint OKS', () => {
   it('a person without labelled keypoints is measured against its bbox grown by 1x each side', () => {
     const gt = person(1, 100, 100, 2000, { num_keypoints: 0, keypoints: new Array(51).fill(0), bbox: [100, 100, 40, 50] });
     // Every keypoint inside [60, 180] x [50, 200]: no distance, OKS 1.
-    const inside: CocoResult = { image_id: 1, category_id: 1, keypoints: Array.from({ length: 51 }, (_, i) => (i % 3 === 2 ? 1 : 120)), score: 1 };
+    const inside: CocoResult = {
+      image_id: 1,
+      category_id: 1,
+      keypoints: Array.from({ length: 51 }, (_, i) => (i % 3 === 2 ? 1 : 120)),
+      score: 1,
+    };
     expect(oksTerms(inside.keypoints, gt).oks).toBeCloseTo(1, 12);
   });
 });
@@ -135,7 +148,12 @@ describe('COCO keypoint AP (pycocotools semantics)', () => {
     const a = person(1, 100, 100, 10000);
     const crowd = person(1, 400, 100, 10000, { iscrowd: 1 });
     const unlabelled = person(1, 250, 300, 10000, { num_keypoints: 0, keypoints: new Array(51).fill(0), bbox: [250, 300, 40, 50] });
-    const onUnlabelled: CocoResult = { image_id: 1, category_id: 1, keypoints: Array.from({ length: 51 }, (_, i) => (i % 3 === 0 ? 260 : i % 3 === 1 ? 320 : 1)), score: 0.95 };
+    const onUnlabelled: CocoResult = {
+      image_id: 1,
+      category_id: 1,
+      keypoints: Array.from({ length: 51 }, (_, i) => (i % 3 === 0 ? 260 : i % 3 === 1 ? 320 : 1)),
+      score: 0.95,
+    };
     const r = evaluateKeypoints(dataset([a, crowd, unlabelled]), [detection(crowd, 0.99), onUnlabelled, detection(a, 0.5)]);
     expect(r.ap).toBeCloseTo(1, 12);
     expect(r.ar).toBeCloseTo(1, 12);

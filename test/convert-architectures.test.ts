@@ -23,12 +23,17 @@ async function checkAgainstOrt(bytes: Uint8Array, m: Manifest, weights: Uint8Arr
   // onnxruntime's heads: NHWC at the output stride (SAME padding: ceil(size / stride)).
   const grid = [1, Math.ceil(height / m.outputStride), Math.ceil(width / m.outputStride)];
   expect(r.ortDims).toEqual({
-    heatmap: [...grid, 17], offsets: [...grid, 34], displacementFwd: [...grid, 32], displacementBwd: [...grid, 32],
+    heatmap: [...grid, 17],
+    offsets: [...grid, 34],
+    displacementFwd: [...grid, 32],
+    displacementBwd: [...grid, 32],
   });
   // Heads of a sane size: not collapsed to a constant, not exploded.
   expect(r.range[1] - r.range[0]).toBeGreaterThan(0.5);
   expect(Math.max(-r.range[0], r.range[1])).toBeLessThan(100);
-  console.log(`${m.name}: heads range [${r.range[0].toFixed(2)}, ${r.range[1].toFixed(2)}], max |cpu - ort| ${r.maxAbs.toExponential(2)}, compare ${(performance.now() - started).toFixed(0)} ms`);
+  console.log(
+    `${m.name}: heads range [${r.range[0].toFixed(2)}, ${r.range[1].toFixed(2)}], max |cpu - ort| ${r.maxAbs.toExponential(2)}, compare ${(performance.now() - started).toFixed(0)} ms`,
+  );
 }
 
 describe('convert: MobileNetV1 from make-posenet-onnx', () => {
@@ -45,12 +50,33 @@ describe('convert: MobileNetV1 from make-posenet-onnx', () => {
       expect(m.preprocess).toMatchObject({ kind: 'mobilenet', from: c.preprocess });
       const spec = mobileNetSpec(c.multiplier, c.outputStride);
       const body = m.layers.slice(0, -1);
-      expect(body.map((l) => ({ kind: l.kind, stride: l.stride[0], dilation: l.dilation[0], inChannels: l.inChannels, outChannels: l.outChannels })))
-        .toEqual(spec.map((s) => ({ kind: s.kind, stride: s.stride, dilation: s.dilation, inChannels: s.inChannels, outChannels: s.outChannels })));
+      expect(
+        body.map((l) => ({
+          kind: l.kind,
+          stride: l.stride[0],
+          dilation: l.dilation[0],
+          inChannels: l.inChannels,
+          outChannels: l.outChannels,
+        })),
+      ).toEqual(
+        spec.map((s) => ({ kind: s.kind, stride: s.stride, dilation: s.dilation, inChannels: s.inChannels, outChannels: s.outChannels })),
+      );
       // Output stride 8 (tfjs-models rule): the block that would have gone to stride 16
       // keeps rate 1 and the rate becomes 2; the one that would go to 32 has rate 2, then 4.
       expect(body.filter((l) => l.kind === 'depthwise').map((l) => [l.stride[0], l.dilation[0]])).toEqual([
-        [1, 1], [2, 1], [1, 1], [2, 1], [1, 1], [1, 1], [1, 2], [1, 2], [1, 2], [1, 2], [1, 2], [1, 2], [1, 4],
+        [1, 1],
+        [2, 1],
+        [1, 1],
+        [2, 1],
+        [1, 1],
+        [1, 1],
+        [1, 2],
+        [1, 2],
+        [1, 2],
+        [1, 2],
+        [1, 2],
+        [1, 2],
+        [1, 4],
       ]);
       expect(body.every((l) => l.activation === 'relu6')).toBe(true);
       expect(body[0]!.outChannels).toBe(32 * c.multiplier);
@@ -69,7 +95,9 @@ describe('convert: every MobileNetV1 multiplier and output stride (small input)'
         const { manifest: m, weights } = convertOnnxBytes(bytes, `m-${multiplier}-${outputStride}.onnx`);
         expect(m.outputStride).toBe(outputStride);
         const spec = mobileNetSpec(multiplier, outputStride);
-        expect(m.layers.slice(0, -1).map((l) => [l.kind, l.stride[0], l.dilation[0], l.outChannels])).toEqual(spec.map((s) => [s.kind, s.stride, s.dilation, s.outChannels]));
+        expect(m.layers.slice(0, -1).map((l) => [l.kind, l.stride[0], l.dilation[0], l.outChannels])).toEqual(
+          spec.map((s) => [s.kind, s.stride, s.dilation, s.outChannels]),
+        );
         await checkAgainstOrt(bytes, m, weights, outputStride, 65, 49);
       });
     }
@@ -91,7 +119,10 @@ describe('convert: ResNet50 from make-posenet-onnx', () => {
       const units = RESNET_UNITS.reduce((a, b) => a + b, 0);
       // stem conv, max pool, 3 convs a unit, one projection a stage, heads
       expect(m.layers.length).toBe(2 + 3 * units + RESNET_UNITS.length + 1);
-      expect(m.layers.slice(0, 2).map((l) => [l.kind, l.kernel[0], l.stride[0]])).toEqual([['conv', 7, 2], ['maxpool', 3, 2]]);
+      expect(m.layers.slice(0, 2).map((l) => [l.kind, l.kernel[0], l.stride[0]])).toEqual([
+        ['conv', 7, 2],
+        ['maxpool', 3, 2],
+      ]);
       const withResidual = m.layers.filter((l) => l.residual !== undefined);
       expect(withResidual.length).toBe(units);
       expect(withResidual.every((l) => l.kind === 'pointwise' && l.activation === 'relu')).toBe(true);
@@ -101,7 +132,17 @@ describe('convert: ResNet50 from make-posenet-onnx', () => {
       expect(threeByThree.length).toBe(units);
       const lastStage = threeByThree.slice(-RESNET_UNITS[3]);
       expect(lastStage.map((l) => [l.stride[0], l.dilation[0]])).toEqual(
-        c.outputStride === 16 ? [[1, 2], [1, 2], [1, 2]] : [[2, 1], [1, 1], [1, 1]],
+        c.outputStride === 16
+          ? [
+              [1, 2],
+              [1, 2],
+              [1, 2],
+            ]
+          : [
+              [2, 1],
+              [1, 1],
+              [1, 1],
+            ],
       );
       expect(m.layers[m.layers.length - 1]!.inChannels).toBe(4 * RESNET_WIDTHS[3]);
       await checkAgainstOrt(bytes, m, weights, c.seed);

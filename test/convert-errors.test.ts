@@ -34,7 +34,10 @@ function expectFailure(name: string, bytes: Uint8Array | string | null, message:
   expect(lines.length, r.stderr).toBe(1);
   expect(lines[0]).toMatch(message);
   expect(fs.existsSync(out), `${out} exists after a failure`).toBe(false);
-  expect(fs.readdirSync(tmp).filter((f) => f.startsWith(`.${name}-out`)), 'temporary folders left').toEqual([]);
+  expect(
+    fs.readdirSync(tmp).filter((f) => f.startsWith(`.${name}-out`)),
+    'temporary folders left',
+  ).toEqual([]);
   return lines[0]!;
 }
 
@@ -57,12 +60,19 @@ describe('convert CLI: bad input', () => {
 
   test('bad --preprocess value', () => {
     const { g } = tinyPoseNet();
-    expectFailure('badflag', g.bytes(), /^convert: --preprocess must be mobilenet or resnet, got "imagenet"$/, ['--preprocess', 'imagenet']);
+    expectFailure('badflag', g.bytes(), /^convert: --preprocess must be mobilenet or resnet, got "imagenet"$/, [
+      '--preprocess',
+      'imagenet',
+    ]);
   });
 
   test('truncated ONNX file', () => {
     const bytes = tinyPoseNet().g.bytes();
-    expectFailure('truncated', bytes.subarray(0, Math.floor(bytes.length / 2)), new RegExp(`^convert: ${fileRe('truncated')}: not an ONNX model, or a truncated one \\(protobuf decoding failed: `));
+    expectFailure(
+      'truncated',
+      bytes.subarray(0, Math.floor(bytes.length / 2)),
+      new RegExp(`^convert: ${fileRe('truncated')}: not an ONNX model, or a truncated one \\(protobuf decoding failed: `),
+    );
   });
 
   test('not an ONNX file', () => {
@@ -76,7 +86,13 @@ describe('convert CLI: bad input', () => {
     const convOut = t.input![0]!;
     g.nodes.splice(g.nodes.indexOf(t), 0, makeNode('Softmax', [convOut], ['heatmap_softmax:0'], 'heatmap_softmax', [attrInt('axis', 1)]));
     t.input = ['heatmap_softmax:0'];
-    expectFailure('softmax', g.bytes(), new RegExp(`^convert: ${fileRe('softmax')}: node "heatmap_softmax" \\(Softmax\\): unsupported op Softmax; the converter handles Conv, `));
+    expectFailure(
+      'softmax',
+      g.bytes(),
+      new RegExp(
+        `^convert: ${fileRe('softmax')}: node "heatmap_softmax" \\(Softmax\\): unsupported op Softmax; the converter handles Conv, `,
+      ),
+    );
   });
 
   test('unsupported op in the body (Resize), named with its node', () => {
@@ -92,19 +108,33 @@ describe('convert CLI: bad input', () => {
   test('missing head', () => {
     const { g } = tinyPoseNet();
     g.outputs = g.outputs.filter((o) => o.name !== 'heatmap_2');
-    expectFailure('nohead', g.bytes(), new RegExp(`^convert: ${fileRe('nohead')}: not a PoseNet: no heatmap output \\(17 channels\\); .*found "offset_2" \\(34\\), "displacement_fwd_2" \\(32\\), "displacement_bwd_2" \\(32\\)$`));
+    expectFailure(
+      'nohead',
+      g.bytes(),
+      new RegExp(
+        `^convert: ${fileRe('nohead')}: not a PoseNet: no heatmap output \\(17 channels\\); .*found "offset_2" \\(34\\), "displacement_fwd_2" \\(32\\), "displacement_bwd_2" \\(32\\)$`,
+      ),
+    );
   });
 
   test('wrong head channel count', () => {
     const { g } = tinyPoseNet(1, { headChannels: { heatmap: 16 } });
-    expectFailure('wronghead', g.bytes(), /: not a PoseNet: graph output "heatmap_2" has 16 channels; the outputs must be heatmap \(17 channels\), offsets \(34\)/);
+    expectFailure(
+      'wronghead',
+      g.bytes(),
+      /: not a PoseNet: graph output "heatmap_2" has 16 channels; the outputs must be heatmap \(17 channels\), offsets \(34\)/,
+    );
   });
 
   test('heads at a stride that is not 8, 16 or 32', () => {
     const g = new TestGraph(3);
     const x = g.relu(g.conv(nhwcInput(g), 3, 8, 3, { stride: 4, pads: 'SAME_UPPER', bias: true, name: 'only' }));
     g.heads(x, 8);
-    expectFailure('stride4', g.bytes(), /: not a PoseNet: the heads read a feature map at stride 4 \(the product of the strides before them\); PoseNet's output stride is 8, 16 or 32$/);
+    expectFailure(
+      'stride4',
+      g.bytes(),
+      /: not a PoseNet: the heads read a feature map at stride 4 \(the product of the strides before them\); PoseNet's output stride is 8, 16 or 32$/,
+    );
   });
 
   test('tensor with external data', () => {
@@ -112,8 +142,15 @@ describe('convert CLI: bad input', () => {
     const w = g.inits.find((t) => t.name === 'Conv2d_1_pointwise/W')!;
     delete w.rawData;
     w.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
-    w.externalData = [{ key: 'location', value: 'weights.data' }, { key: 'offset', value: '0' }];
-    expectFailure('external', g.bytes(), /: initializer "Conv2d_1_pointwise\/W" keeps its data in an external file; external data is not supported/);
+    w.externalData = [
+      { key: 'location', value: 'weights.data' },
+      { key: 'offset', value: '0' },
+    ];
+    expectFailure(
+      'external',
+      g.bytes(),
+      /: initializer "Conv2d_1_pointwise\/W" keeps its data in an external file; external data is not supported/,
+    );
   });
 
   test('non-float32 weights', () => {
@@ -126,7 +163,11 @@ describe('convert CLI: bad input', () => {
 
   test('batch size other than 1', () => {
     const { g } = tinyPoseNet(1, { inputDims: [2, 'height', 'width', 3] });
-    expectFailure('batch2', g.bytes(), /: input "image" has batch size 2 \(shape \[2, height, width, 3\]\); only batch size 1 is supported$/);
+    expectFailure(
+      'batch2',
+      g.bytes(),
+      /: input "image" has batch size 2 \(shape \[2, height, width, 3\]\); only batch size 1 is supported$/,
+    );
   });
 
   test('grouped (non-depthwise) convolution', () => {
@@ -140,10 +181,22 @@ describe('convert CLI: bad input', () => {
   test('a BatchNormalization that cannot be folded (after a pooling layer)', () => {
     const g = new TestGraph(5);
     let x = g.relu(g.conv(nhwcInput(g), 3, 8, 3, { stride: 4, pads: 'SAME_UPPER', bias: true, name: 'c' }));
-    x = g.node('MaxPool', [x], [{ name: 'kernel_shape', type: 7, ints: [2, 2] }, { name: 'strides', type: 7, ints: [2, 2] }], 'pool');
+    x = g.node(
+      'MaxPool',
+      [x],
+      [
+        { name: 'kernel_shape', type: 7, ints: [2, 2] },
+        { name: 'strides', type: 7, ints: [2, 2] },
+      ],
+      'pool',
+    );
     x = g.batchNorm(x, 8, 'bn_after_pool');
     g.heads(x, 8);
-    expectFailure('bnpool', g.bytes(), /: node "bn_after_pool" \(BatchNormalization\): cannot fold BatchNormalization into node "pool" \(MaxPool\): node "pool" \(MaxPool\) is a pooling layer/);
+    expectFailure(
+      'bnpool',
+      g.bytes(),
+      /: node "bn_after_pool" \(BatchNormalization\): cannot fold BatchNormalization into node "pool" \(MaxPool\): node "pool" \(MaxPool\) is a pooling layer/,
+    );
   });
 
   test('an existing output folder survives a failed conversion and is replaced by a successful one', () => {
@@ -166,14 +219,29 @@ describe('convert CLI: bad input', () => {
 describe('convert CLI: success', () => {
   test('make-posenet-onnx → convert: model.json + weights.bin, name from the folder, preprocess from the flag', () => {
     const onnxPath = path.join(tmp, 'gen.onnx');
-    const made = runTool('make-posenet-onnx.ts', ['--arch', 'mobilenet', '--multiplier', '0.5', '--stride', '16', '--seed', '7', '--preprocess', 'none', '--out', onnxPath]);
+    const made = runTool('make-posenet-onnx.ts', [
+      '--arch',
+      'mobilenet',
+      '--multiplier',
+      '0.5',
+      '--stride',
+      '16',
+      '--seed',
+      '7',
+      '--preprocess',
+      'none',
+      '--out',
+      onnxPath,
+    ]);
     expect(made.status, made.stderr).toBe(0);
     expect(made.stdout).toMatch(/wrote .*gen\.onnx \(PoseNet MobileNetV1 0\.5 stride 16/);
     const out = path.join(tmp, 'posenet-test-050-s16');
     const r = runTool('convert.ts', [onnxPath, '--out', out, '--preprocess', 'mobilenet']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toMatch(/MobileNetV1, output stride 16, input NHWC, preprocess mobilenet from flag; 28 layers: 1 conv, 13 depthwise, 14 pointwise/);
+    expect(r.stdout).toMatch(
+      /MobileNetV1, output stride 16, input NHWC, preprocess mobilenet from flag; 28 layers: 1 conv, 13 depthwise, 14 pointwise/,
+    );
     const m = validateManifest(JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8')), 'model.json');
     checkWeightsSize(m, fs.statSync(path.join(out, 'weights.bin')).size, 'weights.bin');
     expect(m.name).toBe('posenet-test-050-s16');

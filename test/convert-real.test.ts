@@ -33,7 +33,7 @@ function load(): { manifest: Manifest; bin: Buffer; onnx: Buffer } {
 }
 
 function floats(t: TensorProto): Float32Array {
-  if (t.floatData && t.floatData.length) return Float32Array.from(t.floatData);
+  if (t.floatData?.length) return Float32Array.from(t.floatData);
   return new Float32Array(Uint8Array.from(t.rawData!).buffer);
 }
 
@@ -58,7 +58,11 @@ describe(`the real model: weights/${NAME}`, () => {
     const heads = m.layers[m.layers.length - 1]!;
     expect(heads).toMatchObject({ name: 'heads', output: 'heads', inChannels: 384, outChannels: 120, activation: 'none' });
     for (const h of HEAD_NAMES) expect(m.heads[h]).toMatchObject({ tensor: 'heads', channels: HEAD_CHANNELS[h] });
-    expect(Object.values(m.heads).map((h) => h.sourceName).sort()).toEqual(['displacement_bwd_2', 'displacement_fwd_2', 'heatmap_2', 'offset_2']);
+    expect(
+      Object.values(m.heads)
+        .map((h) => h.sourceName)
+        .sort(),
+    ).toEqual(['displacement_bwd_2', 'displacement_fwd_2', 'heatmap_2', 'offset_2']);
   });
 
   test('weights.bin holds one depthwise and one pointwise layer exactly as the ONNX initializers, packed', () => {
@@ -80,21 +84,28 @@ describe(`the real model: weights/${NAME}`, () => {
       let checked = 0;
       if (layer.kind === 'depthwise') {
         const C4 = c4(layer.outChannels);
-        for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) for (let c = 0; c < layer.outChannels; c++) {
-          if (packed[base + (ky * kw + kx) * 4 * C4 + c] !== w[(c * kh + ky) * kw + kx]) {
-            throw new Error(`${layer.name}: packed W[${c}][0][${ky}][${kx}] = ${packed[base + (ky * kw + kx) * 4 * C4 + c]}, ONNX ${w[(c * kh + ky) * kw + kx]}`);
-          }
-          checked++;
-        }
+        for (let ky = 0; ky < kh; ky++)
+          for (let kx = 0; kx < kw; kx++)
+            for (let c = 0; c < layer.outChannels; c++) {
+              if (packed[base + (ky * kw + kx) * 4 * C4 + c] !== w[(c * kh + ky) * kw + kx]) {
+                throw new Error(
+                  `${layer.name}: packed W[${c}][0][${ky}][${kx}] = ${packed[base + (ky * kw + kx) * 4 * C4 + c]}, ONNX ${w[(c * kh + ky) * kw + kx]}`,
+                );
+              }
+              checked++;
+            }
       } else {
         const icp = 4 * c4(layer.inChannels);
         const oc4 = c4(layer.outChannels);
-        for (let oc = 0; oc < layer.outChannels; oc++) for (let ic = 0; ic < layer.inChannels; ic++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
-          const got = packed[base + ((ky * kw + kx) * icp + ic) * oc4 * 4 + oc];
-          const want = w[((oc * layer.inChannels + ic) * kh + ky) * kw + kx];
-          if (got !== want) throw new Error(`${layer.name}: packed W[${oc}][${ic}][${ky}][${kx}] = ${got}, ONNX ${want}`);
-          checked++;
-        }
+        for (let oc = 0; oc < layer.outChannels; oc++)
+          for (let ic = 0; ic < layer.inChannels; ic++)
+            for (let ky = 0; ky < kh; ky++)
+              for (let kx = 0; kx < kw; kx++) {
+                const got = packed[base + ((ky * kw + kx) * icp + ic) * oc4 * 4 + oc];
+                const want = w[((oc * layer.inChannels + ic) * kh + ky) * kw + kx];
+                if (got !== want) throw new Error(`${layer.name}: packed W[${oc}][${ic}][${ky}][${kx}] = ${got}, ONNX ${want}`);
+                checked++;
+              }
       }
       expect(checked).toBe(w.length);
       expect(Array.from(packed.subarray(layer.bias!.offset / 4, layer.bias!.offset / 4 + layer.outChannels))).toEqual(Array.from(bias));
@@ -109,7 +120,12 @@ describe(`the real model: weights/${NAME}`, () => {
 
   test('the manifest on the CPU matches onnxruntime on the ONNX at 129×129 (1e-3 of the heads range)', async () => {
     const { manifest: m, bin, onnx } = load();
-    const r = await compareWithOrt(new Uint8Array(onnx), m, new Uint8Array(bin), { height: 129, width: 129, seed: 9, tol: (range) => ({ abs: 1e-3 * range, rel: 1e-3 }) });
+    const r = await compareWithOrt(new Uint8Array(onnx), m, new Uint8Array(bin), {
+      height: 129,
+      width: 129,
+      seed: 9,
+      tol: (range) => ({ abs: 1e-3 * range, rel: 1e-3 }),
+    });
     expect(r.problems).toEqual([]);
     expect(r.range[1] - r.range[0]).toBeGreaterThan(1);
   });

@@ -36,47 +36,270 @@ const layer = (m: Manifest, name: string) => m.layers.find((l) => l.name === nam
 describe('validateManifest', () => {
   test('a converted manifest passes and comes back unchanged', () => {
     const m = sample();
-    expect(m.layers.map((l) => `${l.name}:${l.kind}${l.residual ? '+res' : ''}`)).toEqual(['stem:conv', 'pool:maxpool', 'dw:depthwise', 'Conv_3:pointwise', 'proj:pointwise+res', 'heads:pointwise']);
+    expect(m.layers.map((l) => `${l.name}:${l.kind}${l.residual ? '+res' : ''}`)).toEqual([
+      'stem:conv',
+      'pool:maxpool',
+      'dw:depthwise',
+      'Conv_3:pointwise',
+      'proj:pointwise+res',
+      'heads:pointwise',
+    ]);
     expect(validateManifest(JSON.parse(JSON.stringify(m)), SRC)).toEqual(m);
   });
 
   const cases: [string, (m: Manifest & Record<string, unknown>) => void, RegExp][] = [
-    ['not an object', (m) => { (m as unknown as { layers: unknown }).layers = 3; }, /weights\/x\/model\.json: layers must be a non-empty array, got 3$/],
-    ['format', (m) => { (m as { format: string }).format = 'other'; }, /: format must be "posenet-webgpu\/manifest", got "other"/],
-    ['version', (m) => { (m as { version: number }).version = 2; }, /: version must be 1, got 2/],
-    ['architecture', (m) => { (m as { architecture: string }).architecture = 'VGG'; }, /: architecture must be one of MobileNetV1, ResNet50, got "VGG"/],
-    ['outputStride', (m) => { (m as { outputStride: number }).outputStride = 4; }, /: outputStride must be 8, 16 or 32, got 4/],
-    ['preprocess scale', (m) => { m.preprocess.scale = [1, 0, 1]; }, /: preprocess\.scale must not contain 0/],
-    ['input channels', (m) => { (m.input as { channels: number }).channels = 4; }, /: input\.channels must be 3, got 4/],
-    ['weights.length', (m) => { layer(m, 'Conv_3').weights!.length = 1024; }, /^weights\/x\/model\.json: layer "Conv_3" \(pointwise\): weights\.length 1024 does not match 8→24 packed \(768 bytes\)$/],
-    ['bias.length', (m) => { layer(m, 'dw').bias!.length = 16; }, /: layer "dw" \(depthwise\): bias\.length 16 does not match bias 8 packed \(32 bytes\)$/],
-    ['offset alignment', (m) => { layer(m, 'stem').weights!.offset += 4; }, /: layer "stem" \(conv\): weights\.offset \d+ is not a multiple of 16$/],
-    ['outside weights.bin', (m) => { layer(m, 'heads').bias!.offset = m.weights.bytes; }, /: layer "heads" \(pointwise\): bias \[\d+, \d+\) lies outside weights\.bin \(\d+ bytes\)$/],
-    ['overlap', (m) => { layer(m, 'dw').weights!.offset = layer(m, 'stem').bias!.offset; }, /overlaps layer "stem" bias/],
-    ['unknown input', (m) => { layer(m, 'dw').input = 'nowhere'; }, /: layer "dw" \(depthwise\): input tensor "nowhere" is not the input tensor and no earlier layer writes it$/],
-    ['channel mismatch', (m) => { layer(m, 'Conv_3').inChannels = 16; }, /: layer "Conv_3" \(pointwise\): inChannels 16 does not match layer "dw", which writes "[^"]+" with 8 channels$/],
-    ['depthwise in != out', (m) => { layer(m, 'dw').outChannels = 12; }, /: layer "dw" \(depthwise\): inChannels 8 and outChannels 12 must be equal$/],
-    ['residual missing', (m) => { layer(m, 'proj').residual = 'ghost'; }, /: layer "proj" \(pointwise\): residual tensor "ghost" is not written by an earlier layer$/],
-    ['residual channels', (m) => { layer(m, 'proj').residual = layer(m, 'pool').output; }, /: layer "proj" \(pointwise\): residual "[^"]+" has 8 channels \(from layer "pool"\), outChannels is 24$/],
-    ['residual stride', (m) => { layer(m, 'proj').stride = [1, 1]; }, /: layer "proj" \(pointwise\): residual "[^"]+" has stride 8×8, the layer's output has 4×4$/],
-    ['layers out of order', (m) => { m.layers.reverse(); }, /: layer "heads" \(pointwise\): input tensor "[^"]+" is not the input tensor/],
-    ['duplicate output', (m) => { layer(m, 'dw').output = layer(m, 'stem').output; }, /: layer "dw" \(depthwise\): output tensor "[^"]+" is already written by layer "stem"$/],
-    ['maxpool with weights', (m) => { layer(m, 'pool').weights = { offset: 0, length: 16 }; }, /: layer "pool" \(maxpool\): a maxpool layer has no weights or bias$/],
-    ['depthwise with a residual', (m) => { layer(m, 'dw').residual = layer(m, 'pool').output; }, /: layer "dw" \(depthwise\): a depthwise layer has no residual$/],
-    ['maxpool with dilation', (m) => { layer(m, 'pool').dilation = [2, 2]; }, /: layer "pool" \(maxpool\): dilation must be \[1, 1\], got \[2,2\]$/],
-    ['pointwise with a 3×3 kernel', (m) => { layer(m, 'Conv_3').kernel = [3, 3]; }, /: layer "Conv_3" \(pointwise\): kernel must be \[1, 1\], got \[3,3\]$/],
-    ['padding mode', (m) => { layer(m, 'stem').padding.mode = 'same' as 'same_upper'; }, /: layer "stem" \(conv\): padding\.mode must be one of same_upper, same_lower, explicit, got "same"$/],
-    ['pads with same mode', (m) => { layer(m, 'dw').padding.pads = [1, 1, 1, 1]; }, /: layer "dw" \(depthwise\): padding\.pads must be zeros when padding\.mode is same_upper/],
-    ['activation', (m) => { (layer(m, 'dw') as { activation: string }).activation = 'gelu'; }, /: layer "dw" \(depthwise\): activation must be one of none, relu, relu6, got "gelu"$/],
-    ['kind', (m) => { (layer(m, 'dw') as { kind: string }).kind = 'deconv'; }, /: layer "dw": kind must be one of conv, depthwise, pointwise, maxpool, got "deconv"$/],
-    ['head tensor', (m) => { m.heads.offsets.tensor = 'nope'; }, /: heads\.offsets: tensor "nope" is not written by any layer$/],
-    ['head channel offset', (m) => { m.heads.offsets.channelOffset = 18; }, /: heads\.offsets: channelOffset 18 is not a multiple of 4$/],
-    ['head channels', (m) => { m.heads.heatmap.channels = 18; }, /: heads\.heatmap: channels must be 17, got 18$/],
-    ['head outside the tensor', (m) => { m.heads.displacementBwd.channelOffset = 92; }, /: heads\.displacementBwd: channels \[92, 124\) lie outside "heads" \(120 channels\)$/],
-    ['heads overlapping', (m) => { m.heads.offsets.channelOffset = 16; }, /: heads\.offsets: channels \[16, 50\) overlap heads\.heatmap$/],
-    ['head missing', (m) => { delete (m.heads as Partial<Manifest['heads']>).displacementFwd; }, /: heads\.displacementFwd must be an object, got undefined$/],
-    ['stride vs outputStride', (m) => { (m as { outputStride: number }).outputStride = 16; }, /: heads\.heatmap: tensor "heads" has stride 8×8, outputStride is 16$/],
-    ['sha256', (m) => { m.weights.sha256 = 'abc'; }, /: weights\.sha256 must be 64 lowercase hex digits, got "abc"$/],
+    [
+      'not an object',
+      (m) => {
+        (m as unknown as { layers: unknown }).layers = 3;
+      },
+      /weights\/x\/model\.json: layers must be a non-empty array, got 3$/,
+    ],
+    [
+      'format',
+      (m) => {
+        (m as { format: string }).format = 'other';
+      },
+      /: format must be "posenet-webgpu\/manifest", got "other"/,
+    ],
+    [
+      'version',
+      (m) => {
+        (m as { version: number }).version = 2;
+      },
+      /: version must be 1, got 2/,
+    ],
+    [
+      'architecture',
+      (m) => {
+        (m as { architecture: string }).architecture = 'VGG';
+      },
+      /: architecture must be one of MobileNetV1, ResNet50, got "VGG"/,
+    ],
+    [
+      'outputStride',
+      (m) => {
+        (m as { outputStride: number }).outputStride = 4;
+      },
+      /: outputStride must be 8, 16 or 32, got 4/,
+    ],
+    [
+      'preprocess scale',
+      (m) => {
+        m.preprocess.scale = [1, 0, 1];
+      },
+      /: preprocess\.scale must not contain 0/,
+    ],
+    [
+      'input channels',
+      (m) => {
+        (m.input as { channels: number }).channels = 4;
+      },
+      /: input\.channels must be 3, got 4/,
+    ],
+    [
+      'weights.length',
+      (m) => {
+        layer(m, 'Conv_3').weights!.length = 1024;
+      },
+      /^weights\/x\/model\.json: layer "Conv_3" \(pointwise\): weights\.length 1024 does not match 8→24 packed \(768 bytes\)$/,
+    ],
+    [
+      'bias.length',
+      (m) => {
+        layer(m, 'dw').bias!.length = 16;
+      },
+      /: layer "dw" \(depthwise\): bias\.length 16 does not match bias 8 packed \(32 bytes\)$/,
+    ],
+    [
+      'offset alignment',
+      (m) => {
+        layer(m, 'stem').weights!.offset += 4;
+      },
+      /: layer "stem" \(conv\): weights\.offset \d+ is not a multiple of 16$/,
+    ],
+    [
+      'outside weights.bin',
+      (m) => {
+        layer(m, 'heads').bias!.offset = m.weights.bytes;
+      },
+      /: layer "heads" \(pointwise\): bias \[\d+, \d+\) lies outside weights\.bin \(\d+ bytes\)$/,
+    ],
+    [
+      'overlap',
+      (m) => {
+        layer(m, 'dw').weights!.offset = layer(m, 'stem').bias!.offset;
+      },
+      /overlaps layer "stem" bias/,
+    ],
+    [
+      'unknown input',
+      (m) => {
+        layer(m, 'dw').input = 'nowhere';
+      },
+      /: layer "dw" \(depthwise\): input tensor "nowhere" is not the input tensor and no earlier layer writes it$/,
+    ],
+    [
+      'channel mismatch',
+      (m) => {
+        layer(m, 'Conv_3').inChannels = 16;
+      },
+      /: layer "Conv_3" \(pointwise\): inChannels 16 does not match layer "dw", which writes "[^"]+" with 8 channels$/,
+    ],
+    [
+      'depthwise in != out',
+      (m) => {
+        layer(m, 'dw').outChannels = 12;
+      },
+      /: layer "dw" \(depthwise\): inChannels 8 and outChannels 12 must be equal$/,
+    ],
+    [
+      'residual missing',
+      (m) => {
+        layer(m, 'proj').residual = 'ghost';
+      },
+      /: layer "proj" \(pointwise\): residual tensor "ghost" is not written by an earlier layer$/,
+    ],
+    [
+      'residual channels',
+      (m) => {
+        layer(m, 'proj').residual = layer(m, 'pool').output;
+      },
+      /: layer "proj" \(pointwise\): residual "[^"]+" has 8 channels \(from layer "pool"\), outChannels is 24$/,
+    ],
+    [
+      'residual stride',
+      (m) => {
+        layer(m, 'proj').stride = [1, 1];
+      },
+      /: layer "proj" \(pointwise\): residual "[^"]+" has stride 8×8, the layer's output has 4×4$/,
+    ],
+    [
+      'layers out of order',
+      (m) => {
+        m.layers.reverse();
+      },
+      /: layer "heads" \(pointwise\): input tensor "[^"]+" is not the input tensor/,
+    ],
+    [
+      'duplicate output',
+      (m) => {
+        layer(m, 'dw').output = layer(m, 'stem').output;
+      },
+      /: layer "dw" \(depthwise\): output tensor "[^"]+" is already written by layer "stem"$/,
+    ],
+    [
+      'maxpool with weights',
+      (m) => {
+        layer(m, 'pool').weights = { offset: 0, length: 16 };
+      },
+      /: layer "pool" \(maxpool\): a maxpool layer has no weights or bias$/,
+    ],
+    [
+      'depthwise with a residual',
+      (m) => {
+        layer(m, 'dw').residual = layer(m, 'pool').output;
+      },
+      /: layer "dw" \(depthwise\): a depthwise layer has no residual$/,
+    ],
+    [
+      'maxpool with dilation',
+      (m) => {
+        layer(m, 'pool').dilation = [2, 2];
+      },
+      /: layer "pool" \(maxpool\): dilation must be \[1, 1\], got \[2,2\]$/,
+    ],
+    [
+      'pointwise with a 3×3 kernel',
+      (m) => {
+        layer(m, 'Conv_3').kernel = [3, 3];
+      },
+      /: layer "Conv_3" \(pointwise\): kernel must be \[1, 1\], got \[3,3\]$/,
+    ],
+    [
+      'padding mode',
+      (m) => {
+        layer(m, 'stem').padding.mode = 'same' as 'same_upper';
+      },
+      /: layer "stem" \(conv\): padding\.mode must be one of same_upper, same_lower, explicit, got "same"$/,
+    ],
+    [
+      'pads with same mode',
+      (m) => {
+        layer(m, 'dw').padding.pads = [1, 1, 1, 1];
+      },
+      /: layer "dw" \(depthwise\): padding\.pads must be zeros when padding\.mode is same_upper/,
+    ],
+    [
+      'activation',
+      (m) => {
+        (layer(m, 'dw') as { activation: string }).activation = 'gelu';
+      },
+      /: layer "dw" \(depthwise\): activation must be one of none, relu, relu6, got "gelu"$/,
+    ],
+    [
+      'kind',
+      (m) => {
+        (layer(m, 'dw') as { kind: string }).kind = 'deconv';
+      },
+      /: layer "dw": kind must be one of conv, depthwise, pointwise, maxpool, got "deconv"$/,
+    ],
+    [
+      'head tensor',
+      (m) => {
+        m.heads.offsets.tensor = 'nope';
+      },
+      /: heads\.offsets: tensor "nope" is not written by any layer$/,
+    ],
+    [
+      'head channel offset',
+      (m) => {
+        m.heads.offsets.channelOffset = 18;
+      },
+      /: heads\.offsets: channelOffset 18 is not a multiple of 4$/,
+    ],
+    [
+      'head channels',
+      (m) => {
+        m.heads.heatmap.channels = 18;
+      },
+      /: heads\.heatmap: channels must be 17, got 18$/,
+    ],
+    [
+      'head outside the tensor',
+      (m) => {
+        m.heads.displacementBwd.channelOffset = 92;
+      },
+      /: heads\.displacementBwd: channels \[92, 124\) lie outside "heads" \(120 channels\)$/,
+    ],
+    [
+      'heads overlapping',
+      (m) => {
+        m.heads.offsets.channelOffset = 16;
+      },
+      /: heads\.offsets: channels \[16, 50\) overlap heads\.heatmap$/,
+    ],
+    [
+      'head missing',
+      (m) => {
+        delete (m.heads as Partial<Manifest['heads']>).displacementFwd;
+      },
+      /: heads\.displacementFwd must be an object, got undefined$/,
+    ],
+    [
+      'stride vs outputStride',
+      (m) => {
+        (m as { outputStride: number }).outputStride = 16;
+      },
+      /: heads\.heatmap: tensor "heads" has stride 8×8, outputStride is 16$/,
+    ],
+    [
+      'sha256',
+      (m) => {
+        m.weights.sha256 = 'abc';
+      },
+      /: weights\.sha256 must be 64 lowercase hex digits, got "abc"$/,
+    ],
   ];
   for (const [what, mutate, message] of cases) {
     test(`refuses: ${what}`, () => {
@@ -90,7 +313,9 @@ describe('validateManifest', () => {
     const m = sample();
     expect(() => checkWeightsSize(m, m.weights.bytes, 'w.bin')).not.toThrow();
     expect(() => checkWeightsSize(m, m.weights.bytes - 16, 'weights/x/weights.bin')).toThrow(
-      new ManifestError(`weights/x/weights.bin: weights.bin is ${m.weights.bytes - 16} bytes, the manifest says weights.bytes = ${m.weights.bytes}`),
+      new ManifestError(
+        `weights/x/weights.bin: weights.bin is ${m.weights.bytes - 16} bytes, the manifest says weights.bytes = ${m.weights.bytes}`,
+      ),
     );
   });
 });
@@ -99,12 +324,28 @@ describe('layerGeometry', () => {
   const base = { name: 'l', kernel: [3, 3] as [number, number], stride: [2, 2] as [number, number], dilation: [1, 1] as [number, number] };
   test('SAME upper/lower split an odd total padding differently', () => {
     // in 8, stride 2, k 3: out 4, total (4-1)*2+3-8 = 1
-    expect(layerGeometry({ ...base, padding: { mode: 'same_upper', pads: [0, 0, 0, 0] } }, 8, 9)).toEqual({ outHeight: 4, outWidth: 5, padTop: 0, padBottom: 1, padLeft: 1, padRight: 1 });
-    expect(layerGeometry({ ...base, padding: { mode: 'same_lower', pads: [0, 0, 0, 0] } }, 8, 9)).toEqual({ outHeight: 4, outWidth: 5, padTop: 1, padBottom: 0, padLeft: 1, padRight: 1 });
+    expect(layerGeometry({ ...base, padding: { mode: 'same_upper', pads: [0, 0, 0, 0] } }, 8, 9)).toEqual({
+      outHeight: 4,
+      outWidth: 5,
+      padTop: 0,
+      padBottom: 1,
+      padLeft: 1,
+      padRight: 1,
+    });
+    expect(layerGeometry({ ...base, padding: { mode: 'same_lower', pads: [0, 0, 0, 0] } }, 8, 9)).toEqual({
+      outHeight: 4,
+      outWidth: 5,
+      padTop: 1,
+      padBottom: 0,
+      padLeft: 1,
+      padRight: 1,
+    });
   });
   test('explicit pads and dilation', () => {
     // in 10, k 3 dilated 2 → span 5, pads 2+1, stride 1: out 10 + 3 - 5 + 1 = 9
-    expect(layerGeometry({ ...base, stride: [1, 1], dilation: [2, 2], padding: { mode: 'explicit', pads: [2, 0, 1, 0] } }, 10, 10)).toEqual({ outHeight: 9, outWidth: 6, padTop: 2, padBottom: 1, padLeft: 0, padRight: 0 });
+    expect(layerGeometry({ ...base, stride: [1, 1], dilation: [2, 2], padding: { mode: 'explicit', pads: [2, 0, 1, 0] } }, 10, 10)).toEqual(
+      { outHeight: 9, outWidth: 6, padTop: 2, padBottom: 1, padLeft: 0, padRight: 0 },
+    );
   });
   test('an input too small throws', () => {
     expect(() => layerGeometry({ ...base, kernel: [7, 7], padding: { mode: 'explicit', pads: [0, 0, 0, 0] } }, 5, 5)).toThrow(/too small/);

@@ -37,7 +37,20 @@ function checkLayers(m: Manifest, expected: Expect[]): void {
   expected.forEach((e, i) => {
     const l = m.layers[i]!;
     const { residualFrom, ...fields } = e;
-    expect({ name: l.name, kind: l.kind, kernel: l.kernel, stride: l.stride, dilation: l.dilation, activation: l.activation, inChannels: l.inChannels, outChannels: l.outChannels, padding: l.padding }, `layer ${l.name}`).toEqual(fields);
+    expect(
+      {
+        name: l.name,
+        kind: l.kind,
+        kernel: l.kernel,
+        stride: l.stride,
+        dilation: l.dilation,
+        activation: l.activation,
+        inChannels: l.inChannels,
+        outChannels: l.outChannels,
+        padding: l.padding,
+      },
+      `layer ${l.name}`,
+    ).toEqual(fields);
     if (residualFrom) expect(l.residual, `layer ${l.name} residual`).toBe(byName.get(residualFrom)!.output);
     else expect(l.residual, `layer ${l.name} residual`).toBeUndefined();
     if (l.kind === 'maxpool') {
@@ -52,8 +65,15 @@ function checkLayers(m: Manifest, expected: Expect[]): void {
 const explicit = (...pads: [number, number, number, number]): Layer['padding'] => ({ mode: 'explicit', pads });
 const same = (mode: 'same_upper' | 'same_lower'): Layer['padding'] => ({ mode, pads: [0, 0, 0, 0] });
 const HEADS_LAYER = (inChannels: number): Expect => ({
-  name: 'heads', kind: 'pointwise', kernel: [1, 1], stride: [1, 1], dilation: [1, 1], activation: 'none',
-  inChannels, outChannels: 120, padding: explicit(0, 0, 0, 0),
+  name: 'heads',
+  kind: 'pointwise',
+  kernel: [1, 1],
+  stride: [1, 1],
+  dilation: [1, 1],
+  activation: 'none',
+  inChannels,
+  outChannels: 120,
+  padding: explicit(0, 0, 0, 0),
 });
 
 function expectHeads(m: Manifest, sources: Record<string, string>): void {
@@ -67,7 +87,12 @@ function expectHeads(m: Manifest, sources: Record<string, string>): void {
   expect(last.output).toBe('heads');
 }
 
-async function expectMatchesOrt(bytes: Uint8Array, m: Manifest, weights: Uint8Array, outputLayout: 'NHWC' | 'NCHW' = 'NHWC'): Promise<void> {
+async function expectMatchesOrt(
+  bytes: Uint8Array,
+  m: Manifest,
+  weights: Uint8Array,
+  outputLayout: 'NHWC' | 'NCHW' = 'NHWC',
+): Promise<void> {
   const r = await compareWithOrt(bytes, m, weights, { height: H, width: W, seed: 5, outputLayout, tol: () => TOL });
   expect(r.problems).toEqual([]);
   // The comparison must be about real numbers, not all-zero heads.
@@ -99,14 +124,56 @@ describe('convert: hand-built graphs', () => {
     expect(m.preprocess).toMatchObject({ kind: 'mobilenet', from: 'metadata', mean: [127.5, 127.5, 127.5] });
     expect(notes).toEqual([]);
     checkLayers(m, [
-      { name: 'c0', kind: 'conv', kernel: [3, 3], stride: [2, 2], dilation: [1, 1], padding: same('same_upper'), activation: 'relu6', inChannels: 3, outChannels: 8 },
-      { name: 'dw1', kind: 'depthwise', kernel: [3, 3], stride: [2, 2], dilation: [1, 1], padding: same('same_lower'), activation: 'relu', inChannels: 8, outChannels: 8 },
-      { name: 'pw1', kind: 'pointwise', kernel: [1, 1], stride: [1, 1], dilation: [1, 1], padding: explicit(0, 0, 0, 0), activation: 'relu6', inChannels: 8, outChannels: 12 },
-      { name: 'c2', kind: 'conv', kernel: [3, 3], stride: [2, 2], dilation: [1, 1], padding: explicit(1, 0, 1, 2), activation: 'relu', inChannels: 12, outChannels: 16 },
+      {
+        name: 'c0',
+        kind: 'conv',
+        kernel: [3, 3],
+        stride: [2, 2],
+        dilation: [1, 1],
+        padding: same('same_upper'),
+        activation: 'relu6',
+        inChannels: 3,
+        outChannels: 8,
+      },
+      {
+        name: 'dw1',
+        kind: 'depthwise',
+        kernel: [3, 3],
+        stride: [2, 2],
+        dilation: [1, 1],
+        padding: same('same_lower'),
+        activation: 'relu',
+        inChannels: 8,
+        outChannels: 8,
+      },
+      {
+        name: 'pw1',
+        kind: 'pointwise',
+        kernel: [1, 1],
+        stride: [1, 1],
+        dilation: [1, 1],
+        padding: explicit(0, 0, 0, 0),
+        activation: 'relu6',
+        inChannels: 8,
+        outChannels: 12,
+      },
+      {
+        name: 'c2',
+        kind: 'conv',
+        kernel: [3, 3],
+        stride: [2, 2],
+        dilation: [1, 1],
+        padding: explicit(1, 0, 1, 2),
+        activation: 'relu',
+        inChannels: 12,
+        outChannels: 16,
+      },
       HEADS_LAYER(16),
     ]);
     // A chain: each layer reads the previous one's output.
-    m.layers.forEach((l, i) => expect(l.input).toBe(i === 0 ? m.input.tensor : m.layers[i - 1]!.output));
+    m.layers.forEach((l, i) => {
+      expect(l.input).toBe(i === 0 ? m.input.tensor : m.layers[i - 1]!.output);
+    });
     expectHeads(m, { heatmap: 'heatmap_2', offsets: 'offset_2', displacementFwd: 'disp_fwd', displacementBwd: 'disp_bwd' });
     await expectMatchesOrt(bytes, m, weights);
   });
@@ -131,13 +198,57 @@ describe('convert: hand-built graphs', () => {
     expect(m.input).toEqual({ sourceName: 'pixels', sourceLayout: 'NCHW', tensor: expect.any(String), channels: 3 });
     expect(m.preprocess.kind).toBe('custom');
     expect(m.preprocess.from).toBe('graph');
-    m.preprocess.mean.forEach((v, i) => expect(v).toBeCloseTo([100, 110, 120][i]!, 4));
-    m.preprocess.scale.forEach((v, i) => expect(v).toBeCloseTo([0.01, 0.02, 0.03][i]!, 7));
+    m.preprocess.mean.forEach((v, i) => {
+      expect(v).toBeCloseTo([100, 110, 120][i]!, 4);
+    });
+    m.preprocess.scale.forEach((v, i) => {
+      expect(v).toBeCloseTo([0.01, 0.02, 0.03][i]!, 7);
+    });
     checkLayers(m, [
-      { name: 'c0', kind: 'conv', kernel: [5, 5], stride: [2, 2], dilation: [1, 1], padding: explicit(0, 0, 0, 0), activation: 'relu', inChannels: 3, outChannels: 6 },
-      { name: 'c1', kind: 'conv', kernel: [3, 3], stride: [2, 2], dilation: [1, 1], padding: explicit(1, 1, 1, 1), activation: 'relu', inChannels: 6, outChannels: 10 },
-      { name: 'dw2', kind: 'depthwise', kernel: [3, 3], stride: [2, 2], dilation: [1, 1], padding: explicit(2, 1, 0, 1), activation: 'relu6', inChannels: 10, outChannels: 10 },
-      { name: 'pw2', kind: 'pointwise', kernel: [1, 1], stride: [1, 1], dilation: [1, 1], padding: explicit(0, 0, 0, 0), activation: 'none', inChannels: 10, outChannels: 12 },
+      {
+        name: 'c0',
+        kind: 'conv',
+        kernel: [5, 5],
+        stride: [2, 2],
+        dilation: [1, 1],
+        padding: explicit(0, 0, 0, 0),
+        activation: 'relu',
+        inChannels: 3,
+        outChannels: 6,
+      },
+      {
+        name: 'c1',
+        kind: 'conv',
+        kernel: [3, 3],
+        stride: [2, 2],
+        dilation: [1, 1],
+        padding: explicit(1, 1, 1, 1),
+        activation: 'relu',
+        inChannels: 6,
+        outChannels: 10,
+      },
+      {
+        name: 'dw2',
+        kind: 'depthwise',
+        kernel: [3, 3],
+        stride: [2, 2],
+        dilation: [1, 1],
+        padding: explicit(2, 1, 0, 1),
+        activation: 'relu6',
+        inChannels: 10,
+        outChannels: 10,
+      },
+      {
+        name: 'pw2',
+        kind: 'pointwise',
+        kernel: [1, 1],
+        stride: [1, 1],
+        dilation: [1, 1],
+        padding: explicit(0, 0, 0, 0),
+        activation: 'none',
+        inChannels: 10,
+        outChannels: 12,
+      },
       HEADS_LAYER(12),
     ]);
     expectHeads(m, { heatmap: 'out_b', offsets: 'out_c', displacementFwd: 'out_a', displacementBwd: 'out_d' });
@@ -149,7 +260,12 @@ describe('convert: hand-built graphs', () => {
     let x = nhwcInput(g);
     x = g.node('Sub', [x, g.constant('imagenet_mean', [1, 3, 1, 1], [123.15, 115.9, 103.06])]);
     x = g.relu(g.batchNorm(g.conv(x, 3, 8, 7, { stride: 2, pads: [3, 3, 3, 3], name: 'conv1' }), 8));
-    const pool = g.node('MaxPool', [x], [attrInts('kernel_shape', [3, 3]), attrInts('strides', [2, 2]), attrInts('pads', [1, 1, 1, 1])], 'pool1');
+    const pool = g.node(
+      'MaxPool',
+      [x],
+      [attrInts('kernel_shape', [3, 3]), attrInts('strides', [2, 2]), attrInts('pads', [1, 1, 1, 1])],
+      'pool1',
+    );
     // Unit 1: main branch first, the projection shortcut after it in node order.
     let y = g.relu(g.batchNorm(g.conv(pool, 8, 4, 1, { name: 'u1_conv1' }), 4));
     y = g.relu(g.batchNorm(g.conv(y, 4, 4, 3, { stride: 2, pads: [1, 1, 1, 1], name: 'u1_conv2' }), 4));
@@ -169,19 +285,67 @@ describe('convert: hand-built graphs', () => {
     expect(m.outputStride).toBe(8);
     expect(m.preprocess).toMatchObject({ kind: 'resnet', from: 'graph', scale: [1, 1, 1] });
     const pw = (name: string, inC: number, outC: number, act: Layer['activation'], stride = 1, residualFrom?: string): Expect => ({
-      name, kind: 'pointwise', kernel: [1, 1], stride: [stride, stride], dilation: [1, 1], padding: explicit(0, 0, 0, 0),
-      activation: act, inChannels: inC, outChannels: outC, ...(residualFrom ? { residualFrom } : {}),
+      name,
+      kind: 'pointwise',
+      kernel: [1, 1],
+      stride: [stride, stride],
+      dilation: [1, 1],
+      padding: explicit(0, 0, 0, 0),
+      activation: act,
+      inChannels: inC,
+      outChannels: outC,
+      ...(residualFrom ? { residualFrom } : {}),
     });
     checkLayers(m, [
-      { name: 'conv1', kind: 'conv', kernel: [7, 7], stride: [2, 2], dilation: [1, 1], padding: explicit(3, 3, 3, 3), activation: 'relu', inChannels: 3, outChannels: 8 },
-      { name: 'pool1', kind: 'maxpool', kernel: [3, 3], stride: [2, 2], dilation: [1, 1], padding: explicit(1, 1, 1, 1), activation: 'none', inChannels: 8, outChannels: 8 },
+      {
+        name: 'conv1',
+        kind: 'conv',
+        kernel: [7, 7],
+        stride: [2, 2],
+        dilation: [1, 1],
+        padding: explicit(3, 3, 3, 3),
+        activation: 'relu',
+        inChannels: 3,
+        outChannels: 8,
+      },
+      {
+        name: 'pool1',
+        kind: 'maxpool',
+        kernel: [3, 3],
+        stride: [2, 2],
+        dilation: [1, 1],
+        padding: explicit(1, 1, 1, 1),
+        activation: 'none',
+        inChannels: 8,
+        outChannels: 8,
+      },
       pw('u1_conv1', 8, 4, 'relu'),
-      { name: 'u1_conv2', kind: 'conv', kernel: [3, 3], stride: [2, 2], dilation: [1, 1], padding: explicit(1, 1, 1, 1), activation: 'relu', inChannels: 4, outChannels: 4 },
+      {
+        name: 'u1_conv2',
+        kind: 'conv',
+        kernel: [3, 3],
+        stride: [2, 2],
+        dilation: [1, 1],
+        padding: explicit(1, 1, 1, 1),
+        activation: 'relu',
+        inChannels: 4,
+        outChannels: 4,
+      },
       pw('u1_conv3', 4, 16, 'none'),
       // The later-created conv of the Add takes it: here the projection shortcut.
       pw('u1_shortcut', 8, 16, 'relu', 2, 'u1_conv3'),
       pw('u2_conv1', 16, 4, 'relu'),
-      { name: 'u2_conv2', kind: 'conv', kernel: [3, 3], stride: [1, 1], dilation: [2, 2], padding: explicit(2, 2, 2, 2), activation: 'relu', inChannels: 4, outChannels: 4 },
+      {
+        name: 'u2_conv2',
+        kind: 'conv',
+        kernel: [3, 3],
+        stride: [1, 1],
+        dilation: [2, 2],
+        padding: explicit(2, 2, 2, 2),
+        activation: 'relu',
+        inChannels: 4,
+        outChannels: 4,
+      },
       pw('u2_conv3', 4, 16, 'relu', 1, 'u1_shortcut'),
       HEADS_LAYER(16),
     ]);
@@ -212,13 +376,39 @@ describe('convert: hand-built graphs', () => {
     expect(m.preprocess).toMatchObject({ kind: 'mobilenet', from: 'default' });
     expect(notes.join('\n')).toMatch(/d\.onnx: no preprocessing in the graph.*default \(mobilenet\)/);
     const dw = (name: string, c: number, stride: number, dilation: number, padding: Layer['padding']): Expect => ({
-      name, kind: 'depthwise', kernel: [3, 3], stride: [stride, stride], dilation: [dilation, dilation], padding, activation: 'relu6', inChannels: c, outChannels: c,
+      name,
+      kind: 'depthwise',
+      kernel: [3, 3],
+      stride: [stride, stride],
+      dilation: [dilation, dilation],
+      padding,
+      activation: 'relu6',
+      inChannels: c,
+      outChannels: c,
     });
     const pw = (name: string, inC: number, outC: number): Expect => ({
-      name, kind: 'pointwise', kernel: [1, 1], stride: [1, 1], dilation: [1, 1], padding: explicit(0, 0, 0, 0), activation: 'relu6', inChannels: inC, outChannels: outC,
+      name,
+      kind: 'pointwise',
+      kernel: [1, 1],
+      stride: [1, 1],
+      dilation: [1, 1],
+      padding: explicit(0, 0, 0, 0),
+      activation: 'relu6',
+      inChannels: inC,
+      outChannels: outC,
     });
     checkLayers(m, [
-      { name: 'c0', kind: 'conv', kernel: [3, 3], stride: [2, 2], dilation: [1, 1], padding: same('same_upper'), activation: 'relu6', inChannels: 3, outChannels: 8 },
+      {
+        name: 'c0',
+        kind: 'conv',
+        kernel: [3, 3],
+        stride: [2, 2],
+        dilation: [1, 1],
+        padding: same('same_upper'),
+        activation: 'relu6',
+        inChannels: 3,
+        outChannels: 8,
+      },
       dw('dw1', 8, 2, 1, same('same_upper')),
       pw('pw1', 8, 16),
       dw('dw2', 16, 2, 1, same('same_upper')),
@@ -226,7 +416,17 @@ describe('convert: hand-built graphs', () => {
       dw('dw3', 16, 1, 2, explicit(2, 2, 2, 2)),
       pw('pw3', 16, 20),
       dw('dw4', 20, 1, 4, explicit(4, 4, 4, 4)),
-      { name: 'c5', kind: 'conv', kernel: [3, 3], stride: [1, 1], dilation: [2, 2], padding: explicit(2, 2, 2, 2), activation: 'relu6', inChannels: 20, outChannels: 24 },
+      {
+        name: 'c5',
+        kind: 'conv',
+        kernel: [3, 3],
+        stride: [1, 1],
+        dilation: [2, 2],
+        padding: explicit(2, 2, 2, 2),
+        activation: 'relu6',
+        inChannels: 20,
+        outChannels: 24,
+      },
       HEADS_LAYER(24),
     ]);
     expect(m.outputStride).toBe(8);
@@ -266,7 +466,7 @@ function tensorValues(g: TestGraph, name: string): { dims: number[]; data: Float
   if (!t) t = g.nodes.find((n) => n.opType === 'Constant' && n.output?.[0] === name)?.attribute?.[0]?.t ?? undefined;
   if (!t) throw new Error(`no tensor ${name}`);
   const dims = (t.dims ?? []).map((d) => toNumber(d));
-  if (t.floatData && t.floatData.length) return { dims, data: Float32Array.from(t.floatData) };
+  if (t.floatData?.length) return { dims, data: Float32Array.from(t.floatData) };
   const raw = t.rawData!;
   return { dims, data: new Float32Array(raw.slice().buffer) };
 }
@@ -293,12 +493,17 @@ describe('convert: packing of weights.bin', () => {
       const slice = packed.subarray(l.weights!.offset / 4, (l.weights!.offset + l.weights!.length) / 4);
       expect(slice.length).toBe(kh * kw * icp * oc4 * 4);
       const seen = new Uint8Array(slice.length);
-      for (let oc = 0; oc < oc_; oc++) for (let ic = 0; ic < ic_; ic++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
-        const at = ((ky * kw + kx) * icp + ic) * oc4 * 4 + oc;
-        expect(slice[at], `${name} W[${oc}][${ic}][${ky}][${kx}]`).toBe(w[((oc * ic_ + ic) * kh + ky) * kw + kx]);
-        seen[at] = 1;
-      }
-      slice.forEach((v, i) => { if (!seen[i]) expect(v, `${name} padding at ${i}`).toBe(0); });
+      for (let oc = 0; oc < oc_; oc++)
+        for (let ic = 0; ic < ic_; ic++)
+          for (let ky = 0; ky < kh; ky++)
+            for (let kx = 0; kx < kw; kx++) {
+              const at = ((ky * kw + kx) * icp + ic) * oc4 * 4 + oc;
+              expect(slice[at], `${name} W[${oc}][${ic}][${ky}][${kx}]`).toBe(w[((oc * ic_ + ic) * kh + ky) * kw + kx]);
+              seen[at] = 1;
+            }
+      slice.forEach((v, i) => {
+        if (!seen[i]) expect(v, `${name} padding at ${i}`).toBe(0);
+      });
       const b = tensorValues(g, `${name}/B`).data;
       const bias = packed.subarray(l.bias!.offset / 4, (l.bias!.offset + l.bias!.length) / 4);
       expect(Array.from(bias)).toEqual([...Array.from(b), ...new Array(4 * oc4 - oc_).fill(0)]);
@@ -310,10 +515,12 @@ describe('convert: packing of weights.bin', () => {
     const C4 = c4(6);
     const slice = packed.subarray(l.weights!.offset / 4, (l.weights!.offset + l.weights!.length) / 4);
     expect(slice.length).toBe(3 * 2 * C4 * 4);
-    for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 2; kx++) for (let c = 0; c < 4 * C4; c++) {
-      const v = slice[(ky * 2 + kx) * 4 * C4 + c];
-      expect(v, `dw W[${c}][0][${ky}][${kx}]`).toBe(c < 6 ? w[(c * 3 + ky) * 2 + kx] : 0);
-    }
+    for (let ky = 0; ky < 3; ky++)
+      for (let kx = 0; kx < 2; kx++)
+        for (let c = 0; c < 4 * C4; c++) {
+          const v = slice[(ky * 2 + kx) * 4 * C4 + c];
+          expect(v, `dw W[${c}][0][${ky}][${kx}]`).toBe(c < 6 ? w[(c * 3 + ky) * 2 + kx] : 0);
+        }
   });
 
   test('the fused heads layer concatenates the four head convs at channel offsets 0, 20, 56, 88', () => {
@@ -322,7 +529,12 @@ describe('convert: packing of weights.bin', () => {
     const packed = new Float32Array(weights.slice().buffer);
     const heads = m.layers[m.layers.length - 1]!;
     const icp = 4 * c4(channels);
-    const sources = { heatmap: 'heatmap_2', offsets: 'offset_2', displacementFwd: 'displacement_fwd_2', displacementBwd: 'displacement_bwd_2' } as const;
+    const sources = {
+      heatmap: 'heatmap_2',
+      offsets: 'offset_2',
+      displacementFwd: 'displacement_fwd_2',
+      displacementBwd: 'displacement_bwd_2',
+    } as const;
     const covered = new Set<number>();
     for (const [head, src] of Object.entries(sources)) {
       const ref = m.heads[head as keyof typeof sources];
@@ -363,7 +575,11 @@ describe('convert: files', () => {
     checkWeightsSize(checked, bin.byteLength, 'weights.bin');
     expect(checked.name).toBe('my-model');
     expect(checked.weights.sha256).toBe(createHash('sha256').update(bin).digest('hex'));
-    expect(checked.source).toEqual({ file: 'tiny.onnx', sha256: createHash('sha256').update(bytes).digest('hex'), producer: 'posenet-webgpu tests 0.1.0' });
+    expect(checked.source).toEqual({
+      file: 'tiny.onnx',
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      producer: 'posenet-webgpu tests 0.1.0',
+    });
     expect(logs.join('\n')).toMatch(/default \(mobilenet\)/);
     // --name wins over the folder name.
     const m2 = await convertOnnxFile(onnxPath, out, { name: 'other', preprocess: 'mobilenet', log: () => {} });
@@ -381,8 +597,13 @@ describe('convert: odd but valid graphs', () => {
     x = g.relu6(g.conv(x, 3, 8, 3, { stride: 8, pads: 'SAME_UPPER', bias: true }));
     g.heads(x, 8);
     const bytes = g.bytes();
-    expect(convertOnnxBytes(bytes, 'f.onnx', { preprocess: 'mobilenet' }).manifest.preprocess).toMatchObject({ kind: 'mobilenet', from: 'graph' });
-    expect(() => convertOnnxBytes(bytes, 'f.onnx', { preprocess: 'resnet' })).toThrow(/f\.onnx: --preprocess resnet contradicts the graph's own preprocessing \(mobilenet/);
+    expect(convertOnnxBytes(bytes, 'f.onnx', { preprocess: 'mobilenet' }).manifest.preprocess).toMatchObject({
+      kind: 'mobilenet',
+      from: 'graph',
+    });
+    expect(() => convertOnnxBytes(bytes, 'f.onnx', { preprocess: 'resnet' })).toThrow(
+      /f\.onnx: --preprocess resnet contradicts the graph's own preprocessing \(mobilenet/,
+    );
   });
 
   test('auto_pad SAME on 1×1 convs and Dropout/Identity in the chain are fused away; an ONNX tensor named "heads" is renamed', async () => {
@@ -432,12 +653,23 @@ describe('convert: odd but valid graphs', () => {
     const { g } = tinyPoseNet(35);
     const plain = g.bytes();
     expect(convertOnnxBytes(plain, 'j.onnx').manifest.architecture).toBe('MobileNetV1');
-    expect(convertOnnxBytes(plain, 'j.onnx', { architecture: 'ResNet50' }).manifest).toMatchObject({ architecture: 'ResNet50', preprocess: { kind: 'resnet', from: 'default' } });
-    expect(convertOnnxBytes(g.bytes({ metadata: { 'posenet.architecture': 'ResNet50' } }), 'j.onnx').manifest.architecture).toBe('ResNet50');
+    expect(convertOnnxBytes(plain, 'j.onnx', { architecture: 'ResNet50' }).manifest).toMatchObject({
+      architecture: 'ResNet50',
+      preprocess: { kind: 'resnet', from: 'default' },
+    });
+    expect(convertOnnxBytes(g.bytes({ metadata: { 'posenet.architecture': 'ResNet50' } }), 'j.onnx').manifest.architecture).toBe(
+      'ResNet50',
+    );
     expect(convertOnnxBytes(plain, 'j.onnx', { outputStride: 8 }).manifest.outputStride).toBe(8);
-    expect(() => convertOnnxBytes(plain, 'j.onnx', { outputStride: 16 })).toThrow(/^j\.onnx: output stride 16 was asked for but the graph's is 8$/);
-    expect(() => convertOnnxBytes(g.bytes({ metadata: { 'posenet.output_stride': '32' } }), 'j.onnx')).toThrow(/^j\.onnx: metadata posenet\.output_stride is 32 but the graph's output stride is 8$/);
-    expect(() => convertOnnxBytes(g.bytes({ metadata: { 'posenet.preprocess': 'vgg' } }), 'j.onnx')).toThrow(/metadata posenet\.preprocess "vgg" is neither mobilenet nor resnet/);
+    expect(() => convertOnnxBytes(plain, 'j.onnx', { outputStride: 16 })).toThrow(
+      /^j\.onnx: output stride 16 was asked for but the graph's is 8$/,
+    );
+    expect(() => convertOnnxBytes(g.bytes({ metadata: { 'posenet.output_stride': '32' } }), 'j.onnx')).toThrow(
+      /^j\.onnx: metadata posenet\.output_stride is 32 but the graph's output stride is 8$/,
+    );
+    expect(() => convertOnnxBytes(g.bytes({ metadata: { 'posenet.preprocess': 'vgg' } }), 'j.onnx')).toThrow(
+      /metadata posenet\.preprocess "vgg" is neither mobilenet nor resnet/,
+    );
   });
 
   test('a layout-only graph: heads through NHWC Transpose + NCHW Transpose back keep the converter happy', () => {

@@ -15,7 +15,17 @@ import { layerGeometry } from '../src/model/validate.ts';
 import type { Fit } from '../src/pose/fit.ts';
 import type { FitMode } from '../src/pose/types.ts';
 import { b64ToF32, f32ToB64, bytesToB64 } from './support/b64.ts';
-import { compare, conv2d, describeMismatches, maxPool, padChannels, random, randomTensor, unpadChannels, type Tensor } from './support/cpu-ref.ts';
+import {
+  compare,
+  conv2d,
+  describeMismatches,
+  maxPool,
+  padChannels,
+  random,
+  randomTensor,
+  unpadChannels,
+  type Tensor,
+} from './support/cpu-ref.ts';
 import { openHarness, type HarnessPage } from './support/harness-page.ts';
 import { packLayer } from '../tools/lib/convert.ts';
 
@@ -49,7 +59,15 @@ interface BuiltLayer {
 }
 
 /** One conv-like layer with random weights: its manifest entry, packed weights and CPU result. */
-function makeLayer(c: Case, name: string, input: string, output: string, x: Tensor, seed: number, residual?: { tensor: string; value: Tensor }) {
+function makeLayer(
+  c: Case,
+  name: string,
+  input: string,
+  output: string,
+  x: Tensor,
+  seed: number,
+  residual?: { tensor: string; value: Tensor },
+) {
   const r = random(seed);
   const p = pads(c);
   if (c.kind === 'maxpool') {
@@ -61,7 +79,18 @@ function makeLayer(c: Case, name: string, input: string, output: string, x: Tens
   const group = c.kind === 'depthwise' ? c.inC : 1;
   const weights = Float32Array.from({ length: c.outC * (c.inC / group) * c.kernel[0] * c.kernel[1] }, () => r(-1, 1));
   const bias = Float32Array.from({ length: c.outC }, () => r(-0.5, 0.5));
-  const result = conv2d(x, { outChannels: c.outC, kernel: c.kernel, stride: c.stride, dilation: c.dilation, pads: p, group, weights, bias, activation: c.activation, residual: residual?.value });
+  const result = conv2d(x, {
+    outChannels: c.outC,
+    kernel: c.kernel,
+    stride: c.stride,
+    dilation: c.dilation,
+    pads: p,
+    group,
+    weights,
+    bias,
+    activation: c.activation,
+    residual: residual?.value,
+  });
   const packed = packLayer(c.kind, weights, c.inC, c.outC, c.kernel);
   const packedBias = new Float32Array(c4(c.outC) * 4);
   packedBias.set(bias);
@@ -95,7 +124,14 @@ function buildCase(c: Case, seed: number) {
   const built: BuiltLayer[] = [];
   let residual: { tensor: string; value: Tensor } | undefined;
   if (c.residual) {
-    const shortcut: Case = { ...c, kind: 'pointwise', kernel: [1, 1], dilation: [1, 1], padding: { mode: 'explicit', pads: [0, 0, 0, 0] }, activation: 'none' };
+    const shortcut: Case = {
+      ...c,
+      kind: 'pointwise',
+      kernel: [1, 1],
+      dilation: [1, 1],
+      padding: { mode: 'explicit', pads: [0, 0, 0, 0] },
+      activation: 'none',
+    };
     const s = makeLayer(shortcut, 'shortcut', 'image', 'skip', x, seed + 7);
     built.push(s.built);
     residual = { tensor: 'skip', value: s.result };
@@ -150,19 +186,109 @@ const conv = (o: Partial<Case> & Pick<Case, 'name' | 'kind' | 'h' | 'w' | 'inC' 
 const P1: Layer['padding'] = { mode: 'explicit', pads: [0, 0, 0, 0] };
 
 const CASES: Case[] = [
-  conv({ name: 'conv 3x3 s2 3->24 relu6 (MobileNet conv0)', kind: 'conv', h: 13, w: 11, inC: 3, outC: 24, stride: [2, 2], activation: 'relu6' }),
-  conv({ name: 'conv 3x3 s2 10->20 explicit pads, 41 px wide (two 16-pixel tiles)', kind: 'conv', h: 9, w: 41, inC: 10, outC: 20, stride: [2, 2], padding: { mode: 'explicit', pads: [1, 0, 1, 2] } }),
-  conv({ name: 'conv 3x3 dilation 2 6->10 explicit pads relu', kind: 'conv', h: 9, w: 10, inC: 6, outC: 10, dilation: [2, 2], padding: { mode: 'explicit', pads: [2, 1, 2, 3] }, activation: 'relu' }),
-  conv({ name: 'conv 7x7 s2 3->8 pads 3 (ResNet stem)', kind: 'conv', h: 15, w: 13, inC: 3, outC: 8, kernel: [7, 7], stride: [2, 2], padding: { mode: 'explicit', pads: [3, 3, 3, 3] }, activation: 'relu' }),
-  conv({ name: 'conv 3x3 s2 8->12 same_lower + residual relu', kind: 'conv', h: 10, w: 9, inC: 8, outC: 12, stride: [2, 2], padding: { mode: 'same_lower', pads: [0, 0, 0, 0] }, activation: 'relu', residual: true }),
+  conv({
+    name: 'conv 3x3 s2 3->24 relu6 (MobileNet conv0)',
+    kind: 'conv',
+    h: 13,
+    w: 11,
+    inC: 3,
+    outC: 24,
+    stride: [2, 2],
+    activation: 'relu6',
+  }),
+  conv({
+    name: 'conv 3x3 s2 10->20 explicit pads, 41 px wide (two 16-pixel tiles)',
+    kind: 'conv',
+    h: 9,
+    w: 41,
+    inC: 10,
+    outC: 20,
+    stride: [2, 2],
+    padding: { mode: 'explicit', pads: [1, 0, 1, 2] },
+  }),
+  conv({
+    name: 'conv 3x3 dilation 2 6->10 explicit pads relu',
+    kind: 'conv',
+    h: 9,
+    w: 10,
+    inC: 6,
+    outC: 10,
+    dilation: [2, 2],
+    padding: { mode: 'explicit', pads: [2, 1, 2, 3] },
+    activation: 'relu',
+  }),
+  conv({
+    name: 'conv 7x7 s2 3->8 pads 3 (ResNet stem)',
+    kind: 'conv',
+    h: 15,
+    w: 13,
+    inC: 3,
+    outC: 8,
+    kernel: [7, 7],
+    stride: [2, 2],
+    padding: { mode: 'explicit', pads: [3, 3, 3, 3] },
+    activation: 'relu',
+  }),
+  conv({
+    name: 'conv 3x3 s2 8->12 same_lower + residual relu',
+    kind: 'conv',
+    h: 10,
+    w: 9,
+    inC: 8,
+    outC: 12,
+    stride: [2, 2],
+    padding: { mode: 'same_lower', pads: [0, 0, 0, 0] },
+    activation: 'relu',
+    residual: true,
+  }),
   conv({ name: 'depthwise 3x3 s1 C=10 relu6, 19 px wide', kind: 'depthwise', h: 9, w: 19, inC: 10, outC: 10, activation: 'relu6' }),
   conv({ name: 'depthwise 3x3 s2 C=24 same_upper', kind: 'depthwise', h: 13, w: 13, inC: 24, outC: 24, stride: [2, 2] }),
-  conv({ name: 'depthwise 3x3 dilation 2 C=7 relu', kind: 'depthwise', h: 11, w: 9, inC: 7, outC: 7, dilation: [2, 2], activation: 'relu' }),
-  conv({ name: 'pointwise 24->48 relu6, 63 pixels (4 tiles, the last partial)', kind: 'pointwise', h: 9, w: 7, inC: 24, outC: 48, kernel: [1, 1], padding: P1, activation: 'relu6' }),
+  conv({
+    name: 'depthwise 3x3 dilation 2 C=7 relu',
+    kind: 'depthwise',
+    h: 11,
+    w: 9,
+    inC: 7,
+    outC: 7,
+    dilation: [2, 2],
+    activation: 'relu',
+  }),
+  conv({
+    name: 'pointwise 24->48 relu6, 63 pixels (4 tiles, the last partial)',
+    kind: 'pointwise',
+    h: 9,
+    w: 7,
+    inC: 24,
+    outC: 48,
+    kernel: [1, 1],
+    padding: P1,
+    activation: 'relu6',
+  }),
   conv({ name: 'pointwise 10->6 relu', kind: 'pointwise', h: 5, w: 3, inC: 10, outC: 6, kernel: [1, 1], padding: P1, activation: 'relu' }),
-  conv({ name: 'pointwise stride 2 8->12 + residual relu', kind: 'pointwise', h: 9, w: 11, inC: 8, outC: 12, kernel: [1, 1], stride: [2, 2], padding: P1, activation: 'relu', residual: true }),
+  conv({
+    name: 'pointwise stride 2 8->12 + residual relu',
+    kind: 'pointwise',
+    h: 9,
+    w: 11,
+    inC: 8,
+    outC: 12,
+    kernel: [1, 1],
+    stride: [2, 2],
+    padding: P1,
+    activation: 'relu',
+    residual: true,
+  }),
   conv({ name: 'pointwise heads 16->120', kind: 'pointwise', h: 5, w: 5, inC: 16, outC: 120, kernel: [1, 1], padding: P1 }),
-  conv({ name: 'maxpool 3x3 s2 pads 1 C=5', kind: 'maxpool', h: 13, w: 11, inC: 5, outC: 5, stride: [2, 2], padding: { mode: 'explicit', pads: [1, 1, 1, 1] } }),
+  conv({
+    name: 'maxpool 3x3 s2 pads 1 C=5',
+    kind: 'maxpool',
+    h: 13,
+    w: 11,
+    inC: 5,
+    outC: 5,
+    stride: [2, 2],
+    padding: { mode: 'explicit', pads: [1, 1, 1, 1] },
+  }),
 ];
 
 describe('WGSL kernels against CPU references', () => {
@@ -201,7 +327,16 @@ describe('WGSL kernels against CPU references', () => {
 });
 
 /** TF.js resizeBilinear (no half-pixel centres) of the fitted region, normalised. */
-function preprocessReference(rgba: Uint8Array, srcW: number, srcH: number, width: number, height: number, fit: Fit, mean: number[], scale: number[]) {
+function preprocessReference(
+  rgba: Uint8Array,
+  srcW: number,
+  srcH: number,
+  width: number,
+  height: number,
+  fit: Fit,
+  mean: number[],
+  scale: number[],
+) {
   const out = new Float32Array(width * height * 3);
   const px = (i: number, j: number, ch: number) => {
     const sx = i + fit.originX;
@@ -283,7 +418,18 @@ describe('preprocess and decode_single kernels against CPU references', () => {
       const r = random(500 + i);
       const C = 120;
       const heads = Float32Array.from({ length: c.gridW * c.gridH * C }, () => r(-8, 8));
-      const out = (await harness.call('decode', { heads: f32ToB64(heads), gridW: c.gridW, gridH: c.gridH, outputStride: c.stride, srcW: c.srcW, srcH: c.srcH, inputW: c.inputW, inputH: c.inputH, fit: c.fit, flip: c.flip })) as {
+      const out = (await harness.call('decode', {
+        heads: f32ToB64(heads),
+        gridW: c.gridW,
+        gridH: c.gridH,
+        outputStride: c.stride,
+        srcW: c.srcW,
+        srcH: c.srcH,
+        inputW: c.inputW,
+        inputH: c.inputH,
+        fit: c.fit,
+        flip: c.flip,
+      })) as {
         result: number[];
         fit: Fit;
       };

@@ -137,7 +137,11 @@ describe(`${MODEL} on the GPU against ONNX Runtime and TF.js PoseNet`, () => {
         const net = await loadReferencePosenet([size, size]);
         const ref = await net.estimateSinglePose(image, { flipHorizontal: false });
         image.dispose();
-        const ours = (await harness.call('model', { weightsUrl: `/weights/${MODEL}`, imageUrl: url, resolutions: [{ width: size, height: size }] })) as ModelRun[];
+        const ours = (await harness.call('model', {
+          weightsUrl: `/weights/${MODEL}`,
+          imageUrl: url,
+          resolutions: [{ width: size, height: size }],
+        })) as ModelRun[];
         const pose = ours[0]!.pose;
         const distances: number[] = [];
         ref.keypoints.forEach((kp, k) => {

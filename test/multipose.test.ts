@@ -23,7 +23,14 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as posenet from '@tensorflow-models/posenet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { confirmCandidates, decodeMultiplePoses, findCandidates, type HeadsTensor, type MultiPoseOptions, type PartCandidate } from '../src/pose/multi.ts';
+import {
+  confirmCandidates,
+  decodeMultiplePoses,
+  findCandidates,
+  type HeadsTensor,
+  type MultiPoseOptions,
+  type PartCandidate,
+} from '../src/pose/multi.ts';
 import { CANDIDATE_SLACK } from '../src/pose/multi-gpu.ts';
 import type { Pose } from '../src/pose/types.ts';
 import type { CandidatesCase, MultiPoseCase, MultiPoseHarness, MultiPoseRun } from './pages/multipose.ts';
@@ -67,11 +74,14 @@ function syntheticHeads(w: number, h: number, logit: () => number, other: () => 
 /** One head of a padded tensor as a tfjs TensorBuffer3D, optionally through tf.sigmoid. */
 function headBuffer(hd: HeadsTensor, offset: number, channels: number, sigmoid = false): tf.TensorBuffer<tf.Rank.R3> {
   const out = new Float32Array(hd.width * hd.height * channels);
-  for (let p = 0; p < hd.width * hd.height; p++) for (let c = 0; c < channels; c++) out[p * channels + c] = hd.data[p * hd.cellStride + offset + c]!;
-  return tf.tidy(() => {
-    const t = tf.tensor3d(out, [hd.height, hd.width, channels]);
-    return (sigmoid ? tf.sigmoid(t) : t) as tf.Tensor3D;
-  }).bufferSync() as tf.TensorBuffer<tf.Rank.R3>;
+  for (let p = 0; p < hd.width * hd.height; p++)
+    for (let c = 0; c < channels; c++) out[p * channels + c] = hd.data[p * hd.cellStride + offset + c]!;
+  return tf
+    .tidy(() => {
+      const t = tf.tensor3d(out, [hd.height, hd.width, channels]);
+      return (sigmoid ? tf.sigmoid(t) : t) as tf.Tensor3D;
+    })
+    .bufferSync() as tf.TensorBuffer<tf.Rank.R3>;
 }
 
 /** TF.js PoseNet's decodeMultiplePoses on these heads (input-resolution pixels). */
@@ -103,7 +113,9 @@ function comparePoses(ours: Pose[], ref: Pose[]) {
       const d = Math.hypot(k.position.x - r.position.x, k.position.y - r.position.y);
       const s = Math.abs(k.score - r.score);
       if (!(d <= POSITION_TOL_PX && s <= SCORE_TOL) && bad.length < 5) {
-        bad.push(`pose ${i} ${k.part}: ours (${k.position.x}, ${k.position.y}) ${k.score}, TF.js (${r.position.x}, ${r.position.y}) ${r.score}`);
+        bad.push(
+          `pose ${i} ${k.part}: ours (${k.position.x}, ${k.position.y}) ${k.score}, TF.js (${r.position.x}, ${r.position.y}) ${r.score}`,
+        );
       }
       maxPx = Math.max(maxPx, Number.isNaN(d) ? Infinity : d);
       maxScore = Math.max(maxScore, s);
@@ -142,7 +154,12 @@ describe('multi-pose decoding on the CPU against TF.js PoseNet', () => {
 
   it('confirmCandidates turns any superset, in any order, into findCandidates', () => {
     const r = random(9);
-    const hd = syntheticHeads(11, 9, () => Math.floor(r(0, 3)) - 1, () => r(-10, 10));
+    const hd = syntheticHeads(
+      11,
+      9,
+      () => Math.floor(r(0, 3)) - 1,
+      () => r(-10, 10),
+    );
     const exact = findCandidates(hd, 0.5);
     const everything: PartCandidate[] = [];
     for (let y = 0; y < 9; y++) for (let x = 0; x < 11; x++) for (let k = 0; k < 17; k++) everything.push({ score: 0, keypoint: k, y, x });
@@ -189,14 +206,20 @@ describe('multi-pose on the GPU against TF.js PoseNet', () => {
     it(`decode_candidates ${c.w}x${c.h}, ${c.levels} logit levels, threshold ${c.threshold} (plateaus, ties at the threshold)`, async () => {
       const r = random(c.seed);
       // Logits -1, 0, 1, ...: logit 0 is score 0.5 exactly, on the threshold.
-      const hd = syntheticHeads(c.w, c.h, () => Math.floor(r(0, c.levels)) - 1, () => r(-50, 50));
+      const hd = syntheticHeads(
+        c.w,
+        c.h,
+        () => Math.floor(r(0, c.levels)) - 1,
+        () => r(-50, 50),
+      );
       const expected = cpuCandidates(hd, c.threshold);
       const out = await runKernel(hd, c.threshold, 0, c.w * c.h * 17);
       const got = out.items.map(key);
       expect(out.count).toBe(got.length);
       expect(new Set(got).size, 'a candidate appended twice').toBe(got.length);
       expect([...got].sort()).toEqual([...expected].sort());
-      for (const it of out.items) expect(it.score).toBeCloseTo(1 / (1 + Math.exp(-hd.data[(it.y * c.w + it.x) * CHANNELS + it.keypoint]!)), 6);
+      for (const it of out.items)
+        expect(it.score).toBeCloseTo(1 / (1 + Math.exp(-hd.data[(it.y * c.w + it.x) * CHANNELS + it.keypoint]!)), 6);
       // A plateau at the threshold is there to be found.
       expect(expected.size).toBeGreaterThan(0);
     });
@@ -204,7 +227,12 @@ describe('multi-pose on the GPU against TF.js PoseNet', () => {
 
   it('decode_candidates with the production slack returns a superset of the exact candidates', async () => {
     const r = random(21);
-    const hd = syntheticHeads(25, 19, () => r(-8, 8), () => r(-5, 5));
+    const hd = syntheticHeads(
+      25,
+      19,
+      () => r(-8, 8),
+      () => r(-5, 5),
+    );
     const expected = cpuCandidates(hd, 0.1);
     const out = await runKernel(hd, 0.1, CANDIDATE_SLACK, 25 * 19 * 17);
     const got = new Set(out.items.map(key));
@@ -214,7 +242,12 @@ describe('multi-pose on the GPU against TF.js PoseNet', () => {
 
   it('decode_candidates reports overflow: the true count, only valid candidates written', async () => {
     const r = random(31);
-    const hd = syntheticHeads(15, 15, () => Math.floor(r(0, 2)) - 1, () => r(-5, 5));
+    const hd = syntheticHeads(
+      15,
+      15,
+      () => Math.floor(r(0, 2)) - 1,
+      () => r(-5, 5),
+    );
     const expected = cpuCandidates(hd, 0.1);
     expect(expected.size).toBeGreaterThan(40);
     const out = await runKernel(hd, 0.1, 0, 40);
@@ -224,46 +257,54 @@ describe('multi-pose on the GPU against TF.js PoseNet', () => {
   });
 
   const haveCoco = fs.existsSync(path.join(COCO, 'images'));
-  it(
-    `estimateMultiplePoses equals decodeMultiplePoses on the same heads (${PHOTOS.length} coco-mini photographs, ${RESOLUTIONS.map((r) => `${r.width}x${r.height}`).join(', ')})`,
-    async () => {
-      if (!haveCoco) throw new Error(`${COCO} is missing: the multi-pose comparison needs coco-mini photographs with several people`);
-      const runs = await page.call<MultiPoseRun[]>('multipose', {
-        weightsUrl: `/weights/${MODEL}`,
-        imageUrls: PHOTOS.map((p) => `/coco-mini/images/${p}`),
-        resolutions: RESOLUTIONS,
-        options: OPTIONS,
-      });
-      expect(runs.length).toBe(PHOTOS.length * RESOLUTIONS.length);
-      const lines: string[] = [];
-      for (const run of runs) {
-        const label = `${path.basename(run.imageUrl)} at ${run.width}x${run.height}`;
-        const heatmap = run.heads.heatmap!;
-        const [gh, gw] = heatmap.shape as [number, number, number];
-        // Repack readHeads() into one tensor laid out as our decoder and TF.js read it.
-        const hd: HeadsTensor = { data: new Float32Array(gw * gh * CHANNELS), width: gw, height: gh, cellStride: CHANNELS, ...LAYOUT };
-        for (const [name, offset] of Object.entries(LAYOUT)) {
-          const head = run.heads[name]!;
-          const d = b64ToF32(head.data);
-          const ch = head.shape[2]!;
-          for (let p = 0; p < gw * gh; p++) for (let c = 0; c < ch; c++) hd.data[p * CHANNELS + offset + c] = d[p * ch + c]!;
-        }
-        const refInput = await tfjsDecode(hd, 16, OPTIONS);
-        const fit = run.fit;
-        const padding = { top: -fit.originY, left: -fit.originX, bottom: fit.regionH - run.imageH + fit.originY, right: fit.regionW - run.imageW + fit.originX };
-        const ref = posenet.scaleAndFlipPoses(refInput as never, [run.imageH, run.imageW], [run.height, run.width], padding, false) as unknown as Pose[];
-        expect(run.stats.overflowed, `${label}: candidate buffer overflowed`).toBe(false);
-        expect(run.poses.length, `${label}: number of poses`).toBe(ref.length);
-        expect(ref.length, `${label}: several people`).toBeGreaterThanOrEqual(3);
-        const cmp = comparePoses(run.poses, ref);
-        expect(cmp.bad, `${label}: keypoints that differ`).toEqual([]);
-        expect(cmp.maxPoseScore, `${label}: pose score`).toBeLessThanOrEqual(SCORE_TOL);
-        lines.push(
-          `${label}: ${run.poses.length} poses (TF.js ${ref.length}), GPU candidates ${run.stats.gpuCandidates} -> ${run.stats.candidates}, ` +
-            `max keypoint distance ${cmp.maxPx.toExponential(2)} px, max keypoint score diff ${cmp.maxScore.toExponential(2)}, max pose score diff ${cmp.maxPoseScore.toExponential(2)}`,
-        );
+  it(`estimateMultiplePoses equals decodeMultiplePoses on the same heads (${PHOTOS.length} coco-mini photographs, ${RESOLUTIONS.map((r) => `${r.width}x${r.height}`).join(', ')})`, async () => {
+    if (!haveCoco) throw new Error(`${COCO} is missing: the multi-pose comparison needs coco-mini photographs with several people`);
+    const runs = await page.call<MultiPoseRun[]>('multipose', {
+      weightsUrl: `/weights/${MODEL}`,
+      imageUrls: PHOTOS.map((p) => `/coco-mini/images/${p}`),
+      resolutions: RESOLUTIONS,
+      options: OPTIONS,
+    });
+    expect(runs.length).toBe(PHOTOS.length * RESOLUTIONS.length);
+    const lines: string[] = [];
+    for (const run of runs) {
+      const label = `${path.basename(run.imageUrl)} at ${run.width}x${run.height}`;
+      const heatmap = run.heads.heatmap!;
+      const [gh, gw] = heatmap.shape as [number, number, number];
+      // Repack readHeads() into one tensor laid out as our decoder and TF.js read it.
+      const hd: HeadsTensor = { data: new Float32Array(gw * gh * CHANNELS), width: gw, height: gh, cellStride: CHANNELS, ...LAYOUT };
+      for (const [name, offset] of Object.entries(LAYOUT)) {
+        const head = run.heads[name]!;
+        const d = b64ToF32(head.data);
+        const ch = head.shape[2]!;
+        for (let p = 0; p < gw * gh; p++) for (let c = 0; c < ch; c++) hd.data[p * CHANNELS + offset + c] = d[p * ch + c]!;
       }
-      console.log(`multi-pose vs TF.js decodeMultiplePoses:\n${lines.join('\n')}`);
-    },
-  );
+      const refInput = await tfjsDecode(hd, 16, OPTIONS);
+      const fit = run.fit;
+      const padding = {
+        top: -fit.originY,
+        left: -fit.originX,
+        bottom: fit.regionH - run.imageH + fit.originY,
+        right: fit.regionW - run.imageW + fit.originX,
+      };
+      const ref = posenet.scaleAndFlipPoses(
+        refInput as never,
+        [run.imageH, run.imageW],
+        [run.height, run.width],
+        padding,
+        false,
+      ) as unknown as Pose[];
+      expect(run.stats.overflowed, `${label}: candidate buffer overflowed`).toBe(false);
+      expect(run.poses.length, `${label}: number of poses`).toBe(ref.length);
+      expect(ref.length, `${label}: several people`).toBeGreaterThanOrEqual(3);
+      const cmp = comparePoses(run.poses, ref);
+      expect(cmp.bad, `${label}: keypoints that differ`).toEqual([]);
+      expect(cmp.maxPoseScore, `${label}: pose score`).toBeLessThanOrEqual(SCORE_TOL);
+      lines.push(
+        `${label}: ${run.poses.length} poses (TF.js ${ref.length}), GPU candidates ${run.stats.gpuCandidates} -> ${run.stats.candidates}, ` +
+          `max keypoint distance ${cmp.maxPx.toExponential(2)} px, max keypoint score diff ${cmp.maxScore.toExponential(2)}, max pose score diff ${cmp.maxPoseScore.toExponential(2)}`,
+      );
+    }
+    console.log(`multi-pose vs TF.js decodeMultiplePoses:\n${lines.join('\n')}`);
+  });
 });

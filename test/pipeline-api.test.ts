@@ -35,7 +35,9 @@ describe('resolution rules (Node)', () => {
     ]) {
       expect(() => checkResolution(w!, h!, 16)).not.toThrow();
     }
-    expect(() => checkResolution(100, 100, 16)).toThrow(/invalid resolution 100x100: width 100 must be an integer k\*16\+1 between 129 and 1025/);
+    expect(() => checkResolution(100, 100, 16)).toThrow(
+      /invalid resolution 100x100: width 100 must be an integer k\*16\+1 between 129 and 1025/,
+    );
     expect(() => checkResolution(0, 0, 16)).toThrow(/invalid resolution 0x0/);
     expect(() => checkResolution(5000, 5000, 16)).toThrow(/invalid resolution 5000x5000: width 5000/);
     expect(() => checkResolution(257, 260, 16)).toThrow(/height 260/);
@@ -127,7 +129,9 @@ describe('runtime contract in Chromium (WebGPU)', () => {
   ];
   for (const [name, pattern] of cases) {
     it(`refuses weights: ${name}`, async () => {
-      const message = (await harness.call('loadError', { weightsUrl: `/test-output/bad-weights/${name}`, resolution: 257 })) as string | null;
+      const message = (await harness.call('loadError', { weightsUrl: `/test-output/bad-weights/${name}`, resolution: 257 })) as
+        | string
+        | null;
       console.log(`${name}: ${message}`);
       expect(message).toMatch(pattern);
     });

@@ -90,7 +90,8 @@ function compare(what: string, ref: Float32Array, got: Float32Array, dims: numbe
       bad.push(`[${idx.join(', ')}] ref ${ref[i]} got ${got[i]} (err ${e.toExponential(2)})`);
     }
   }
-  if (bad.length) throw new Error(`${what}: max error ${maxErr.toExponential(3)} > ${tol.toExponential(1)}; first mismatches: ${bad.join('; ')}`);
+  if (bad.length)
+    throw new Error(`${what}: max error ${maxErr.toExponential(3)} > ${tol.toExponential(1)}; first mismatches: ${bad.join('; ')}`);
   return { maxErr, maxRef };
 }
 
@@ -353,7 +354,9 @@ describe('human-models PoseNet MobileNetV1 0.75 stride 16', () => {
       'displacement_fwd_2',
       'displacement_bwd_2',
     ]);
-    expect(patched.modelTopology.node.find((n) => n.op === 'Placeholder')!.attr!.shape!.shape!.dim!.map((d) => Number(d.size))).toEqual([1, -1, -1, 3]);
+    expect(patched.modelTopology.node.find((n) => n.op === 'Placeholder')!.attr!.shape!.shape!.dim!.map((d) => Number(d.size))).toEqual([
+      1, -1, -1, 3,
+    ]);
     // The original is left alone.
     expect(Object.keys(json.signature!.outputs!)[0]).toContain('displacement_fwd_2');
     const model = await loadReferenceModel();
@@ -406,7 +409,12 @@ describe('synthetic TF.js graphs, ORT vs TF.js', () => {
     const g = new GraphBuilder(3);
     const x = g.input();
     const a = g.conv('a', x, g.weight('wa', [1, 1, 3, 4]));
-    const p = g.op('pool', 'MaxPool', [a], { ksize: A.ints([1, 3, 3, 1]), strides: A.ints([1, 2, 2, 1]), padding: A.s('SAME'), data_format: A.s('NHWC') });
+    const p = g.op('pool', 'MaxPool', [a], {
+      ksize: A.ints([1, 3, 3, 1]),
+      strides: A.ints([1, 2, 2, 1]),
+      padding: A.s('SAME'),
+      data_format: A.s('NHWC'),
+    });
     const pb = g.op('pool_bias', 'BiasAdd', [p, g.weight('bp', [4])]);
     const c = g.conv('c', x, g.weight('wc', [3, 3, 3, 4]), { strides: [2, 2] });
     const s = g.op('sum', 'Add', [pb, c]);
@@ -439,7 +447,9 @@ describe('synthetic TF.js graphs, ORT vs TF.js', () => {
       explicit_paddings: A.ints([0, 0, 1, 2, 2, 1, 0, 0]),
     });
     const wid = g.op('w2_identity', 'Identity', [g.weight('w2', [3, 3, 8, 1])]);
-    const f2 = fused('f2', 'FusedDepthwiseConv2dNative', [f1, wid, g.weight('b2', [8])], ['BiasAdd', 'Relu6'], { strides: A.ints([1, 2, 2, 1]) });
+    const f2 = fused('f2', 'FusedDepthwiseConv2dNative', [f1, wid, g.weight('b2', [8])], ['BiasAdd', 'Relu6'], {
+      strides: A.ints([1, 2, 2, 1]),
+    });
     fused('f3', '_FusedConv2D', [f2, g.weight('w3', [1, 1, 8, 6]), g.weight('b3', [6])], ['BiasAdd']);
     fused('f4', '_FusedConv2D', [f2, g.weight('w4', [1, 1, 8, 3]), g.weight('b4', [3])], ['BiasAdd', 'Sigmoid']);
     const r = await checkGraph(g, [14, 11], ['f3', 'f4']);
@@ -460,8 +470,19 @@ describe('synthetic TF.js graphs, ORT vs TF.js', () => {
         num_args: { i: '1' },
       });
     const c0 = fusedConv('stem', x, g.weight('w0', [3, 3, 3, 8], 0.5, 'uint8'), g.weight('b0', [8], 0.1, 'uint8'), 2, ['BiasAdd', 'Relu6']);
-    const d1 = fusedConv('dw1', c0, g.weight('w1', [3, 3, 8, 1], 0.5, 'uint16'), g.weight('b1', [8], 0.1, 'uint16'), 2, ['BiasAdd', 'Relu6'], 'FusedDepthwiseConv2dNative');
-    const p1 = fusedConv('pw1', d1, g.weight('w2', [1, 1, 8, 16], 0.5, 'float16'), g.weight('b2', [16], 0.1, 'float16'), 2, ['BiasAdd', 'Relu6']);
+    const d1 = fusedConv(
+      'dw1',
+      c0,
+      g.weight('w1', [3, 3, 8, 1], 0.5, 'uint16'),
+      g.weight('b1', [8], 0.1, 'uint16'),
+      2,
+      ['BiasAdd', 'Relu6'],
+      'FusedDepthwiseConv2dNative',
+    );
+    const p1 = fusedConv('pw1', d1, g.weight('w2', [1, 1, 8, 16], 0.5, 'float16'), g.weight('b2', [16], 0.1, 'float16'), 2, [
+      'BiasAdd',
+      'Relu6',
+    ]);
     // Heads in an unusual order and with names that say nothing.
     fusedConv('head_a', p1, g.weight('wa', [1, 1, 16, 17]), g.weight('ba', [17]), 1, ['BiasAdd']);
     fusedConv('head_b', p1, g.weight('wb', [1, 1, 16, 34]), g.weight('bb', [34]), 1, ['BiasAdd']);
@@ -537,7 +558,9 @@ describe('support: patchPosenetGraphModel and runOnnxHeads', () => {
     const ws = Object.fromEntries(Object.entries(channels).map(([k, c]) => [k, weightsOf(c)]));
     const graph = {
       name: 'nchw',
-      node: Object.keys(channels).map((k) => lib.makeNode('Conv', ['input', `w_${k}`], [k], `conv_${k}`, [lib.attrInts('kernel_shape', [1, 1])])),
+      node: Object.keys(channels).map((k) =>
+        lib.makeNode('Conv', ['input', `w_${k}`], [k], `conv_${k}`, [lib.attrInts('kernel_shape', [1, 1])]),
+      ),
       initializer: Object.entries(channels).map(([k, c]) => lib.floatTensor(`w_${k}`, [c, 3, 1, 1], ws[k]!)),
       input: [lib.valueInfo('input', lib.DataType.FLOAT, [1, 3, 'h', 'w'])],
       output: Object.entries(channels).map(([k, c]) => lib.valueInfo(k, lib.DataType.FLOAT, [1, c, 'h', 'w'])),
@@ -623,8 +646,16 @@ describe('errors', () => {
       const good = tinyGraph((g, c) => g.op('relu', 'Relu', [c]));
       const bad = tinyGraph((g, c) => g.op('foo', 'Softmax', [c]));
       const cases: { name: string; model: string; message: RegExp }[] = [
-        { name: 'unsupported-op', model: writeModel('unsupported-op', bad.json, bad.shard), message: /node "foo" has op "Softmax", which tfjs-to-onnx does not support/ },
-        { name: 'missing-shard', model: writeModel('missing-shard', good.json), message: /model\.json: weight shard "weights\.bin" not found/ },
+        {
+          name: 'unsupported-op',
+          model: writeModel('unsupported-op', bad.json, bad.shard),
+          message: /node "foo" has op "Softmax", which tfjs-to-onnx does not support/,
+        },
+        {
+          name: 'missing-shard',
+          model: writeModel('missing-shard', good.json),
+          message: /model\.json: weight shard "weights\.bin" not found/,
+        },
         {
           name: 'truncated-shard',
           model: writeModel('truncated-shard', good.json, good.shard.subarray(0, good.shard.byteLength - 4)),

@@ -78,7 +78,12 @@ function png(width: number, height: number, pixel: (x: number, y: number) => [nu
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) raw.set(pixel(x, y), y * (width * 3 + 1) + 1 + x * 3);
   }
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 let tmp: string;
@@ -92,7 +97,9 @@ beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tools-cli-'));
   // TOOLS_CLI_GENERATED=1 takes the generated pictures even where coco-mini is present.
   if (!process.env.TOOLS_CLI_GENERATED && COCO_IMAGES.every((f) => fs.existsSync(path.join(cocoDir, 'images', f)))) {
-    const coco = JSON.parse(fs.readFileSync(path.join(cocoDir, 'person_keypoints.json'), 'utf8')) as { images: { file_name: string; width: number; height: number }[] };
+    const coco = JSON.parse(fs.readFileSync(path.join(cocoDir, 'person_keypoints.json'), 'utf8')) as {
+      images: { file_name: string; width: number; height: number }[];
+    };
     images = COCO_IMAGES.map((f) => {
       const info = coco.images.find((i) => i.file_name === f)!;
       return { file: path.join(cocoDir, 'images', f), width: info.width, height: info.height };
@@ -189,13 +196,20 @@ describe('npm run bench', () => {
   it('smoke run: ours and tfjs-wasm at 161, JSON rows and passes', async () => {
     const json = path.join(tmp, 'bench.json');
     const r = await runTool('bench', [
-      '--resolutions', '161',
-      '--impls', 'ours,tfjs-wasm',
-      '--models', MODEL,
-      '--frames', '2',
-      '--warmup', '1',
-      '--profile-frames', '2',
-      '--json', json,
+      '--resolutions',
+      '161',
+      '--impls',
+      'ours,tfjs-wasm',
+      '--models',
+      MODEL,
+      '--frames',
+      '2',
+      '--warmup',
+      '1',
+      '--profile-frames',
+      '2',
+      '--json',
+      json,
     ]);
     expect(r.code, show(r)).toBe(0);
     const out = JSON.parse(fs.readFileSync(json, 'utf8')) as {

@@ -139,7 +139,9 @@ function pad(s: string, n: number, right = false): string {
 
 /** The table of one model: a row per resolution, a column per impl, ours/peer after each peer. */
 function modelTable(model: string, resolutions: Res[], impls: Impl[], rows: BenchRow[], failures: BenchFailure[], frames: number): string {
-  const cols = impls.filter((impl) => rows.some((r) => r.model === model && r.impl === impl) || failures.some((f) => f.model === model && f.impl === impl));
+  const cols = impls.filter(
+    (impl) => rows.some((r) => r.model === model && r.impl === impl) || failures.some((f) => f.model === model && f.impl === impl),
+  );
   if (!cols.length) return '';
   const header = ['resolution', ...cols.map((c) => (c === 'ours' ? 'ours ms' : `${c} ms (ours/peer)`))];
   const body: string[][] = [];
@@ -207,7 +209,7 @@ function passTable(passes: BenchPass[], e2eMs: number | undefined, timestamps: b
     fmt(header),
     fmt(widths.map((w) => '-'.repeat(w))),
     ...lines.map(fmt),
-    `sum of passes ${total.toFixed(2)} ms GPU` + (e2eMs !== undefined ? `; end-to-end median ${e2eMs.toFixed(1)} ms (profiler off)` : ''),
+    `sum of passes ${total.toFixed(2)} ms GPU${e2eMs !== undefined ? `; end-to-end median ${e2eMs.toFixed(1)} ms (profiler off)` : ''}`,
   ];
   // By kernel (first word of the pass name), sorted by cost.
   const byKernel = new Map<string, { ms: number; count: number }>();
@@ -220,7 +222,9 @@ function passTable(passes: BenchPass[], e2eMs: number | undefined, timestamps: b
   }
   out.push('by kernel, most costly first:');
   for (const [k, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms)) {
-    out.push(`  ${k.padEnd(16)} ${String(e.count).padStart(3)} passes  ${e.ms.toFixed(2).padStart(9)} ms  ${((e.ms / total) * 100).toFixed(1).padStart(5)}%`);
+    out.push(
+      `  ${k.padEnd(16)} ${String(e.count).padStart(3)} passes  ${e.ms.toFixed(2).padStart(9)} ms  ${((e.ms / total) * 100).toFixed(1).padStart(5)}%`,
+    );
   }
   return out.join('\n');
 }
@@ -262,10 +266,12 @@ async function main(): Promise<void> {
   if (!(budgetS > 0)) throw new ToolError(`invalid --budget "${values.budget}": expected seconds > 0`);
   const profileFrames = positiveInt(values['profile-frames'], '--profile-frames');
   const profileMode = values.profile;
-  if (!['first', 'all', 'none'].includes(profileMode)) throw new ToolError(`invalid --profile "${profileMode}": expected first, all or none`);
+  if (!['first', 'all', 'none'].includes(profileMode))
+    throw new ToolError(`invalid --profile "${profileMode}": expected first, all or none`);
 
   const impls = list(values.impls) as Impl[];
-  for (const i of impls) if (!IMPLS.includes(i)) throw new ToolError(`unknown implementation "${i}" in --impls (expected ${IMPLS.join(', ')})`);
+  for (const i of impls)
+    if (!IMPLS.includes(i)) throw new ToolError(`unknown implementation "${i}" in --impls (expected ${IMPLS.join(', ')})`);
   if (!impls.length) throw new ToolError('--impls is empty');
   const resolutions = list(values.resolutions).map((t) => parseResolution(t, '--resolutions'));
   if (!resolutions.length) throw new ToolError('--resolutions is empty');
@@ -275,9 +281,16 @@ async function main(): Promise<void> {
   // when they are asked for (by default, all of them).
   const requested = values.models ? list(values.models) : null;
   for (const m of SYNTHETIC_MODELS) {
-    if (!requested || requested.includes(m.name)) await ensureSyntheticModel(m, path.join(repoRoot, 'weights'), (line) => console.error(`bench: ${line}`));
+    if (!requested || requested.includes(m.name))
+      await ensureSyntheticModel(m, path.join(repoRoot, 'weights'), (line) => console.error(`bench: ${line}`));
   }
-  const models = [...new Set(values.models ? list(values.models) : listWeights().sort((a, b) => Number(hasTfjsCopy(b)) - Number(hasTfjsCopy(a)) || a.localeCompare(b)))];
+  const models = [
+    ...new Set(
+      values.models
+        ? list(values.models)
+        : listWeights().sort((a, b) => Number(hasTfjsCopy(b)) - Number(hasTfjsCopy(a)) || a.localeCompare(b)),
+    ),
+  ];
   if (!models.length) throw new ToolError('no models: weights/ has no <name>/model.json (run `npm run weights`)');
   const refs = new Map(models.map((m) => [m, resolveModel(m)]));
 
@@ -296,7 +309,11 @@ async function main(): Promise<void> {
   } else {
     imageLabel = 'generated 640x480 picture (../shared/coco-mini is absent)';
   }
-  const imageUrl = values.image ? undefined : fs.existsSync(path.join(COCO_IMAGES, BENCH_IMAGE)) ? `/coco-mini/images/${BENCH_IMAGE}` : undefined;
+  const imageUrl = values.image
+    ? undefined
+    : fs.existsSync(path.join(COCO_IMAGES, BENCH_IMAGE))
+      ? `/coco-mini/images/${BENCH_IMAGE}`
+      : undefined;
 
   const rows: BenchRow[] = [];
   const passes: BenchPass[] = [];
@@ -312,7 +329,12 @@ async function main(): Promise<void> {
   const started = Date.now();
 
   const usesTfjs = impls.some((i) => i !== 'ours');
-  log(`bench: starting Vite and Chromium${usesTfjs ? ' (pre-bundling TF.js)' : ''}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  log(
+    `bench: starting Vite and Chromium${usesTfjs ? ' (pre-bundling TF.js)' : ''}; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   const session = await openSession({ tfjs: usesTfjs });
   environment.browser = await session.browser.version();
   try {
@@ -343,9 +365,13 @@ async function main(): Promise<void> {
             image: imageUrl,
             imageB64,
           });
-          const detail = impl === 'ours' ? `adapter ${info.adapter}, timestamp-query ${info.timestamps ? 'yes' : 'no'}` : `backend ${info.backend}`;
-          log(`bench: ${model} ${impl}: loaded in ${info.loadMs.toFixed(0)} ms (${detail}); image ${info.image.width}x${info.image.height}`);
-          (environment[impl] as Record<string, unknown> | undefined) ??= impl === 'ours' ? { adapter: info.adapter, timestamps: info.timestamps } : { backend: info.backend };
+          const detail =
+            impl === 'ours' ? `adapter ${info.adapter}, timestamp-query ${info.timestamps ? 'yes' : 'no'}` : `backend ${info.backend}`;
+          log(
+            `bench: ${model} ${impl}: loaded in ${info.loadMs.toFixed(0)} ms (${detail}); image ${info.image.width}x${info.image.height}`,
+          );
+          (environment[impl] as Record<string, unknown> | undefined) ??=
+            impl === 'ours' ? { adapter: info.adapter, timestamps: info.timestamps } : { backend: info.backend };
           if (info.image.generated) environment.image = 'generated 640x480 picture';
           let budgetLeftMs = budgetS * 1000;
           for (const [ri, r] of valid.entries()) {
@@ -414,7 +440,7 @@ async function main(): Promise<void> {
           failures.push({ impl, model, resolution: null, error: msg });
           log(`bench: ${model} ${impl}: FAILED: ${msg}`);
         } finally {
-          if (page && page.errors.length) log(`bench: ${model} ${impl}: page errors:\n  ${page.errors.join('\n  ')}`);
+          if (page?.errors.length) log(`bench: ${model} ${impl}: page errors:\n  ${page.errors.join('\n  ')}`);
           await page?.close().catch(() => undefined);
         }
       }
@@ -444,7 +470,9 @@ async function main(): Promise<void> {
   for (const row of rows) {
     const ours = rows.find((r) => r.impl === 'ours' && r.model === row.model && r.resolution === row.resolution);
     if (row.impl !== 'ours' && ours && Math.abs(ours.poseScore - row.poseScore) > 0.02) {
-      out.push(`note: ${row.model} ${row.resolution}: pose score ${ours.poseScore.toFixed(3)} (ours) vs ${row.poseScore.toFixed(3)} (${row.impl})`);
+      out.push(
+        `note: ${row.model} ${row.resolution}: pose score ${ours.poseScore.toFixed(3)} (ours) vs ${row.poseScore.toFixed(3)} (${row.impl})`,
+      );
     }
   }
   const passModels = [...new Set(passes.map((p) => p.model))];
@@ -455,7 +483,8 @@ async function main(): Promise<void> {
   }
   if (failures.length) {
     out.push('', 'failures:');
-    for (const f of failures) out.push(`  ${f.model} ${f.impl}${f.resolution ? ` ${f.resolution}` : ''}: ${f.error.split('\n').join('\n    ')}`);
+    for (const f of failures)
+      out.push(`  ${f.model} ${f.impl}${f.resolution ? ` ${f.resolution}` : ''}: ${f.error.split('\n').join('\n    ')}`);
   }
   console.log(out.join('\n'));
 
@@ -465,11 +494,20 @@ async function main(): Promise<void> {
       passes,
       failures,
       environment,
-      settings: { resolutions: resolutions.map(resText), impls, models, frames, warmup, budgetSeconds: budgetS, profileResolution: resText(profileRes), profileFrames },
+      settings: {
+        resolutions: resolutions.map(resText),
+        impls,
+        models,
+        frames,
+        warmup,
+        budgetSeconds: budgetS,
+        profileResolution: resText(profileRes),
+        profileFrames,
+      },
     };
     const file = path.resolve(values.json);
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify(json, null, 2) + '\n');
+    fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(json, null, 2)}\n`);
     fs.renameSync(`${file}.tmp`, file);
     log(`bench: wrote ${values.json}`);
   }

@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    process.stdout.write(USAGE + '\n');
+    process.stdout.write(`${USAGE}\n`);
     return;
   }
   if (positionals.length !== 1) fail(`expected one ONNX file, got ${positionals.length}; ${USAGE}`);

@@ -80,7 +80,8 @@ function parse(): Args {
     return n;
   };
   const backend = values['tfjs-backend']!;
-  if (!['wasm', 'cpu', 'webgl', 'webgpu', 'none'].includes(backend)) throw new ToolError(`invalid --tfjs-backend "${backend}": wasm, cpu, webgl, webgpu or none`);
+  if (!['wasm', 'cpu', 'webgl', 'webgpu', 'none'].includes(backend))
+    throw new ToolError(`invalid --tfjs-backend "${backend}": wasm, cpu, webgl, webgpu or none`);
   return {
     data: values.data,
     resolutions: values.resolutions!.split(',').map((r) => parseResolution(r, '--resolutions')),
@@ -140,7 +141,11 @@ function peopleCounts(gt: CocoDataset): Map<number, number> {
 
 interface Scenarios {
   sizes: { size: SizeName; n: number; byRes: { found: number; meanOks: number }[] }[];
-  crowd: { crowdedIds: number[]; singleIds: number[]; byRes: { crowded: EvalResult; single: EvalResult; crowdedTfjs: EvalResult | null; singleTfjs: EvalResult | null }[] };
+  crowd: {
+    crowdedIds: number[];
+    singleIds: number[];
+    byRes: { crowded: EvalResult; single: EvalResult; crowdedTfjs: EvalResult | null; singleTfjs: EvalResult | null }[];
+  };
   /** People found (OKS >= 0.5) at the highest resolution: the fixed set the keypoint tables follow. */
   tracked: number;
   /** [res][keypoint] mean OKS term over tracked people where the keypoint is labelled. */
@@ -152,7 +157,10 @@ interface Scenarios {
 function scenarios(gt: CocoDataset, runs: ResolutionRun[]): Scenarios {
   const matches: PersonMatch[][] = runs.map((r) => matchPeople(gt, r.ours));
   const sizes = (['small', 'medium', 'large'] as SizeName[]).map((size) => {
-    const idx = matches[0]!.map((m, i) => [m, i] as const).filter(([m]) => sizeOf(m.annotation.area) === size).map(([, i]) => i);
+    const idx = matches[0]!
+      .map((m, i) => [m, i] as const)
+      .filter(([m]) => sizeOf(m.annotation.area) === size)
+      .map(([, i]) => i);
     return {
       size,
       n: idx.length,
@@ -180,7 +188,9 @@ function scenarios(gt: CocoDataset, runs: ResolutionRun[]): Scenarios {
   runs.forEach((r, i) => {
     if (r.resolution.width * r.resolution.height > runs[hi]!.resolution.width * runs[hi]!.resolution.height) hi = i;
   });
-  const tracked = matches[hi]!.map((m, i) => [m, i] as const).filter(([m]) => m.bestOks >= 0.5).map(([, i]) => i);
+  const tracked = matches[hi]!.map((m, i) => [m, i] as const)
+    .filter(([m]) => m.bestOks >= 0.5)
+    .map(([, i]) => i);
   const keypointOks = matches.map((ms) =>
     Array.from({ length: NUM_COCO_KEYPOINTS }, (_, k) => {
       const terms: number[] = [];
@@ -231,24 +241,61 @@ function chartSvg(runs: ResolutionRun[]): string {
     `<polyline fill="none" stroke="${color}" stroke-width="2.5"${dash ? ' stroke-dasharray="7 5"' : ''} points="${pts.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ')}"><title>${label}</title></polyline>` +
     pts.map(([a, b]) => `<circle cx="${a.toFixed(1)}" cy="${b.toFixed(1)}" r="3.5" fill="${color}"/>`).join('');
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  parts.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">COCO keypoint AP and ms per frame against input resolution</text>`);
+  parts.push(
+    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">COCO keypoint AP and ms per frame against input resolution</text>`,
+  );
   for (let i = 0; i <= 5; i++) {
     const v = (apMax * i) / 5;
     parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${yAp(v)}" y2="${yAp(v)}" stroke="#ddd"/>`);
     parts.push(`<text x="${m.l - 6}" y="${yAp(v) + 4}" text-anchor="end" fill="#1f5fa8">${v.toFixed(2)}</text>`);
   }
-  for (let v = 0; v <= msMax + 1e-9; v += msStep) parts.push(`<text x="${W - m.r + 6}" y="${yMs(v) + 4}" fill="#c8621b">${Math.round(v)}</text>`);
-  runs.forEach((r, i) => parts.push(`<text x="${x(xs[i]!)}" y="${H - m.b + 18}" text-anchor="middle">${resLabel(r.resolution)}</text>`));
+  for (let v = 0; v <= msMax + 1e-9; v += msStep)
+    parts.push(`<text x="${W - m.r + 6}" y="${yMs(v) + 4}" fill="#c8621b">${Math.round(v)}</text>`);
+  runs.forEach((r, i) => {
+    parts.push(`<text x="${x(xs[i]!)}" y="${H - m.b + 18}" text-anchor="middle">${resLabel(r.resolution)}</text>`);
+  });
   parts.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 12}" text-anchor="middle">input resolution (px)</text>`);
   parts.push(`<text transform="translate(16 ${H / 2}) rotate(-90)" text-anchor="middle" fill="#1f5fa8">AP (OKS 0.50:0.95)</text>`);
   parts.push(`<text transform="translate(${W - 14} ${H / 2}) rotate(90)" text-anchor="middle" fill="#c8621b">ms per frame (median)</text>`);
   parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${H - m.b}" y2="${H - m.b}" stroke="#333"/>`);
-  parts.push(line(runs.map((r, i) => [x(xs[i]!), yAp(r.evalOurs.ap)]), '#1f5fa8', false, 'AP, ours'));
-  if (runs.every((r) => r.evalTfjs)) parts.push(line(runs.map((r, i) => [x(xs[i]!), yAp(r.evalTfjs!.ap)]), '#1f5fa8', true, 'AP, TF.js PoseNet'));
-  parts.push(line(runs.map((r, i) => [x(xs[i]!), yMs(median(r.oursMs))]), '#c8621b', false, 'ms, ours'));
-  if (runs.every((r) => r.tfjsMs.length)) parts.push(line(runs.map((r, i) => [x(xs[i]!), yMs(median(r.tfjsMs))]), '#c8621b', true, 'ms, TF.js PoseNet'));
+  parts.push(
+    line(
+      runs.map((r, i) => [x(xs[i]!), yAp(r.evalOurs.ap)]),
+      '#1f5fa8',
+      false,
+      'AP, ours',
+    ),
+  );
+  if (runs.every((r) => r.evalTfjs))
+    parts.push(
+      line(
+        runs.map((r, i) => [x(xs[i]!), yAp(r.evalTfjs!.ap)]),
+        '#1f5fa8',
+        true,
+        'AP, TF.js PoseNet',
+      ),
+    );
+  parts.push(
+    line(
+      runs.map((r, i) => [x(xs[i]!), yMs(median(r.oursMs))]),
+      '#c8621b',
+      false,
+      'ms, ours',
+    ),
+  );
+  if (runs.every((r) => r.tfjsMs.length))
+    parts.push(
+      line(
+        runs.map((r, i) => [x(xs[i]!), yMs(median(r.tfjsMs))]),
+        '#c8621b',
+        true,
+        'ms, TF.js PoseNet',
+      ),
+    );
   const legend: [string, boolean, string][] = [
     ['#1f5fa8', false, 'AP, ours (WebGPU)'],
     ['#1f5fa8', true, 'AP, TF.js PoseNet'],
@@ -257,7 +304,9 @@ function chartSvg(runs: ResolutionRun[]): string {
   ];
   legend.forEach(([color, dash, label], i) => {
     const lx = m.l + 10 + i * 150;
-    parts.push(`<line x1="${lx}" x2="${lx + 26}" y1="${m.t - 4}" y2="${m.t - 4}" stroke="${color}" stroke-width="2.5"${dash ? ' stroke-dasharray="7 5"' : ''}/>`);
+    parts.push(
+      `<line x1="${lx}" x2="${lx + 26}" y1="${m.t - 4}" y2="${m.t - 4}" stroke="${color}" stroke-width="2.5"${dash ? ' stroke-dasharray="7 5"' : ''}/>`,
+    );
     parts.push(`<text x="${lx + 32}" y="${m.t}">${label}</text>`);
   });
   parts.push('</svg>');
@@ -273,7 +322,14 @@ function niceStep(raw: number): number {
 // ---------------------------------------------------------------------------------------
 // Report
 
-function report(args: Args, gt: CocoDataset, runs: ResolutionRun[], sc: Scenarios, env: { adapter: string; backend: string; seconds: number }, svg: string): string {
+function report(
+  args: Args,
+  gt: CocoDataset,
+  runs: ResolutionRun[],
+  sc: Scenarios,
+  env: { adapter: string; backend: string; seconds: number },
+  svg: string,
+): string {
   const L: string[] = [];
   const people = gt.annotations.filter((a) => !a.iscrowd && a.num_keypoints > 0).length;
   const labels = runs.map((r) => resLabel(r.resolution));
@@ -302,7 +358,9 @@ function report(args: Args, gt: CocoDataset, runs: ResolutionRun[], sc: Scenario
   L.push('');
   L.push(svg);
   L.push('');
-  L.push('(Also in `chart.svg`.) Speed here is on whatever WebGPU adapter ran the evaluation; on a CPU-emulated adapter (SwiftShader) it shows how the cost grows with the pixel count, not what a GPU does.');
+  L.push(
+    '(Also in `chart.svg`.) Speed here is on whatever WebGPU adapter ran the evaluation; on a CPU-emulated adapter (SwiftShader) it shows how the cost grows with the pixel count, not what a GPU does.',
+  );
   L.push('');
   L.push('## Difficult scenarios');
   L.push('');
@@ -317,15 +375,17 @@ function report(args: Args, gt: CocoDataset, runs: ResolutionRun[], sc: Scenario
   L.push(`| size | people | ${labels.map((l) => `found @${l}`).join(' | ')} | ${labels.map((l) => `mean OKS @${l}`).join(' | ')} |`);
   L.push(`| --- | --- | ${labels.map(() => '---').join(' | ')} | ${labels.map(() => '---').join(' | ')} |`);
   for (const s of sc.sizes) {
-    L.push(`| ${s.size} | ${s.n} | ${s.byRes.map((b) => (s.n ? `${Math.round(100 * b.found)}%` : '–')).join(' | ')} | ${s.byRes.map((b) => (s.n ? b.meanOks.toFixed(2) : '–')).join(' | ')} |`);
+    L.push(
+      `| ${s.size} | ${s.n} | ${s.byRes.map((b) => (s.n ? `${Math.round(100 * b.found)}%` : '–')).join(' | ')} | ${s.byRes.map((b) => (s.n ? b.meanOks.toFixed(2) : '–')).join(' | ')} |`,
+    );
   }
   L.push('');
   const sized = sc.sizes.filter((s) => s.n > 0);
   if (sized.length) {
     L.push(
-      sized
+      `${sized
         .map((s) => `${s.size} people (${s.n}): found ${s.byRes.map((b, i) => `${Math.round(100 * b.found)}% at ${labels[i]}`).join(', ')}`)
-        .join('; ') + '.',
+        .join('; ')}.`,
     );
     L.push('');
   }
@@ -338,19 +398,29 @@ function report(args: Args, gt: CocoDataset, runs: ResolutionRun[], sc: Scenario
   L.push('| resolution | AP crowded | AP single | AR crowded | AR single | TF.js AP crowded | TF.js AP single |');
   L.push('| --- | --- | --- | --- | --- | --- | --- |');
   sc.crowd.byRes.forEach((b, i) => {
-    L.push(`| ${labels[i]} | ${f3(b.crowded.ap)} | ${f3(b.single.ap)} | ${f3(b.crowded.ar)} | ${f3(b.single.ar)} | ${b.crowdedTfjs ? f3(b.crowdedTfjs.ap) : '–'} | ${b.singleTfjs ? f3(b.singleTfjs.ap) : '–'} |`);
+    L.push(
+      `| ${labels[i]} | ${f3(b.crowded.ap)} | ${f3(b.single.ap)} | ${f3(b.crowded.ar)} | ${f3(b.single.ar)} | ${b.crowdedTfjs ? f3(b.crowdedTfjs.ap) : '–'} | ${b.singleTfjs ? f3(b.singleTfjs.ap) : '–'} |`,
+    );
   });
   L.push('');
-  const ratios = sc.crowd.byRes.map((b) => (b.single.ap > 0 && b.crowded.ap >= 0 ? b.crowded.ap / b.single.ap : NaN)).filter(Number.isFinite);
+  const ratios = sc.crowd.byRes
+    .map((b) => (b.single.ap > 0 && b.crowded.ap >= 0 ? b.crowded.ap / b.single.ap : NaN))
+    .filter(Number.isFinite);
   if (ratios.length) {
     L.push(
       `Crowded images reach ${Math.round(100 * Math.min(...ratios))}–${Math.round(100 * Math.max(...ratios))}% of the single-person AP. People there are smaller and overlap, ` +
-        'and the greedy decoder suppresses a root only within nmsRadius of the same part of an accepted pose, so a neighbour\'s part a little further away starts a new, partial pose that costs precision.',
+        "and the greedy decoder suppresses a root only within nmsRadius of the same part of an accepted pose, so a neighbour's part a little further away starts a new, partial pose that costs precision.",
     );
     L.push('');
   }
-  const ref = Math.max(0, runs.findIndex((r) => r.resolution.width === 257 && r.resolution.height === 257));
-  const top = runs.reduce((b, r, i) => (r.resolution.width * r.resolution.height > runs[b]!.resolution.width * runs[b]!.resolution.height ? i : b), 0);
+  const ref = Math.max(
+    0,
+    runs.findIndex((r) => r.resolution.width === 257 && r.resolution.height === 257),
+  );
+  const top = runs.reduce(
+    (b, r, i) => (r.resolution.width * r.resolution.height > runs[b]!.resolution.width * runs[b]!.resolution.height ? i : b),
+    0,
+  );
   L.push('### Visible against occluded keypoints');
   L.push('');
   L.push(
@@ -364,7 +434,9 @@ function report(args: Args, gt: CocoDataset, runs: ResolutionRun[], sc: Scenario
   L.push('| --- | --- | --- | --- | --- |');
   sc.visibility[ref]!.forEach((v, k) => {
     const t = sc.visibility[top]![k]!;
-    L.push(`| ${PART_NAMES[k]} | ${cell(v.visible, v.nVisible)} | ${cell(v.occluded, v.nOccluded)} | ${Number.isFinite(t.visible) ? t.visible.toFixed(2) : '–'} | ${Number.isFinite(t.occluded) ? t.occluded.toFixed(2) : '–'} |`);
+    L.push(
+      `| ${PART_NAMES[k]} | ${cell(v.visible, v.nVisible)} | ${cell(v.occluded, v.nOccluded)} | ${Number.isFinite(t.visible) ? t.visible.toFixed(2) : '–'} | ${Number.isFinite(t.occluded) ? t.occluded.toFixed(2) : '–'} |`,
+    );
   });
   L.push('');
   L.push('| resolution | mean OKS term, visible | mean OKS term, occluded |');
@@ -394,8 +466,13 @@ function report(args: Args, gt: CocoDataset, runs: ResolutionRun[], sc: Scenario
   L.push('');
   L.push('### Keypoints lost first as the resolution drops');
   L.push('');
-  const hiIdx = runs.reduce((b, r, i) => (r.resolution.width * r.resolution.height > runs[b]!.resolution.width * runs[b]!.resolution.height ? i : b), 0);
-  const order = runs.map((r, i) => i).sort((a, b) => runs[b]!.resolution.width * runs[b]!.resolution.height - runs[a]!.resolution.width * runs[a]!.resolution.height);
+  const hiIdx = runs.reduce(
+    (b, r, i) => (r.resolution.width * r.resolution.height > runs[b]!.resolution.width * runs[b]!.resolution.height ? i : b),
+    0,
+  );
+  const order = runs
+    .map((_r, i) => i)
+    .sort((a, b) => runs[b]!.resolution.width * runs[b]!.resolution.height - runs[a]!.resolution.width * runs[a]!.resolution.height);
   const lowIdx = order[order.length - 1]!;
   const secondLow = order[order.length - 2] ?? lowIdx;
   const loss = (k: number, i: number) => 1 - sc.keypointOks[i]![k]! / sc.keypointOks[hiIdx]![k]!;
@@ -407,7 +484,9 @@ function report(args: Args, gt: CocoDataset, runs: ResolutionRun[], sc: Scenario
   L.push(`| keypoint | ${labels.join(' | ')} | loss @${labels[secondLow]} | loss @${labels[lowIdx]} |`);
   L.push(`| --- | ${labels.map(() => '---').join(' | ')} | --- | --- |`);
   for (const { name, k } of ranked) {
-    L.push(`| ${name} | ${runs.map((_, i) => sc.keypointOks[i]![k]!.toFixed(2)).join(' | ')} | ${Math.round(100 * loss(k, secondLow))}% | ${Math.round(100 * loss(k, lowIdx))}% |`);
+    L.push(
+      `| ${name} | ${runs.map((_, i) => sc.keypointOks[i]![k]!.toFixed(2)).join(' | ')} | ${Math.round(100 * loss(k, secondLow))}% | ${Math.round(100 * loss(k, lowIdx))}% |`,
+    );
   }
   L.push('');
   const firstLost = ranked.slice(0, 4).map((r) => r.name);
@@ -516,7 +595,7 @@ async function main(): Promise<void> {
   const sc = scenarios(gt, runs);
   const svg = chartSvg(runs);
   const seconds = (performance.now() - t0) / 1000;
-  fs.writeFileSync(path.join(args.out, 'chart.svg'), svg + '\n');
+  fs.writeFileSync(path.join(args.out, 'chart.svg'), `${svg}\n`);
   fs.writeFileSync(
     path.join(args.out, 'summary.json'),
     JSON.stringify(
@@ -535,7 +614,13 @@ async function main(): Promise<void> {
         statsOrder: ['AP', 'AP50', 'AP75', 'APm', 'APl', 'AR', 'AR50', 'AR75', 'ARm', 'ARl'],
         scenarios: {
           sizes: sc.sizes,
-          crowded: sc.crowd.byRes.map((b, i) => ({ resolution: resLabel(runs[i]!.resolution), crowded: b.crowded.ap, single: b.single.ap, crowdedTfjs: b.crowdedTfjs?.ap, singleTfjs: b.singleTfjs?.ap })),
+          crowded: sc.crowd.byRes.map((b, i) => ({
+            resolution: resLabel(runs[i]!.resolution),
+            crowded: b.crowded.ap,
+            single: b.single.ap,
+            crowdedTfjs: b.crowdedTfjs?.ap,
+            singleTfjs: b.singleTfjs?.ap,
+          })),
           tracked: sc.tracked,
           keypointOks: sc.keypointOks,
           visibility: sc.visibility,

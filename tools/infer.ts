@@ -99,7 +99,9 @@ async function main(): Promise<void> {
     out.push(`${file} (${r.width}x${r.height}) at ${res}, ${values.model}: pose score ${r.pose.score.toFixed(4)}`);
     out.push(`  ${'part'.padEnd(14)} ${'x'.padStart(8)} ${'y'.padStart(8)} ${'score'.padStart(7)}`);
     for (const k of kps) {
-      out.push(`  ${k.part.padEnd(14)} ${k.position.x.toFixed(1).padStart(8)} ${k.position.y.toFixed(1).padStart(8)} ${k.score.toFixed(4).padStart(7)}`);
+      out.push(
+        `  ${k.part.padEnd(14)} ${k.position.x.toFixed(1).padStart(8)} ${k.position.y.toFixed(1).padStart(8)} ${k.score.toFixed(4).padStart(7)}`,
+      );
     }
     out.push('');
     entries.push({
@@ -118,7 +120,7 @@ async function main(): Promise<void> {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     // One keypoint a line: [x, y, score].
     const text = JSON.stringify(entries, null, 2).replace(/\[\s+(-?[\d.e+-]+),\s+(-?[\d.e+-]+),\s+(-?[\d.e+-]+)\s+\]/g, '[$1, $2, $3]');
-    fs.writeFileSync(`${file}.tmp`, text + '\n');
+    fs.writeFileSync(`${file}.tmp`, `${text}\n`);
     fs.renameSync(`${file}.tmp`, file);
     process.stderr.write(`infer: wrote ${values.json}\n`);
   }

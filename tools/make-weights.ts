@@ -82,7 +82,10 @@ function toolsHash(): string {
         .map((f) => `${d}/${f}`),
     ),
   ].sort();
-  for (const f of files) h.update(`${f}\0`).update(fs.readFileSync(path.join(repoRoot, f))).update('\0');
+  for (const f of files)
+    h.update(`${f}\0`)
+      .update(fs.readFileSync(path.join(repoRoot, f)))
+      .update('\0');
   return h.digest('hex');
 }
 
@@ -185,7 +188,7 @@ async function main(argv: string[]): Promise<void> {
   );
 
   const stamp: Stamp = { ...want, outputs: outputHashes() };
-  await writeFileAtomic(stampPath, JSON.stringify(stamp, null, 2) + '\n');
+  await writeFileAtomic(stampPath, `${JSON.stringify(stamp, null, 2)}\n`);
   log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 

@@ -79,7 +79,7 @@ export interface DeviceEvent {
 
 interface Events {
   frame: FrameRecord;
-  change: void;
+  change: undefined;
   device: DeviceEvent;
   error: string;
 }
@@ -300,7 +300,7 @@ export class PoseApp {
         }
         const net = this.net;
         const source = this.source;
-        if (!net || !source || !source.ready()) continue;
+        if (!net || !source?.ready()) continue;
         await this.runFrame(net, source);
       }
     } finally {
@@ -351,7 +351,8 @@ export class PoseApp {
     const last = frames[frames.length - 1] ?? null;
     const profile = last && last !== this.lastProfile ? last : null;
     this.lastProfile = last;
-    const timestamps = net.profiler.timestampsActive && profile !== null && !(profile.passes.length === 1 && profile.passes[0]!.name === 'frame');
+    const timestamps =
+      net.profiler.timestampsActive && profile !== null && !(profile.passes.length === 1 && profile.passes[0]!.name === 'frame');
     this.frames++;
     this.poses = poses;
     this.resolution = resolution;
@@ -385,7 +386,14 @@ export class PoseApp {
     const out: FrameRecord[] = [];
     for (let i = this.history.length - 1; i >= 0 && out.length < limit; i--) {
       const r = this.history[i]!;
-      if (r.generation !== last.generation || r.width !== last.width || r.height !== last.height || r.model !== last.model || r.mode !== last.mode) break;
+      if (
+        r.generation !== last.generation ||
+        r.width !== last.width ||
+        r.height !== last.height ||
+        r.model !== last.model ||
+        r.mode !== last.mode
+      )
+        break;
       out.unshift(r);
     }
     return out;

@@ -27,20 +27,50 @@ export function validPresets(stride: number): number[] {
 export class Controls {
   readonly element: HTMLElement;
   private readonly presetButtons = new Map<number, HTMLButtonElement>();
-  private readonly resW = h('input', { id: 'res-w', type: 'number', min: 129, max: 1025, step: 1, title: 'input width', 'aria-label': 'input width' });
-  private readonly resH = h('input', { id: 'res-h', type: 'number', min: 129, max: 1025, step: 1, title: 'input height', 'aria-label': 'input height' });
+  private readonly resW = h('input', {
+    id: 'res-w',
+    type: 'number',
+    min: 129,
+    max: 1025,
+    step: 1,
+    title: 'input width',
+    'aria-label': 'input width',
+  });
+  private readonly resH = h('input', {
+    id: 'res-h',
+    type: 'number',
+    min: 129,
+    max: 1025,
+    step: 1,
+    title: 'input height',
+    'aria-label': 'input height',
+  });
   private readonly resError = h('div', { id: 'res-error', class: 'field-error', role: 'alert', hidden: true });
   private readonly resNow = h('span', { id: 'res-now', class: 'muted' });
   private readonly modelSelect = h('select', { id: 'model-select', 'aria-label': 'model' });
   private readonly modelInfo = h('div', { id: 'model-info', class: 'muted' });
-  private readonly minScore = h('input', { id: 'min-score', type: 'range', min: 0, max: 1, step: 0.05, 'aria-label': 'minimum keypoint confidence' });
+  private readonly minScore = h('input', {
+    id: 'min-score',
+    type: 'range',
+    min: 0,
+    max: 1,
+    step: 0.05,
+    'aria-label': 'minimum keypoint confidence',
+  });
   private readonly minScoreOut = h('output', { id: 'min-score-value' });
   private readonly flip = h('input', { id: 'flip', type: 'checkbox' });
   private readonly modeSingle = h('input', { id: 'mode-single', type: 'radio', name: 'mode', value: 'single' });
   private readonly modeMulti = h('input', { id: 'mode-multi', type: 'radio', name: 'mode', value: 'multi' });
   private readonly multiNote = h('div', { id: 'multi-note', class: 'muted' });
   private readonly multiOptions = h('div', { id: 'multi-options', class: 'row', hidden: true });
-  private readonly maxDetections = h('input', { id: 'max-detections', type: 'number', min: 1, max: 20, step: 1, 'aria-label': 'most poses' });
+  private readonly maxDetections = h('input', {
+    id: 'max-detections',
+    type: 'number',
+    min: 1,
+    max: 20,
+    step: 1,
+    'aria-label': 'most poses',
+  });
   private readonly nmsRadius = h('input', { id: 'nms-radius', type: 'number', min: 1, max: 100, step: 1, 'aria-label': 'NMS radius' });
   private readonly cameraSelect = h('select', { id: 'camera-select', 'aria-label': 'camera' });
   private readonly fileInput = h('input', { id: 'file-input', type: 'file', accept: 'image/*,video/*' });
@@ -67,7 +97,8 @@ export class Controls {
     this.modelSelect.addEventListener('change', () => void this.changeModel(this.modelSelect.value));
     this.minScore.addEventListener('input', () => this.app.update({ minScore: Number(this.minScore.value) }));
     this.flip.addEventListener('change', () => this.app.update({ flip: this.flip.checked }));
-    for (const r of [this.modeSingle, this.modeMulti]) r.addEventListener('change', () => r.checked && this.app.update({ mode: r.value as 'single' | 'multi' }));
+    for (const r of [this.modeSingle, this.modeMulti])
+      r.addEventListener('change', () => r.checked && this.app.update({ mode: r.value as 'single' | 'multi' }));
     this.maxDetections.addEventListener('change', () => {
       const v = Math.round(Number(this.maxDetections.value));
       if (v >= 1) this.app.update({ maxDetections: v });
@@ -76,7 +107,10 @@ export class Controls {
       const v = Number(this.nmsRadius.value);
       if (v > 0) this.app.update({ nmsRadius: v });
     });
-    this.cameraSelect.addEventListener('change', () => void this.runSource(() => this.sources.useCamera(this.cameraSelect.value || undefined)));
+    this.cameraSelect.addEventListener(
+      'change',
+      () => void this.runSource(() => this.sources.useCamera(this.cameraSelect.value || undefined)),
+    );
     this.fileInput.addEventListener('change', () => {
       const file = this.fileInput.files?.[0];
       if (file) void this.runSource(() => this.sources.useFile(file));
@@ -206,7 +240,11 @@ export class Controls {
       this.resW.classList.toggle('invalid', !isValid(width, stride));
       this.resH.classList.toggle('invalid', !isValid(height, stride));
       this.resError.replaceChildren(
-        h('span', {}, `${width} × ${height} is not a valid input: each side must be k × ${stride} + 1 between 129 and 1025 for this model (output stride ${stride}). `),
+        h(
+          'span',
+          {},
+          `${width} × ${height} is not a valid input: each side must be k × ${stride} + 1 between 129 and 1025 for this model (output stride ${stride}). `,
+        ),
         h('button', { id: 'res-snap', onclick: () => this.applyResolution(sw, sh) }, `Use ${sw} × ${sh}`),
       );
       this.resError.hidden = false;
@@ -234,7 +272,9 @@ export class Controls {
     const modelsKey = app.models.map((m) => m.name).join();
     if (modelsKey !== this.modelsShown) {
       this.modelsShown = modelsKey;
-      this.modelSelect.replaceChildren(...app.models.map((m) => h('option', { value: m.name }, m.randomWeights ? `${m.name} (random weights)` : m.name)));
+      this.modelSelect.replaceChildren(
+        ...app.models.map((m) => h('option', { value: m.name }, m.randomWeights ? `${m.name} (random weights)` : m.name)),
+      );
     }
     this.modelSelect.value = app.modelLoading ?? s.model;
     const entry = app.models.find((m) => m.name === s.model);

@@ -16,7 +16,10 @@ export interface DeviceWatch {
   release(): void;
 }
 
-export function watchDevice(device: GPUDevice, hooks: { onError(message: string): void; onLost(info: GPUDeviceLostInfo): void }): DeviceWatch {
+export function watchDevice(
+  device: GPUDevice,
+  hooks: { onError(message: string): void; onLost(info: GPUDeviceLostInfo): void },
+): DeviceWatch {
   let intentional = false;
   let lost = false;
   device.onuncapturederror = (event) => {

@@ -104,12 +104,24 @@ async function boot(): Promise<void> {
     { id: 'drop-zone', class: 'drop-zone', hidden: true },
     h('p', { class: 'big' }, 'Drop a video or an image here'),
     h('p', { id: 'drop-reason', class: 'muted' }),
-    h('label', { class: 'button' }, 'Choose a file…', h('input', { type: 'file', accept: 'image/*,video/*', hidden: true, onchange: (e: Event) => pickFile(e) })),
+    h(
+      'label',
+      { class: 'button' },
+      'Choose a file…',
+      h('input', { type: 'file', accept: 'image/*,video/*', hidden: true, onchange: (e: Event) => pickFile(e) }),
+    ),
   );
   const placeholder = h('div', { id: 'placeholder', class: 'placeholder' }, 'loading the model…');
   const poseInfo = h('div', { id: 'pose-info', class: 'muted small' });
   const gpuErrors = h('div', { id: 'gpu-errors', class: 'field-error', role: 'alert', hidden: true });
-  const stage = h('section', { class: 'stage', id: 'stage' }, banner.element, h('div', { class: 'canvas-box' }, canvas, placeholder, dropZone), poseInfo, gpuErrors);
+  const stage = h(
+    'section',
+    { class: 'stage', id: 'stage' },
+    banner.element,
+    h('div', { class: 'canvas-box' }, canvas, placeholder, dropZone),
+    poseInfo,
+    gpuErrors,
+  );
 
   let flipExplicit = params.has('flip');
   let cameraId: string | null = null;
@@ -139,7 +151,14 @@ async function boot(): Promise<void> {
   controls.element.querySelector('#flip')?.addEventListener('change', () => (flipExplicit = true));
   const profiler = new ProfilerPanel(engine);
   sweep = new SweepPanel(engine);
-  root.replaceChildren(h('div', { class: 'layout' }, h('div', { class: 'left' }, stage, sweep.element), h('aside', { class: 'side' }, controls.element, profiler.element)));
+  root.replaceChildren(
+    h(
+      'div',
+      { class: 'layout' },
+      h('div', { class: 'left' }, stage, sweep.element),
+      h('aside', { class: 'side' }, controls.element, profiler.element),
+    ),
+  );
 
   async function pickFile(e: Event): Promise<void> {
     const input = e.target as HTMLInputElement;

@@ -27,7 +27,14 @@ export interface OverlayOptions {
 }
 
 /** Draws the frame (from `frame`, a canvas holding the source as estimated) and the poses. */
-export function drawOverlay(ctx: CanvasRenderingContext2D, frame: CanvasImageSource, width: number, height: number, poses: Pose[], o: OverlayOptions): number {
+export function drawOverlay(
+  ctx: CanvasRenderingContext2D,
+  frame: CanvasImageSource,
+  width: number,
+  height: number,
+  poses: Pose[],
+  o: OverlayOptions,
+): number {
   const canvas = ctx.canvas;
   if (canvas.width !== width || canvas.height !== height) {
     canvas.width = width;

@@ -16,7 +16,15 @@ export class ProfilerPanel {
   private readonly mode = h('p', { id: 'profiler-mode', class: 'muted small' });
   private readonly summary = h('dl', { id: 'profiler-summary', class: 'summary' });
   private readonly tbody = h('tbody', { id: 'profiler-rows' });
-  private readonly traceFrames = h('input', { id: 'trace-frames', type: 'number', min: 1, max: 60, step: 1, value: '30', 'aria-label': 'frames to export' });
+  private readonly traceFrames = h('input', {
+    id: 'trace-frames',
+    type: 'number',
+    min: 1,
+    max: 60,
+    step: 1,
+    value: '30',
+    'aria-label': 'frames to export',
+  });
   private readonly rows = new Map<string, HTMLTableRowElement>();
   private lastDraw = 0;
   private pending = 0;
@@ -31,7 +39,18 @@ export class ProfilerPanel {
       h(
         'table',
         { class: 'passes' },
-        h('thead', {}, h('tr', {}, h('th', {}, '#'), h('th', {}, 'pass'), h('th', { class: 'num' }, 'GPU ms'), h('th', { class: 'share' }, 'share of frame'))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', {}, '#'),
+            h('th', {}, 'pass'),
+            h('th', { class: 'num' }, 'GPU ms'),
+            h('th', { class: 'share' }, 'share of frame'),
+          ),
+        ),
         this.tbody,
       ),
       h(
@@ -100,7 +119,12 @@ export class ProfilerPanel {
           'tr',
           { class: 'pass-row' },
           h('td', { class: 'idx' }),
-          h('td', { class: 'name' }, h('div', { class: 'pass-name' }, h('span', { class: 'kernel' }), h('span', { class: 'layer' })), h('div', { class: 'shapes muted small' })),
+          h(
+            'td',
+            { class: 'name' },
+            h('div', { class: 'pass-name' }, h('span', { class: 'kernel' }), h('span', { class: 'layer' })),
+            h('div', { class: 'shapes muted small' }),
+          ),
           h('td', { class: 'num' }),
           h('td', { class: 'share' }, h('div', { class: 'bar' }, h('div', { class: 'fill' })), h('span', { class: 'pct' })),
         );

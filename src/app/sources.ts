@@ -71,7 +71,9 @@ function videoLoaded(video: HTMLVideoElement, what: string): Promise<void> {
     const fail = () => {
       video.removeEventListener('loadeddata', done);
       video.removeEventListener('error', fail);
-      reject(new SourceError(`${what}: the video could not be decoded (${video.error?.message || `media error ${video.error?.code ?? '?'}`})`));
+      reject(
+        new SourceError(`${what}: the video could not be decoded (${video.error?.message || `media error ${video.error?.code ?? '?'}`})`),
+      );
     };
     video.addEventListener('loadeddata', done);
     video.addEventListener('error', fail);

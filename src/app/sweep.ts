@@ -43,7 +43,12 @@ export class SweepCancelled extends Error {
 }
 
 /** Runs the sweep through the app; `onRow` sees each resolution's result as it completes. */
-export async function runSweep(app: PoseApp, options: SweepOptions = {}, onRow?: (row: SweepRow, done: number, total: number) => void, signal?: AbortSignal): Promise<SweepRow[]> {
+export async function runSweep(
+  app: PoseApp,
+  options: SweepOptions = {},
+  onRow?: (row: SweepRow, done: number, total: number) => void,
+  signal?: AbortSignal,
+): Promise<SweepRow[]> {
   const resolutions = options.resolutions ?? validPresets(app.outputStride);
   const frames = Math.max(1, Math.floor(options.frames ?? 10));
   const warmup = Math.max(0, Math.floor(options.warmup ?? 2));
@@ -109,7 +114,15 @@ function collect(app: PoseApp, r: number, warmup: number, frames: number, signal
 /** The sweep's section: frames per resolution, run / cancel, table and chart. */
 export class SweepPanel {
   readonly element: HTMLElement;
-  private readonly framesInput = h('input', { id: 'sweep-frames', type: 'number', min: 1, max: 200, step: 1, value: '10', 'aria-label': 'frames per resolution' });
+  private readonly framesInput = h('input', {
+    id: 'sweep-frames',
+    type: 'number',
+    min: 1,
+    max: 200,
+    step: 1,
+    value: '10',
+    'aria-label': 'frames per resolution',
+  });
   private readonly runButton = h('button', { id: 'sweep-run' }, 'Run resolution sweep');
   private readonly progress = h('span', { id: 'sweep-progress', class: 'muted' });
   private readonly table = h('table', { id: 'sweep-table', class: 'sweep-table', hidden: true });

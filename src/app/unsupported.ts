@@ -83,7 +83,12 @@ export function noWeights(detail: string): Diagnosis {
 }
 
 export function genericError(title: string, err: unknown): Diagnosis {
-  return { problem: 'error', title, detail: (err as Error)?.message ?? String(err), advice: ['Reload the page; the browser console has the details.'] };
+  return {
+    problem: 'error',
+    title,
+    detail: (err as Error)?.message ?? String(err),
+    advice: ['Reload the page; the browser console has the details.'],
+  };
 }
 
 /** Renders a diagnosis as the page's main content. */

@@ -9,10 +9,7 @@
  * compiles nothing.
  */
 
-const sources = import.meta.glob('../../shaders/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<
-  string,
-  string
->;
+const sources = import.meta.glob('../../shaders/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<string, string>;
 
 export type KernelName = 'preprocess' | 'conv2d' | 'depthwise' | 'pointwise' | 'maxpool' | 'decode_single' | 'decode_candidates';
 

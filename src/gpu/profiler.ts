@@ -140,7 +140,10 @@ export class Profiler {
       frame.totalGpuMs += durationMs;
       const key = `${i}:${info.name}`;
       let h = this.history.get(key);
-      if (!h) this.history.set(key, (h = []));
+      if (!h) {
+        h = [];
+        this.history.set(key, h);
+      }
       h.push(durationMs);
       if (h.length > WINDOW) h.shift();
     }
@@ -170,7 +173,7 @@ export class Profiler {
     const out: PassStats[] = [];
     this.passes.forEach((info, i) => {
       const h = this.history.get(`${i}:${info.name}`);
-      if (h && h.length) out.push({ ...info, ...summarize(h) });
+      if (h?.length) out.push({ ...info, ...summarize(h) });
     });
     return out;
   }
@@ -210,11 +213,7 @@ export class Profiler {
     this.releaseQueries();
     this.capacity = Math.max(passCount, 64);
     this.querySet = this.device.createQuerySet({ label: 'Profiler.querySet', type: 'timestamp', count: this.capacity * 2 });
-    this.resolveBuffer = this.resources.buffer(
-      'resolveBuffer',
-      this.capacity * 16,
-      GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-    );
+    this.resolveBuffer = this.resources.buffer('resolveBuffer', this.capacity * 16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC);
     this.readBuffer = this.resources.buffer('readBuffer', this.capacity * 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
   }
 

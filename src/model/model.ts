@@ -4,7 +4,7 @@
  * `<url>/weights.bin` and refuses anything that does not match: a malformed manifest, a
  * missing or short weights file, a checksum mismatch.
  */
-import { GpuLedger, ResourceGroup } from '../gpu/resources.ts';
+import { type GpuLedger, ResourceGroup } from '../gpu/resources.ts';
 import type { Manifest } from './manifest.ts';
 import { ManifestError, checkWeightsSize, validateManifest } from './validate.ts';
 

@@ -32,12 +32,7 @@ const PREPROCESS_FROM = ['graph', 'flag', 'metadata', 'default'] as const;
 const ARCHITECTURES = ['MobileNetV1', 'ResNet50'] as const;
 
 /** Bytes of a layer's packed weights (see manifest.ts); 0 for `maxpool`. */
-export function packedWeightsBytes(
-  kind: LayerKind,
-  kernel: readonly [number, number],
-  inChannels: number,
-  outChannels: number,
-): number {
+export function packedWeightsBytes(kind: LayerKind, kernel: readonly [number, number], inChannels: number, outChannels: number): number {
   const [kh, kw] = kernel;
   switch (kind) {
     case 'conv':
@@ -98,13 +93,25 @@ export function layerGeometry(
 ): LayerGeometry {
   const { kernel, stride, dilation, padding } = layer;
   const [outHeight, padTop, padBottom] = axisGeometry(
-    inHeight, kernel[0], stride[0], dilation[0], padding.mode, padding.pads[0], padding.pads[2]);
+    inHeight,
+    kernel[0],
+    stride[0],
+    dilation[0],
+    padding.mode,
+    padding.pads[0],
+    padding.pads[2],
+  );
   const [outWidth, padLeft, padRight] = axisGeometry(
-    inWidth, kernel[1], stride[1], dilation[1], padding.mode, padding.pads[1], padding.pads[3]);
+    inWidth,
+    kernel[1],
+    stride[1],
+    dilation[1],
+    padding.mode,
+    padding.pads[1],
+    padding.pads[3],
+  );
   if (!(outHeight >= 1 && outWidth >= 1)) {
-    throw new ManifestError(
-      `layer "${layer.name}": input ${inHeight}×${inWidth} is too small (output would be ${outHeight}×${outWidth})`,
-    );
+    throw new ManifestError(`layer "${layer.name}": input ${inHeight}×${inWidth} is too small (output would be ${outHeight}×${outWidth})`);
   }
   return { outHeight, outWidth, padTop, padLeft, padBottom, padRight };
 }
@@ -120,14 +127,14 @@ function isObject(v: unknown): v is Json {
 function show(v: unknown): string {
   const s = JSON.stringify(v);
   if (s === undefined) return String(v);
-  return s.length > 60 ? s.slice(0, 57) + '...' : s;
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
 class Checker {
   constructor(private readonly source: string) {}
 
   fail(where: string, message: string): never {
-    throw new ManifestError(`${this.source}: ${where ? where + ': ' : ''}${message}`);
+    throw new ManifestError(`${this.source}: ${where ? `${where}: ` : ''}${message}`);
   }
 
   object(v: unknown, where: string, field: string): Json {
@@ -206,7 +213,9 @@ export function validateManifest(json: unknown, source: string): Manifest {
   for (const field of ['mean', 'scale'] as const) {
     const arr = pre[field];
     if (!Array.isArray(arr) || arr.length !== 3) ck.fail('', `preprocess.${field} must be an array of 3 numbers, got ${show(arr)}`);
-    arr.forEach((x, i) => ck.finite(x, '', `preprocess.${field}[${i}]`));
+    arr.forEach((x, i) => {
+      ck.finite(x, '', `preprocess.${field}[${i}]`);
+    });
     if (field === 'scale' && arr.some((x) => x === 0)) ck.fail('', `preprocess.scale must not contain 0, got ${show(arr)}`);
   }
 
@@ -218,7 +227,8 @@ export function validateManifest(json: unknown, source: string): Manifest {
   const src = ck.object(m.source, '', 'source');
   ck.string(src.file, '', 'source.file');
   ck.sha256(src.sha256, '', 'source.sha256');
-  if (src.producer !== undefined && typeof src.producer !== 'string') ck.fail('', `source.producer must be a string, got ${show(src.producer)}`);
+  if (src.producer !== undefined && typeof src.producer !== 'string')
+    ck.fail('', `source.producer must be a string, got ${show(src.producer)}`);
 
   if (!Array.isArray(m.layers) || m.layers.length === 0) ck.fail('', `layers must be a non-empty array, got ${show(m.layers)}`);
   const tensors = new Map<string, TensorInfo>();
@@ -298,7 +308,8 @@ export function validateManifest(json: unknown, source: string): Manifest {
         }
         slices.push({ offset, end: offset + length, what: `layer "${name}" ${field}` });
       };
-      const shape = kind === 'depthwise' ? `${kh}×${kw} depthwise ${outC}` : kh === 1 && kw === 1 ? `${inC}→${outC}` : `${kh}×${kw} ${inC}→${outC}`;
+      const shape =
+        kind === 'depthwise' ? `${kh}×${kw} depthwise ${outC}` : kh === 1 && kw === 1 ? `${inC}→${outC}` : `${kh}×${kw} ${inC}→${outC}`;
       checkRef(l.weights, 'weights', packedWeightsBytes(kind, [kh, kw], inC, outC), shape);
       checkRef(l.bias, 'bias', packedBiasBytes(outC), `bias ${outC}`);
     }

@@ -59,13 +59,19 @@ class UniformWriter {
     this.view = new DataView(new ArrayBuffer(bytes));
   }
   u32(offset: number, values: number[]): void {
-    values.forEach((v, i) => this.view.setUint32(offset + 4 * i, v, true));
+    values.forEach((v, i) => {
+      this.view.setUint32(offset + 4 * i, v, true);
+    });
   }
   i32(offset: number, values: number[]): void {
-    values.forEach((v, i) => this.view.setInt32(offset + 4 * i, v, true));
+    values.forEach((v, i) => {
+      this.view.setInt32(offset + 4 * i, v, true);
+    });
   }
   f32(offset: number, values: number[]): void {
-    values.forEach((v, i) => this.view.setFloat32(offset + 4 * i, v, true));
+    values.forEach((v, i) => {
+      this.view.setFloat32(offset + 4 * i, v, true);
+    });
   }
 }
 
@@ -130,7 +136,9 @@ export class Plan {
       uniformOffset: 0,
     };
     this.steps.push(this.preprocessStep);
-    this.shapes.layers.forEach((ls, i) => this.steps.push(this.layerStep(ls, (i + 1) * UNIFORM_ALIGN)));
+    this.shapes.layers.forEach((ls, i) => {
+      this.steps.push(this.layerStep(ls, (i + 1) * UNIFORM_ALIGN));
+    });
     this.decodeStep = this.makeDecodeStep((manifest.layers.length + 1) * UNIFORM_ALIGN);
     this.steps.push(this.decodeStep);
 
@@ -347,13 +355,19 @@ export class Plan {
   writeFrameParams(fit: Fit, srcW: number, srcH: number, flipHorizontal: boolean): void {
     const p = this.model.manifest.preprocess;
     const pre = new DataView(new ArrayBuffer(KERNELS.preprocess.uniformBytes));
-    [this.width, this.height, srcW, srcH, fit.regionW, fit.regionH].forEach((v, i) => pre.setUint32(4 * i, v, true));
+    [this.width, this.height, srcW, srcH, fit.regionW, fit.regionH].forEach((v, i) => {
+      pre.setUint32(4 * i, v, true);
+    });
     pre.setInt32(24, fit.originX, true);
     pre.setInt32(28, fit.originY, true);
     pre.setFloat32(32, fit.scaleX, true);
     pre.setFloat32(36, fit.scaleY, true);
-    [...p.mean, 0].forEach((v, i) => pre.setFloat32(48 + 4 * i, v, true));
-    [...p.scale, 0].forEach((v, i) => pre.setFloat32(64 + 4 * i, v, true));
+    [...p.mean, 0].forEach((v, i) => {
+      pre.setFloat32(48 + 4 * i, v, true);
+    });
+    [...p.scale, 0].forEach((v, i) => {
+      pre.setFloat32(64 + 4 * i, v, true);
+    });
     this.device.queue.writeBuffer(this.uniforms, 0, pre.buffer);
 
     const dec = new DataView(new ArrayBuffer(32));

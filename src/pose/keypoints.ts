@@ -25,9 +25,10 @@ export const PART_NAMES = [
 export type PartName = (typeof PART_NAMES)[number];
 export const NUM_KEYPOINTS = PART_NAMES.length;
 
-export const PART_IDS: Readonly<Record<PartName, number>> = Object.fromEntries(
-  PART_NAMES.map((name, i) => [name, i]),
-) as Record<PartName, number>;
+export const PART_IDS: Readonly<Record<PartName, number>> = Object.fromEntries(PART_NAMES.map((name, i) => [name, i])) as Record<
+  PartName,
+  number
+>;
 
 /** Bones drawn over the image (TF.js PoseNet's connectedPartNames). */
 export const SKELETON: readonly (readonly [PartName, PartName])[] = [
@@ -45,9 +46,7 @@ export const SKELETON: readonly (readonly [PartName, PartName])[] = [
   ['leftHip', 'rightHip'],
 ];
 
-export const SKELETON_INDICES: readonly (readonly [number, number])[] = SKELETON.map(
-  ([a, b]) => [PART_IDS[a], PART_IDS[b]] as const,
-);
+export const SKELETON_INDICES: readonly (readonly [number, number])[] = SKELETON.map(([a, b]) => [PART_IDS[a], PART_IDS[b]] as const);
 
 /**
  * The part tree the multi-pose decoder walks from a root keypoint (TF.js PoseNet's

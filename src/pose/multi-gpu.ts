@@ -82,7 +82,9 @@ export class MultiPoseGpu {
     const stagingHeads = r.buffer('stagingHeads', headsBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     const stagingCandidates = r.buffer('stagingCandidates', candidateBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     const u = new DataView(new ArrayBuffer(KERNELS.decode_candidates.uniformBytes));
-    [w, h, shape.c4, manifest.heads.heatmap.channelOffset, capacity, 0].forEach((v, i) => u.setUint32(4 * i, v, true));
+    [w, h, shape.c4, manifest.heads.heatmap.channelOffset, capacity, 0].forEach((v, i) => {
+      u.setUint32(4 * i, v, true);
+    });
     this.device.queue.writeBuffer(uniforms, 0, u.buffer);
     const bindGroup = this.device.createBindGroup({
       label: `MultiPose.decode_candidates.bindGroup(${plan.label})`,
@@ -107,7 +109,8 @@ export class MultiPoseGpu {
     };
     const dispatch = Math.ceil((w * h * NUM_KEYPOINTS) / WORKGROUP_SIZE);
     const limit = this.device.limits.maxComputeWorkgroupsPerDimension;
-    if (dispatch > limit) throw new Error(`MultiPose: pass decode_candidates needs ${dispatch} workgroups, over this device's limit of ${limit}`);
+    if (dispatch > limit)
+      throw new Error(`MultiPose: pass decode_candidates needs ${dispatch} workgroups, over this device's limit of ${limit}`);
     this.built = {
       plan,
       uniforms,

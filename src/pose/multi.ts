@@ -46,7 +46,8 @@ export const MULTI_POSE_DEFAULTS: Required<Omit<MultiPoseOptions, 'flipHorizonta
 /** Throws a RangeError naming the bad option (TF.js's validateMultiPersonInputConfig). */
 export function checkMultiPoseOptions(o: MultiPoseOptions): Required<Omit<MultiPoseOptions, 'flipHorizontal'>> {
   const r = { ...MULTI_POSE_DEFAULTS, ...definedOnly(o) };
-  if (!(Number.isInteger(r.maxDetections) && r.maxDetections > 0)) throw new RangeError(`maxDetections ${r.maxDetections}: must be an integer > 0`);
+  if (!(Number.isInteger(r.maxDetections) && r.maxDetections > 0))
+    throw new RangeError(`maxDetections ${r.maxDetections}: must be an integer > 0`);
   if (!(r.scoreThreshold >= 0 && r.scoreThreshold <= 1)) throw new RangeError(`scoreThreshold ${r.scoreThreshold}: must be in [0, 1]`);
   if (!(r.nmsRadius > 0)) throw new RangeError(`nmsRadius ${r.nmsRadius}: must be > 0`);
   return r;
@@ -194,7 +195,7 @@ function imageCoords(h: HeadsTensor, c: PartCandidate, outputStride: number): Ve
   return { x: c.x * outputStride + o.x, y: c.y * outputStride + o.y };
 }
 
-const clamp = (a: number, lo: number, hi: number) => (a < lo ? lo : a > hi ? hi : a);
+const clamp = (a: number, lo: number, hi: number) => (a < lo ? lo : Math.min(a, hi));
 
 function nearestCell(h: HeadsTensor, p: Vector2D, outputStride: number): { y: number; x: number } {
   return {
@@ -233,12 +234,14 @@ function decodePose(h: HeadsTensor, root: PartCandidate, outputStride: number): 
   for (let edge = POSE_CHAIN.length - 1; edge >= 0; edge--) {
     const source = keypoints[CHILD[edge]!];
     const target = PARENT[edge]!;
-    if (source && !keypoints[target]) keypoints[target] = traverseToTargetKeypoint(h, edge, source, target, outputStride, h.displacementBwd);
+    if (source && !keypoints[target])
+      keypoints[target] = traverseToTargetKeypoint(h, edge, source, target, outputStride, h.displacementBwd);
   }
   for (let edge = 0; edge < POSE_CHAIN.length; edge++) {
     const source = keypoints[PARENT[edge]!];
     const target = CHILD[edge]!;
-    if (source && !keypoints[target]) keypoints[target] = traverseToTargetKeypoint(h, edge, source, target, outputStride, h.displacementFwd);
+    if (source && !keypoints[target])
+      keypoints[target] = traverseToTargetKeypoint(h, edge, source, target, outputStride, h.displacementFwd);
   }
   return keypoints as Keypoint[];
 }

@@ -20,7 +20,6 @@ import { b64ToBytes, b64ToF32, bytesToB64, f32ToB64 } from '../support/b64.ts';
 export type { GpuResult } from './with-device.ts';
 import type { GpuResult } from './with-device.ts';
 
-
 async function readBuffer(device: GPUDevice, buffer: GPUBuffer, bytes: number): Promise<Float32Array> {
   const staging = device.createBuffer({ label: 'harness.readback', size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const encoder = device.createCommandEncoder();
@@ -55,7 +54,11 @@ async function layers(c: LayersCase): Promise<GpuResult<Record<string, string>>>
     const kernels = new KernelCache(device);
     const weights = b64ToBytes(c.weights);
     const model = new Model(device, { manifest: c.manifest, weights: weights.slice().buffer, source: 'test' }, ledger);
-    const plan = new Plan(device, kernels, model, c.width, c.height, ledger, { retainAll: true, unchecked: true, reference: !!c.reference });
+    const plan = new Plan(device, kernels, model, c.width, c.height, ledger, {
+      retainAll: true,
+      unchecked: true,
+      reference: !!c.reference,
+    });
     device.queue.writeBuffer(plan.inputBuffer, 0, b64ToF32(c.input));
     const encoder = device.createCommandEncoder();
     plan.encode(encoder, null, 'layers');
@@ -89,7 +92,12 @@ function stubManifest(outputStride: 8 | 16 | 32, preprocess: { mean: number[]; s
     architecture: 'MobileNetV1',
     outputStride,
     input: { sourceName: 'image', sourceLayout: 'NHWC', tensor: 'image', channels: 3 },
-    preprocess: { kind: 'custom', mean: preprocess.mean as [number, number, number], scale: preprocess.scale as [number, number, number], from: 'flag' },
+    preprocess: {
+      kind: 'custom',
+      mean: preprocess.mean as [number, number, number],
+      scale: preprocess.scale as [number, number, number],
+      from: 'flag',
+    },
     layers: [
       {
         name: 'heads',
@@ -392,7 +400,13 @@ async function sources(c: { weightsUrl: string; imageUrl: string; resolution: nu
 }
 
 /** Loads weights and reports the error message (for the bad-input tests). */
-async function loadError({ weightsUrl, resolution }: { weightsUrl: string; resolution: number | { width: number; height: number } }): Promise<string | null> {
+async function loadError({
+  weightsUrl,
+  resolution,
+}: {
+  weightsUrl: string;
+  resolution: number | { width: number; height: number };
+}): Promise<string | null> {
   const device = await requestPoseNetDevice();
   try {
     const net = await createPoseNet({ weights: weightsUrl, resolution, device });

@@ -25,4 +25,3 @@ export async function loadImage(url: string): Promise<HTMLImageElement> {
   }
   return img;
 }
-

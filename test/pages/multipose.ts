@@ -13,7 +13,6 @@ import { b64ToF32, f32ToB64 } from '../support/b64.ts';
 import { loadImage } from './images.ts';
 import { withDevice } from './with-device.ts';
 
-
 export interface CandidatesCase {
   /** Heads tensor, NHWC with headsC4 vec4s per cell, base64 float32. */
   heads: string;
@@ -30,9 +29,14 @@ export interface CandidatesCase {
 async function candidates(c: CandidatesCase) {
   return withDevice(async (device) => {
     const kernels = new KernelCache(device);
-    const uniforms = device.createBuffer({ size: KERNELS.decode_candidates.uniformBytes, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const uniforms = device.createBuffer({
+      size: KERNELS.decode_candidates.uniformBytes,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
     const u = new DataView(new ArrayBuffer(KERNELS.decode_candidates.uniformBytes));
-    [c.gridW, c.gridH, c.headsC4, c.heatmapChannel, c.capacity, 0].forEach((v, i) => u.setUint32(4 * i, v, true));
+    [c.gridW, c.gridH, c.headsC4, c.heatmapChannel, c.capacity, 0].forEach((v, i) => {
+      u.setUint32(4 * i, v, true);
+    });
     u.setFloat32(24, c.scoreThreshold, true);
     u.setFloat32(28, c.slack, true);
     device.queue.writeBuffer(uniforms, 0, u.buffer);

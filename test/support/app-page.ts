@@ -21,7 +21,11 @@ export interface AppPage {
 /** A frame record without its per-pass profile (smaller over the wire). */
 export type Rec = Omit<FrameRecord, 'profile'>;
 
-export async function openApp(browser: Browser, url: string, options: { setup?: (page: Page) => Promise<void>; timeoutMs?: number } = {}): Promise<AppPage> {
+export async function openApp(
+  browser: Browser,
+  url: string,
+  options: { setup?: (page: Page) => Promise<void>; timeoutMs?: number } = {},
+): Promise<AppPage> {
   const timeoutMs = options.timeoutMs ?? 180_000;
   const page = await browser.newPage();
   await options.setup?.(page);
@@ -60,4 +64,3 @@ export function outputFile(name: string): string {
   fs.mkdirSync(APP_OUTPUT, { recursive: true });
   return path.join(APP_OUTPUT, name);
 }
-

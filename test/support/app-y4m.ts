@@ -77,7 +77,12 @@ export async function makeFakeCamera(browser: Browser, baseUrl: string, outDir: 
             let r = 0;
             let gg = 0;
             let b = 0;
-            for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]] as const) {
+            for (const [dx, dy] of [
+              [0, 0],
+              [1, 0],
+              [0, 1],
+              [1, 1],
+            ] as const) {
               const p = 4 * ((2 * cy + dy) * w + 2 * cx + dx);
               r += rgba[p]! / 255 / 4;
               gg += rgba[p + 1]! / 255 / 4;
@@ -110,9 +115,17 @@ export async function makeFakeCamera(browser: Browser, baseUrl: string, outDir: 
     if (haveCoco) {
       const coco = JSON.parse(fs.readFileSync(path.join(COCO_DIR, 'person_keypoints.json'), 'utf8')) as { annotations: CocoAnnotation[] };
       const ann = coco.annotations.filter((a) => a.image_id === PHOTO_ID).sort((a, b) => b.num_keypoints - a.num_keypoints)[0];
-      if (ann) keypoints = Array.from({ length: 17 }, (_, k) => [ann.keypoints[3 * k]!, ann.keypoints[3 * k + 1]!, ann.keypoints[3 * k + 2]!]);
+      if (ann)
+        keypoints = Array.from({ length: 17 }, (_, k) => [ann.keypoints[3 * k]!, ann.keypoints[3 * k + 1]!, ann.keypoints[3 * k + 2]!]);
     }
-    return { file, png, width: out.width, height: out.height, origin: haveCoco ? `coco-mini/images/${photoName(PHOTO_ID)}` : 'generated', keypoints };
+    return {
+      file,
+      png,
+      width: out.width,
+      height: out.height,
+      origin: haveCoco ? `coco-mini/images/${photoName(PHOTO_ID)}` : 'generated',
+      keypoints,
+    };
   } finally {
     await page.close();
   }

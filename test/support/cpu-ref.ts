@@ -70,12 +70,7 @@ export function conv2d(x: Tensor, s: ConvSpec): Tensor {
   return { h: oh, w: ow, c: s.outChannels, data: y };
 }
 
-export function maxPool(
-  x: Tensor,
-  kernel: [number, number],
-  stride: [number, number],
-  pads: [number, number, number, number],
-): Tensor {
+export function maxPool(x: Tensor, kernel: [number, number], stride: [number, number], pads: [number, number, number, number]): Tensor {
   const [kh, kw] = kernel;
   const [sh, sw] = stride;
   const [pt, pl, pb, pr] = pads;

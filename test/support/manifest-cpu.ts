@@ -37,8 +37,8 @@ export function preprocessCpu(manifest: Manifest, rgb: Float32Array, height: num
 }
 
 function activate(v: number, activation: Layer['activation']): number {
-  if (activation === 'relu') return v > 0 ? v : 0;
-  if (activation === 'relu6') return v > 0 ? (v < 6 ? v : 6) : 0;
+  if (activation === 'relu') return Math.max(v, 0);
+  if (activation === 'relu6') return v > 0 ? Math.min(v, 6) : 0;
   return v;
 }
 
@@ -149,13 +149,7 @@ export function extractHead(manifest: Manifest, tensors: Map<string, CpuTensor>,
  * Runs a whole manifest on RGB pixels (NHWC, 0..255, `height` × `width` × 3). Keeps every
  * tensor (small inputs only) and returns the four heads unpadded.
  */
-export function runManifestCpu(
-  manifest: Manifest,
-  weightsBin: Uint8Array,
-  rgb: Float32Array,
-  height: number,
-  width: number,
-): CpuRun {
+export function runManifestCpu(manifest: Manifest, weightsBin: Uint8Array, rgb: Float32Array, height: number, width: number): CpuRun {
   const aligned = new Uint8Array(weightsBin.byteLength);
   aligned.set(weightsBin);
   const weights = new Float32Array(aligned.buffer);

@@ -86,7 +86,11 @@ export class TestGraph {
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) data[i] = this.rng.normal() * std;
     if (opts.constantNode) {
-      this.nodes.push(makeNode('Constant', [], [name], `${name}/Constant`, [{ name: 'value', type: AttributeType.TENSOR, t: floatTensor(name, dims, data) }]));
+      this.nodes.push(
+        makeNode('Constant', [], [name], `${name}/Constant`, [
+          { name: 'value', type: AttributeType.TENSOR, t: floatTensor(name, dims, data) },
+        ]),
+      );
       return name;
     }
     return this.constant(name, dims, data, opts.floatData);
@@ -188,7 +192,9 @@ export class TestGraph {
       const c = opts.channels?.[head] ?? HEAD_SIZES[head];
       let y = this.conv(feature, channels, c, 1, { name: `${names[head]}/Conv`, bias: true });
       if (layout === 'NHWC') {
-        y = this.node('Transpose', [y], [attrInts('perm', [0, 2, 3, 1])], `${names[head]}/Transpose`, [opts.identity ? `${names[head]}/nhwc` : names[head]]);
+        y = this.node('Transpose', [y], [attrInts('perm', [0, 2, 3, 1])], `${names[head]}/Transpose`, [
+          opts.identity ? `${names[head]}/nhwc` : names[head],
+        ]);
         if (opts.identity) y = this.node('Identity', [y], [], `${names[head]}/Identity`, [names[head]]);
       } else {
         y = this.node('Identity', [y], [], `${names[head]}/Identity`, [names[head]]);
@@ -280,7 +286,12 @@ export function nhwcToNchw(data: Float32Array, height: number, width: number, ch
  * Compares two arrays: an element passes when its absolute error is within `abs` OR its
  * relative error within `rel`. Returns a description of the first failures, or null.
  */
-export function compareArrays(actual: Float32Array, expected: Float32Array, tol: { abs: number; rel: number }, label: string): string | null {
+export function compareArrays(
+  actual: Float32Array,
+  expected: Float32Array,
+  tol: { abs: number; rel: number },
+  label: string,
+): string | null {
   if (actual.length !== expected.length) return `${label}: ${actual.length} values, ${expected.length} expected`;
   const bad: string[] = [];
   let worst = 0;
@@ -322,7 +333,13 @@ export async function compareWithOrt(
   bytes: Uint8Array,
   manifest: Manifest,
   weights: Uint8Array,
-  opts: { height: number; width: number; seed: number; outputLayout?: 'NHWC' | 'NCHW'; tol: (range: number) => { abs: number; rel: number } },
+  opts: {
+    height: number;
+    width: number;
+    seed: number;
+    outputLayout?: 'NHWC' | 'NCHW';
+    tol: (range: number) => { abs: number; rel: number };
+  },
 ): Promise<HeadComparison> {
   const { height: H, width: W } = opts;
   const rgb = randomPixels(H, W, opts.seed);

@@ -99,7 +99,9 @@ function mapHeads(outputs: { name: string; channels: number }[]): Record<HeadNam
   for (const pass of [0, 1] as const) {
     for (const head of HEAD_NAMES) {
       if (map.has(head)) continue;
-      const hits = outputs.filter((o) => !taken.has(o.name) && o.channels === HEAD_CHANNELS[head] && o.name.toLowerCase().includes(NAME_KEYS[head][pass]));
+      const hits = outputs.filter(
+        (o) => !taken.has(o.name) && o.channels === HEAD_CHANNELS[head] && o.name.toLowerCase().includes(NAME_KEYS[head][pass]),
+      );
       if (hits.length === 1) {
         map.set(head, hits[0]!.name);
         taken.add(hits[0]!.name);
@@ -116,7 +118,9 @@ function mapHeads(outputs: { name: string; channels: number }[]): Record<HeadNam
   }
   const missing = HEAD_NAMES.filter((h) => !map.has(h));
   if (missing.length) {
-    throw new Error(`runOnnxHeads: cannot find head(s) ${missing.join(', ')} among outputs ${outputs.map((o) => `${o.name}[${o.channels}]`).join(', ')}`);
+    throw new Error(
+      `runOnnxHeads: cannot find head(s) ${missing.join(', ')} among outputs ${outputs.map((o) => `${o.name}[${o.channels}]`).join(', ')}`,
+    );
   }
   return Object.fromEntries(map) as Record<HeadName, string>;
 }
@@ -130,7 +134,7 @@ export async function runOnnxHeads(model: string | Uint8Array, input: Float32Arr
   const session = await getSession(model);
   const inputName = session.inputNames[0]!;
   const meta = session.inputMetadata[0];
-  const shape = meta && meta.isTensor ? meta.shape : [];
+  const shape = meta?.isTensor ? meta.shape : [];
   const nchw = shape.length === 4 && shape[1] === 3 && shape[3] !== 3;
   const feed = nchw
     ? { data: nhwcToNchw(input, height, width, 3), dims: [1, 3, height, width] }

@@ -203,7 +203,8 @@ export function resolveModel(arg: string): ModelRef {
   const file = path.join(dir, 'model.json');
   if (!fs.existsSync(file)) throw new ToolError(`no model at ${arg}: ${file} does not exist`);
   const m = JSON.parse(fs.readFileSync(file, 'utf8')) as { outputStride: number; architecture: string; format?: string };
-  if (m.format !== 'posenet-webgpu/manifest') throw new ToolError(`${file} is not a posenet-webgpu manifest (make one with \`npm run convert\`)`);
+  if (m.format !== 'posenet-webgpu/manifest')
+    throw new ToolError(`${file} is not a posenet-webgpu manifest (make one with \`npm run convert\`)`);
   const rel = path.relative(repoRoot, dir);
   const url = !rel.startsWith('..') && !path.isAbsolute(rel) ? `/${rel.split(path.sep).join('/')}` : `/@fs${dir}`;
   return { name: arg, dir, url, tfjsUrl: null, outputStride: m.outputStride, architecture: m.architecture };

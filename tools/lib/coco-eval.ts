@@ -23,7 +23,9 @@
  */
 
 /** COCO's per-keypoint sigmas (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles). */
-export const COCO_SIGMAS = [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89].map((s) => s / 10);
+export const COCO_SIGMAS = [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89].map(
+  (s) => s / 10,
+);
 export const NUM_COCO_KEYPOINTS = 17;
 
 export interface CocoImage {
@@ -309,12 +311,24 @@ export function evaluateKeypoints(gt: CocoDataset, results: CocoResult[], params
     const v = values.filter((x) => x > -1);
     return v.length ? v.reduce((s, x) => s + x, 0) / v.length : -1;
   };
-  const tIndex = (t: number) => OKS_THRESHOLDS.findIndex((x) => x === t);
+  const tIndex = (t: number) => OKS_THRESHOLDS.indexOf(t);
   const apAt = (area: number, t?: number) =>
     meanValid(precision.flatMap((byR, ti) => (t === undefined || ti === tIndex(t) ? byR.map((byA) => byA[area]!) : [])));
-  const arAt = (area: number, t?: number) => meanValid(recall.flatMap((byA, ti) => (t === undefined || ti === tIndex(t) ? [byA[area]!] : [])));
+  const arAt = (area: number, t?: number) =>
+    meanValid(recall.flatMap((byA, ti) => (t === undefined || ti === tIndex(t) ? [byA[area]!] : [])));
   const stats = [apAt(0), apAt(0, 0.5), apAt(0, 0.75), apAt(1), apAt(2), arAt(0), arAt(0, 0.5), arAt(0, 0.75), arAt(1), arAt(2)];
-  const [ap, ap50, ap75, apMedium, apLarge, ar, ar50, ar75, arMedium, arLarge] = stats as [number, number, number, number, number, number, number, number, number, number];
+  const [ap, ap50, ap75, apMedium, apLarge, ar, ar50, ar75, arMedium, arLarge] = stats as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   return { stats, ap, ap50, ap75, apMedium, apLarge, ar, ar50, ar75, arMedium, arLarge, precision, recall };
 }
 
@@ -338,7 +352,10 @@ export function matchPeople(gt: CocoDataset, results: CocoResult[], maxDets = 20
   for (const r of results) {
     if (r.category_id !== catId) continue;
     let list = byImage.get(r.image_id);
-    if (!list) byImage.set(r.image_id, (list = []));
+    if (!list) {
+      list = [];
+      byImage.set(r.image_id, list);
+    }
     list.push(r);
   }
   const out: PersonMatch[] = [];

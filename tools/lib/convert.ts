@@ -98,8 +98,19 @@ export const PREPROCESS_PRESETS: Readonly<Record<PreprocessName, { mean: [number
 };
 
 const SUPPORTED_OPS = [
-  'Conv', 'BatchNormalization', 'Relu', 'Clip', 'Add', 'Sub', 'Mul', 'Div', 'MaxPool',
-  'Transpose', 'Identity', 'Dropout', 'Constant',
+  'Conv',
+  'BatchNormalization',
+  'Relu',
+  'Clip',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'MaxPool',
+  'Transpose',
+  'Identity',
+  'Dropout',
+  'Constant',
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -217,7 +228,9 @@ class Converter {
   private tensorToConst(t: TensorProto, what: string): ConstVal {
     const name = t.name ?? '';
     if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || (t.externalData ?? []).length > 0) {
-      throw this.error(`${what} "${name}" keeps its data in an external file; external data is not supported (save the model with its weights inside the .onnx)`);
+      throw this.error(
+        `${what} "${name}" keeps its data in an external file; external data is not supported (save the model with its weights inside the .onnx)`,
+      );
     }
     const dims = (t.dims ?? []).map((d) => toNumber(d));
     if (t.dataType !== DataType.FLOAT) {
@@ -228,7 +241,9 @@ class Converter {
     let data: Float32Array;
     if (t.rawData && t.rawData.length > 0) {
       if (t.rawData.length !== count * 4) {
-        throw this.error(`${what} "${name}" has ${t.rawData.length} bytes of raw data for dims [${dims.join(', ')}] (${count * 4} expected)`);
+        throw this.error(
+          `${what} "${name}" has ${t.rawData.length} bytes of raw data for dims [${dims.join(', ')}] (${count * 4} expected)`,
+        );
       }
       const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
       data = new Float32Array(count);
@@ -270,7 +285,9 @@ class Converter {
   run(): ConvertResult {
     for (const t of this.graph.initializer ?? []) {
       if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || (t.externalData ?? []).length > 0) {
-        throw this.error(`initializer "${t.name}" keeps its data in an external file; external data is not supported (save the model with its weights inside the .onnx)`);
+        throw this.error(
+          `initializer "${t.name}" keeps its data in an external file; external data is not supported (save the model with its weights inside the .onnx)`,
+        );
       }
       this.initializers.set(t.name ?? '', t);
     }
@@ -284,7 +301,10 @@ class Converter {
     }
     for (const o of this.graphOutputs) this.consumers.set(o, this.consumerCount(o) + 1);
 
-    this.setUpInput(input, nodes.map((n) => n.node));
+    this.setUpInput(
+      input,
+      nodes.map((n) => n.node),
+    );
     nodes.forEach(({ node, index }, position) => {
       this.position = position;
       this.visit(node, index);
@@ -295,7 +315,9 @@ class Converter {
   private findInput(): ValueInfoProto {
     const inputs = (this.graph.input ?? []).filter((i) => !this.initializers.has(i.name ?? ''));
     if (inputs.length !== 1) {
-      throw this.error(`the graph has ${inputs.length} inputs (${inputs.map((i) => `"${i.name}"`).join(', ')}); a PoseNet has one image input`);
+      throw this.error(
+        `the graph has ${inputs.length} inputs (${inputs.map((i) => `"${i.name}"`).join(', ')}); a PoseNet has one image input`,
+      );
     }
     return inputs[0]!;
   }
@@ -366,7 +388,9 @@ class Converter {
     else layout = this.layoutFromUse(name, nodes);
     const channelDim = layout === 'NHWC' ? dims?.[3] : dims?.[1];
     if (typeof channelDim === 'number' && channelDim !== 3) {
-      throw this.error(`input "${name}" has ${channelDim} channels (shape [${dims!.map((d) => d ?? '?').join(', ')}]); PoseNet takes RGB (3)`);
+      throw this.error(
+        `input "${name}" has ${channelDim} channels (shape [${dims!.map((d) => d ?? '?').join(', ')}]); PoseNet takes RGB (3)`,
+      );
     }
     this.inputLayout = layout;
     this.values.set(name, {
@@ -402,7 +426,9 @@ class Converter {
     const desc = this.describe(node, index);
     const op = node.opType ?? '';
     if (node.domain && node.domain !== 'ai.onnx') {
-      throw this.error(`${desc}: unsupported op ${node.domain}.${op}; the converter handles ${SUPPORTED_OPS.join(', ')} from the default ONNX domain`);
+      throw this.error(
+        `${desc}: unsupported op ${node.domain}.${op}; the converter handles ${SUPPORTED_OPS.join(', ')} from the default ONNX domain`,
+      );
     }
     const out = node.output?.[0] ?? '';
     switch (op) {
@@ -480,7 +506,9 @@ class Converter {
     const v = this.value(name, desc);
     if (v.kind === 'const') throw this.error(`${desc}: its input "${name}" is a constant`);
     if (!samePerm(v.perm, IDENTITY_PERM)) {
-      throw this.error(`${desc}: its input "${name}" is in layout ${layoutName(v.perm)}; Conv and MaxPool read NCHW (is a Transpose missing?)`);
+      throw this.error(
+        `${desc}: its input "${name}" is in layout ${layoutName(v.perm)}; Conv and MaxPool read NCHW (is a Transpose missing?)`,
+      );
     }
     if (v.kind === 'image') return { ref: v, channels: 3 };
     return { ref: v.layer, channels: v.layer.outChannels };
@@ -519,14 +547,18 @@ class Converter {
     const [xName = '', wName = '', bName = ''] = node.input ?? [];
     const { ref, channels } = this.layerInput(xName, desc);
     const w = this.constant(wName, desc, 'weight');
-    if (w.dims.length !== 4) throw this.error(`${desc}: weight "${wName}" has shape [${w.dims.join(', ')}]; only 2-D convolutions (4-D weights) are supported`);
+    if (w.dims.length !== 4)
+      throw this.error(`${desc}: weight "${wName}" has shape [${w.dims.join(', ')}]; only 2-D convolutions (4-D weights) are supported`);
     const [m, cg, kh, kw] = w.dims as [number, number, number, number];
     const group = attrIntValue(node, 'group', 1);
     if (cg * group !== channels) {
-      throw this.error(`${desc}: weight "${wName}" [${w.dims.join(', ')}] with group ${group} expects ${cg * group} input channels, its input has ${channels}`);
+      throw this.error(
+        `${desc}: weight "${wName}" [${w.dims.join(', ')}] with group ${group} expects ${cg * group} input channels, its input has ${channels}`,
+      );
     }
     const ks = attrIntsValue(node, 'kernel_shape', [kh, kw]);
-    if (ks[0] !== kh || ks[1] !== kw) throw this.error(`${desc}: kernel_shape [${ks.join(',')}] does not match weight "${wName}" [${w.dims.join(', ')}]`);
+    if (ks[0] !== kh || ks[1] !== kw)
+      throw this.error(`${desc}: kernel_shape [${ks.join(',')}] does not match weight "${wName}" [${w.dims.join(', ')}]`);
     const kernel: [number, number] = [kh, kw];
     const stride = this.pair(node, 'strides', desc);
     let dilation = this.pair(node, 'dilations', desc);
@@ -538,7 +570,9 @@ class Converter {
     } else if (group === channels && m === channels && cg === 1) {
       kind = 'depthwise';
     } else {
-      throw this.error(`${desc}: grouped convolution (group ${group}, ${channels}→${m} channels) is not supported; only group 1 and depthwise (group = in = out channels)`);
+      throw this.error(
+        `${desc}: grouped convolution (group ${group}, ${channels}→${m} channels) is not supported; only group 1 and depthwise (group = in = out channels)`,
+      );
     }
     if (kind === 'pointwise') {
       // 1×1 with SAME padding pads nothing, and dilation has no effect.
@@ -611,7 +645,9 @@ class Converter {
     if (v.kind === 'const') throw this.error(`${desc}: ${what} on the constant "${name}" is not supported`);
     if (!v.fusable || v.layer.stage === 'final') {
       const why = v.layer.stage === 'final' ? `${v.layer.node} is a pooling layer` : `"${name}" has other readers`;
-      throw this.error(`${desc}: cannot fold ${what} into ${v.layer.node}: ${why}; only ops right after a Conv that nothing else reads can be fused`);
+      throw this.error(
+        `${desc}: cannot fold ${what} into ${v.layer.node}: ${why}; only ops right after a Conv that nothing else reads can be fused`,
+      );
     }
     return v;
   }
@@ -629,9 +665,11 @@ class Converter {
     const [xName = '', sName = '', bName = '', mName = '', vName = ''] = node.input ?? [];
     const v = this.fusionTarget(this.value(xName, desc), xName, desc, 'BatchNormalization');
     if (attrIntValue(node, 'training_mode', 0) !== 0) throw this.error(`${desc}: training_mode 1 is not supported`);
-    if (!samePerm(v.perm, IDENTITY_PERM)) throw this.error(`${desc}: its input "${xName}" is in layout ${layoutName(v.perm)}, BatchNormalization normalises axis 1 of NCHW`);
+    if (!samePerm(v.perm, IDENTITY_PERM))
+      throw this.error(`${desc}: its input "${xName}" is in layout ${layoutName(v.perm)}, BatchNormalization normalises axis 1 of NCHW`);
     const layer = v.layer;
-    if (layer.stage !== 'conv') throw this.error(`${desc}: cannot fold BatchNormalization into ${layer.node} after its residual add or activation`);
+    if (layer.stage !== 'conv')
+      throw this.error(`${desc}: cannot fold BatchNormalization into ${layer.node} after its residual add or activation`);
     const c = layer.outChannels;
     const get = (n: string, role: string): Float32Array => {
       const t = this.constant(n, desc, role);
@@ -703,12 +741,11 @@ class Converter {
     if (c.data.length === 1) return out.fill(c.data[0]!);
     const channelAxis = perm.indexOf(1);
     const rank = c.dims.length;
-    const ok =
-      rank <= 4 &&
-      c.data.length === channels &&
-      c.dims.every((d, j) => (4 - rank + j === channelAxis ? d === channels : d === 1));
+    const ok = rank <= 4 && c.data.length === channels && c.dims.every((d, j) => (4 - rank + j === channelAxis ? d === channels : d === 1));
     if (!ok) {
-      throw this.error(`${desc}: constant "${c.name}" [${c.dims.join(', ')}] is not a per-channel value for a ${channels}-channel tensor in layout ${layoutName(perm)}`);
+      throw this.error(
+        `${desc}: constant "${c.name}" [${c.dims.join(', ')}] is not a per-channel value for a ${channels}-channel tensor in layout ${layoutName(perm)}`,
+      );
     }
     for (let i = 0; i < channels; i++) out[i] = c.data[i]!;
     return out;
@@ -724,7 +761,9 @@ class Converter {
     }
     if (a.kind !== 'const' && b.kind !== 'const') {
       if (op === 'Add' && a.kind === 'act' && b.kind === 'act') return this.residualAdd(node, desc, a, aName, b, bName);
-      throw this.error(`${desc}: ${op} of "${aName}" and "${bName}" is not supported; only a residual Add of two conv outputs, or an op with a constant`);
+      throw this.error(
+        `${desc}: ${op} of "${aName}" and "${bName}" is not supported; only a residual Add of two conv outputs, or an op with a constant`,
+      );
     }
     const constFirst = a.kind === 'const';
     const c = (constFirst ? a : b) as ConstVal;
@@ -782,7 +821,9 @@ class Converter {
     const candidates = [a, b].filter(ok).sort((x, y) => y.layer.index - x.layer.index);
     const target = candidates[0];
     if (!target || a.layer === b.layer) {
-      throw this.error(`${desc}: cannot fuse the Add of "${aName}" and "${bName}" into a conv: neither is a (non-depthwise) conv output, before its activation, that only this Add reads`);
+      throw this.error(
+        `${desc}: cannot fuse the Add of "${aName}" and "${bName}" into a conv: neither is a (non-depthwise) conv output, before its activation, that only this Add reads`,
+      );
     }
     const other = target === a ? b : a;
     if (other.layer.outChannels !== target.layer.outChannels) {
@@ -816,7 +857,9 @@ class Converter {
     const image = imageReads[0]!.img;
     const other = imageReads.find((r) => r.img.tensor !== image.tensor);
     if (other) {
-      throw this.error(`${other.l.node} reads "${other.img.tensor}" but ${imageReads[0]!.l.node} reads "${image.tensor}"; all convs on the input must read the same preprocessed image`);
+      throw this.error(
+        `${other.l.node} reads "${other.img.tensor}" but ${imageReads[0]!.l.node} reads "${image.tensor}"; all convs on the input must read the same preprocessed image`,
+      );
     }
 
     // Fuse the four heads into one pointwise layer.
@@ -901,20 +944,29 @@ class Converter {
   private findHeads(): Record<HeadName, { layer: LayerBuild; source: string }> {
     const outs = this.graphOutputs.map((name) => {
       const v = this.values.get(name);
-      if (!v || v.kind !== 'act') throw this.error(`graph output "${name}" is not computed by a Conv; a PoseNet's outputs are its four heads`);
+      if (v?.kind !== 'act') throw this.error(`graph output "${name}" is not computed by a Conv; a PoseNet's outputs are its four heads`);
       return { name, layer: v.layer, perm: v.perm };
     });
     const list = (): string => outs.map((o) => `"${o.name}" (${o.layer.outChannels})`).join(', ');
     const wanted = 'heatmap (17 channels), offsets (34), displacement fwd (32) and bwd (32)';
     for (const o of outs) {
       if (![17, 34, 32].includes(o.layer.outChannels)) {
-        throw this.error(`not a PoseNet: graph output "${o.name}" has ${o.layer.outChannels} channels; the outputs must be ${wanted}; found ${list()}`);
+        throw this.error(
+          `not a PoseNet: graph output "${o.name}" has ${o.layer.outChannels} channels; the outputs must be ${wanted}; found ${list()}`,
+        );
       }
     }
     const by = (c: number) => outs.filter((o) => o.layer.outChannels === c);
     const [hm, off, disp] = [by(17), by(34), by(32)];
     if (hm.length !== 1 || off.length !== 1 || disp.length !== 2) {
-      const missing = hm.length === 0 ? 'no heatmap output (17 channels)' : off.length === 0 ? 'no offsets output (34 channels)' : disp.length < 2 ? `${disp.length} displacement outputs (32 channels) instead of 2` : 'more than four heads';
+      const missing =
+        hm.length === 0
+          ? 'no heatmap output (17 channels)'
+          : off.length === 0
+            ? 'no offsets output (34 channels)'
+            : disp.length < 2
+              ? `${disp.length} displacement outputs (32 channels) instead of 2`
+              : 'more than four heads';
       throw this.error(`not a PoseNet: ${missing}; the outputs must be ${wanted}; found ${list()}`);
     }
     let [fwd, bwd] = disp as [(typeof outs)[0], (typeof outs)[0]];
@@ -930,14 +982,18 @@ class Converter {
       if (seen.has(l)) throw this.error(`not a PoseNet: ${what} is the same tensor as another head`);
       seen.add(l);
       if (l.kind !== 'pointwise' || l.stride[0] !== 1 || l.stride[1] !== 1) {
-        throw this.error(`not a PoseNet: ${what} is a ${l.kernel.join('×')} ${l.kind} with stride ${l.stride.join('×')}; heads must be 1×1 convs with stride 1`);
+        throw this.error(
+          `not a PoseNet: ${what} is a ${l.kernel.join('×')} ${l.kind} with stride ${l.stride.join('×')}; heads must be 1×1 convs with stride 1`,
+        );
       }
       if (l.activation !== 'none' || l.residual) throw this.error(`not a PoseNet: ${what} has an activation or residual; heads are linear`);
       if (!samePerm(o.perm, IDENTITY_PERM) && !samePerm(o.perm, [0, 2, 3, 1])) {
         throw this.error(`graph output "${o.name}" is in layout ${layoutName(o.perm)}; NCHW or NHWC expected`);
       }
       if (l.input !== picked.heatmap.layer.input) {
-        throw this.error(`not a PoseNet: ${what} reads a different tensor than the heatmap head; all four heads must read the same feature map`);
+        throw this.error(
+          `not a PoseNet: ${what} reads a different tensor than the heatmap head; all four heads must read the same feature map`,
+        );
       }
       result[h] = { layer: l, source: o.name };
     }
@@ -975,7 +1031,9 @@ class Converter {
     }
     const [sh, sw] = strideOf(headsLayer.input);
     if (sh !== sw || ![8, 16, 32].includes(sh)) {
-      throw this.error(`not a PoseNet: the heads read a feature map at stride ${sh === sw ? sh : `${sh}×${sw}`} (the product of the strides before them); PoseNet's output stride is 8, 16 or 32`);
+      throw this.error(
+        `not a PoseNet: the heads read a feature map at stride ${sh === sw ? sh : `${sh}×${sw}`} (the product of the strides before them); PoseNet's output stride is 8, 16 or 32`,
+      );
     }
     const meta = this.metadata('posenet.output_stride');
     if (meta !== undefined && Number(meta) !== sh) {
@@ -995,7 +1053,9 @@ class Converter {
       if (scale.some((s) => s === 0 || !Number.isFinite(s))) throw this.error(`the input preprocessing multiplies by ${scale.join(', ')}`);
       const kind = classifyPreprocess(mean, scale);
       if (flag && flag !== kind) {
-        throw this.error(`--preprocess ${flag} contradicts the graph's own preprocessing (${kind}: mean ${mean.map((v) => +v.toFixed(4)).join(', ')}, scale ${scale.map((v) => +v.toPrecision(6)).join(', ')})`);
+        throw this.error(
+          `--preprocess ${flag} contradicts the graph's own preprocessing (${kind}: mean ${mean.map((v) => +v.toFixed(4)).join(', ')}, scale ${scale.map((v) => +v.toPrecision(6)).join(', ')})`,
+        );
       }
       const preset = kind === 'custom' ? undefined : PREPROCESS_PRESETS[kind];
       return { kind, mean: preset ? [...preset.mean] : mean, scale: preset ? [...preset.scale] : scale, from: 'graph' };
@@ -1007,13 +1067,16 @@ class Converter {
       kind = flag;
       from = 'flag';
     } else if (meta !== undefined) {
-      if (meta !== 'mobilenet' && meta !== 'resnet') throw this.error(`metadata posenet.preprocess "${meta}" is neither mobilenet nor resnet`);
+      if (meta !== 'mobilenet' && meta !== 'resnet')
+        throw this.error(`metadata posenet.preprocess "${meta}" is neither mobilenet nor resnet`);
       kind = meta;
       from = 'metadata';
     } else {
       kind = architecture === 'ResNet50' ? 'resnet' : 'mobilenet';
       from = 'default';
-      this.notes.push(`${this.file}: no preprocessing in the graph, no posenet.preprocess metadata and no --preprocess flag: using the ${architecture} default (${kind})`);
+      this.notes.push(
+        `${this.file}: no preprocessing in the graph, no posenet.preprocess metadata and no --preprocess flag: using the ${architecture} default (${kind})`,
+      );
     }
     const preset = PREPROCESS_PRESETS[kind];
     return { kind, mean: [...preset.mean], scale: [...preset.scale], from };
@@ -1121,7 +1184,7 @@ function sha256(bytes: Uint8Array): string {
 
 /** Pretty JSON with short number arrays (kernel, stride, pads, mean) kept on one line. */
 export function manifestJson(manifest: Manifest): string {
-  return JSON.stringify(manifest, null, 2).replace(/\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g, (_, inner: string) => `[${inner.split(/,\s*/).join(', ')}]`) + '\n';
+  return `${JSON.stringify(manifest, null, 2).replace(/\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g, (_, inner: string) => `[${inner.split(/,\s*/).join(', ')}]`)}\n`;
 }
 
 /** Converts ONNX bytes without touching the file system. `sourceFile` names them in messages. */
@@ -1134,12 +1197,8 @@ export function convertOnnxBytes(bytes: Uint8Array, sourceFile: string, options:
  * temporary sibling folder and renames it into place at the end, so that on failure
  * nothing is left at `outDir` (and an existing `outDir` is replaced only on success).
  */
-export async function convertOnnxFile(
-  onnxPath: string,
-  outDir: string,
-  options: ConvertOptions = {},
-): Promise<Manifest> {
-  const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+export async function convertOnnxFile(onnxPath: string, outDir: string, options: ConvertOptions = {}): Promise<Manifest> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   let bytes: Uint8Array;
   try {
     bytes = await fs.promises.readFile(onnxPath);

@@ -35,13 +35,7 @@ export function attrString(name: string, s: string): AttributeProto {
   return { name, type: AttributeType.STRING, s: new TextEncoder().encode(s) };
 }
 
-export function makeNode(
-  opType: string,
-  inputs: string[],
-  outputs: string[],
-  name: string,
-  attributes: AttributeProto[] = [],
-): NodeProto {
+export function makeNode(opType: string, inputs: string[], outputs: string[], name: string, attributes: AttributeProto[] = []): NodeProto {
   return { opType, input: inputs, output: outputs, name, attribute: attributes };
 }
 

@@ -62,7 +62,8 @@ export class Rng {
     this.state = (seed ^ 0x9e3779b9) >>> 0;
   }
   next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
@@ -161,13 +162,19 @@ class Builder {
     const variance = new Float32Array(c);
     for (let i = 0; i < c; i++) {
       scale[i] = this.rng.uniform(gamma[0], gamma[1]);
-      bias[i] = this.rng.uniform(-0.3, 0.3) * (gamma[0] + gamma[1]) / 2;
+      bias[i] = (this.rng.uniform(-0.3, 0.3) * (gamma[0] + gamma[1])) / 2;
       mean[i] = this.rng.normal() * 0.2 * Math.sqrt(expectedVar);
       variance[i] = expectedVar * this.rng.uniform(0.5, 1.5);
     }
     return this.node(
       'BatchNormalization',
-      [x, this.init(`${name}/gamma`, [c], scale), this.init(`${name}/beta`, [c], bias), this.init(`${name}/moving_mean`, [c], mean), this.init(`${name}/moving_variance`, [c], variance)],
+      [
+        x,
+        this.init(`${name}/gamma`, [c], scale),
+        this.init(`${name}/beta`, [c], bias),
+        this.init(`${name}/moving_mean`, [c], mean),
+        this.init(`${name}/moving_variance`, [c], variance),
+      ],
       `${name}/BatchNorm`,
       [attrFloat('epsilon', 1e-3)],
       `${name}/BatchNorm/out`,
@@ -239,7 +246,14 @@ export function mobileNetSpec(multiplier: number, outputStride: 8 | 16 | 32): Mo
       currentStride *= stride;
     }
     const out = scaled(MOBILENET_CHANNELS[i]!, multiplier);
-    specs.push({ name: `Conv2d_${i + 1}_depthwise`, kind: 'depthwise', stride: layerStride, dilation: layerRate, inChannels: channels, outChannels: channels });
+    specs.push({
+      name: `Conv2d_${i + 1}_depthwise`,
+      kind: 'depthwise',
+      stride: layerStride,
+      dilation: layerRate,
+      inChannels: channels,
+      outChannels: channels,
+    });
     specs.push({ name: `Conv2d_${i + 1}_pointwise`, kind: 'pointwise', stride: 1, dilation: 1, inChannels: channels, outChannels: out });
     channels = out;
   });
@@ -272,7 +286,12 @@ export function buildMobileNetV1(options: MobileNetOptions): ModelProto {
       depthwise: spec.kind === 'depthwise',
       // onnxruntime refuses auto_pad SAME with dilation: dilated (stride 1) convs get the
       // explicit pads SAME would give.
-      pads: spec.kind === 'pointwise' ? [0, 0, 0, 0] : spec.dilation > 1 ? [spec.dilation, spec.dilation, spec.dilation, spec.dilation] : 'same',
+      pads:
+        spec.kind === 'pointwise'
+          ? [0, 0, 0, 0]
+          : spec.dilation > 1
+            ? [spec.dilation, spec.dilation, spec.dilation, spec.dilation]
+            : 'same',
     });
     x = b.batchNorm(name, x, spec.outChannels, 2 * m2);
     x = b.relu6(name, x);
@@ -286,7 +305,13 @@ export function buildMobileNetV1(options: MobileNetOptions): ModelProto {
     'posenet.multiplier': String(multiplier),
   };
   if (placement === 'metadata') metadata['posenet.preprocess'] = MOBILENET_PREPROCESS;
-  return b.model('image', outputs, [34, 17, 32, 32], metadata, `PoseNet MobileNetV1 ${multiplier} stride ${outputStride}, random weights (seed ${seed})`);
+  return b.model(
+    'image',
+    outputs,
+    [34, 17, 32, 32],
+    metadata,
+    `PoseNet MobileNetV1 ${multiplier} stride ${outputStride}, random weights (seed ${seed})`,
+  );
 }
 
 export const RESNET_UNITS = [3, 4, 6, 3] as const;

@@ -229,7 +229,9 @@ export function decodeWeights(json: TfjsModelJson, shards: Uint8Array[][], label
     const { offsets, bytes: needed } = groupLayout(group, label);
     const data = concatBytes(shards[gi] ?? []);
     if (data.byteLength < needed) {
-      const firstMissing = group.weights.find((w, i) => offsets[i]! + elementCount(w.shape) * storedElementBytes(w, label) > data.byteLength);
+      const firstMissing = group.weights.find(
+        (w, i) => offsets[i]! + elementCount(w.shape) * storedElementBytes(w, label) > data.byteLength,
+      );
       const last = group.paths[group.paths.length - 1] ?? `weightsManifest[${gi}]`;
       throw new TfjsModelError(
         `${label}: weight shard ${group.paths.map((p) => `"${p}"`).join(' + ')} holds ${data.byteLength} bytes but its weights need ${needed}` +

@@ -40,7 +40,7 @@ const HEAD_NAME_PATTERNS: Readonly<Record<HeadName, RegExp>> = {
 
 function freeSpatialDims(shape: TfjsTensorShape | undefined): void {
   const dim = shape?.dim;
-  if (!dim || dim.length !== 4) return;
+  if (dim?.length !== 4) return;
   dim[1] = { size: '-1' };
   dim[2] = { size: '-1' };
 }
@@ -72,7 +72,9 @@ export function patchPosenetGraphModel<T extends TfjsModelJson>(modelJson: T, op
   const read = new Set(nodes.flatMap((n) => (n.input ?? []).map((i) => parseInputRef(i).node)));
   const pool: [string, TfjsSignatureEntry][] = sigEntries.length
     ? sigEntries
-    : nodes.filter((n) => n.op !== 'Const' && n.op !== 'Placeholder' && !read.has(n.name)).map((n) => [`${n.name}:0`, { name: `${n.name}:0` }]);
+    : nodes
+        .filter((n) => n.op !== 'Const' && n.op !== 'Placeholder' && !read.has(n.name))
+        .map((n) => [`${n.name}:0`, { name: `${n.name}:0` }]);
   const outputs: Record<string, TfjsSignatureEntry> = {};
   for (const head of order) {
     const hits = pool.filter(([key, e]) => HEAD_NAME_PATTERNS[head].test(parseInputRef(e.name).node) || HEAD_NAME_PATTERNS[head].test(key));

@@ -174,8 +174,7 @@ function transposeNhwcToNchw(data: Float32Array, shape: number[]): Float32Array 
   const out = new Float32Array(data.length);
   for (let b = 0; b < n; b++)
     for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++)
-        for (let k = 0; k < c; k++) out[((b * c + k) * h + y) * w + x] = data[((b * h + y) * w + x) * c + k]!;
+      for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[((b * c + k) * h + y) * w + x] = data[((b * h + y) * w + x) * c + k]!;
   return out;
 }
 
@@ -335,10 +334,17 @@ export function convertTfjsGraph(json: TfjsModelJson, weights: Map<string, TfjsW
    * auto_pad: there (stride 1, as TF requires for dilated convs) the padding does not depend
    * on the input size, (k - 1) * d in total with the odd pixel at the end, and is written out.
    */
-  const paddingAttrs = (n: TfjsNode, allowExplicit: boolean, kernel: number[] = [1, 1], stride: number[] = [1, 1], dilation: number[] = [1, 1]) => {
+  const paddingAttrs = (
+    n: TfjsNode,
+    allowExplicit: boolean,
+    kernel: number[] = [1, 1],
+    stride: number[] = [1, 1],
+    dilation: number[] = [1, 1],
+  ) => {
     const padding = nodeAttrString(n, 'padding');
     if (padding === 'SAME' && dilation.some((d) => d > 1)) {
-      if (stride.some((s) => s > 1)) fail(label, n, `has both dilations [${dilation.join(', ')}] and strides [${stride.join(', ')}]; TF needs one of them to be 1`);
+      if (stride.some((s) => s > 1))
+        fail(label, n, `has both dilations [${dilation.join(', ')}] and strides [${stride.join(', ')}]; TF needs one of them to be 1`);
       const total = kernel.map((k, i) => (k - 1) * dilation[i]!);
       const begin = total.map((t) => Math.floor(t / 2));
       return [attrInts('pads', [begin[0]!, begin[1]!, total[0]! - begin[0]!, total[1]! - begin[1]!])];
@@ -413,7 +419,11 @@ export function convertTfjsGraph(json: TfjsModelJson, weights: Map<string, TfjsW
           const [first, second, ...rest] = fusedOps;
           const ok = (first === undefined || first === 'BiasAdd') && (second === undefined || ACTIVATIONS.has(second)) && rest.length === 0;
           if (!ok || (first === undefined && second !== undefined)) {
-            fail(label, n, `has fused_ops [${fusedOps.join(', ')}]; only BiasAdd optionally followed by Relu, Relu6 or Sigmoid is supported`);
+            fail(
+              label,
+              n,
+              `has fused_ops [${fusedOps.join(', ')}]; only BiasAdd optionally followed by Relu, Relu6 or Sigmoid is supported`,
+            );
           }
           expectInputs(first === 'BiasAdd' ? 3 : 2);
         } else {
@@ -430,12 +440,19 @@ export function convertTfjsGraph(json: TfjsModelJson, weights: Map<string, TfjsW
         const dilation = spatial(n, 'dilations', [1, 1, 1, 1]);
         const outChannels = depthwise ? ci * co : co;
         const w = depthwise
-          ? initializer(`dw:${filter.name}`, `${filter.name}/oihw`, () => ({ dims: [ci * co, 1, kh, kw], data: depthwiseToOnnx(filter.data, filter.shape) }))
-          : initializer(`conv:${filter.name}`, `${filter.name}/oihw`, () => ({ dims: [co, ci, kh, kw], data: hwioToOihw(filter.data, filter.shape) }));
+          ? initializer(`dw:${filter.name}`, `${filter.name}/oihw`, () => ({
+              dims: [ci * co, 1, kh, kw],
+              data: depthwiseToOnnx(filter.data, filter.shape),
+            }))
+          : initializer(`conv:${filter.name}`, `${filter.name}/oihw`, () => ({
+              dims: [co, ci, kh, kw],
+              data: hwioToOihw(filter.data, filter.shape),
+            }));
         const convInputs = [x.onnx, w];
         if (fusedOps[0] === 'BiasAdd') {
           const bias = floatConst(n, ins[2]!, 'bias');
-          if (bias.data.length !== outChannels) fail(label, n, `has a bias of ${bias.data.length} values for ${outChannels} output channels`);
+          if (bias.data.length !== outChannels)
+            fail(label, n, `has a bias of ${bias.data.length} values for ${outChannels} output channels`);
           convInputs.push(initializer(`bias:${bias.name}`, bias.name, () => ({ dims: [outChannels], data: bias.data })));
         }
         const activation = fusedOps[1];
@@ -469,7 +486,8 @@ export function convertTfjsGraph(json: TfjsModelJson, weights: Map<string, TfjsW
         const bias = floatConst(n, ins[1]!, 'bias');
         if (bias.shape.length !== 1) fail(label, n, `has a bias of shape [${bias.shape.join(', ')}]; expected 1 dim`);
         const c = bias.data.length;
-        if (x.channels !== -1 && c !== x.channels) fail(label, n, `has a bias of ${c} values but its input "${x.tf}" has ${x.channels} channels`);
+        if (x.channels !== -1 && c !== x.channels)
+          fail(label, n, `has a bias of ${c} values but its input "${x.tf}" has ${x.channels} channels`);
         // Fold into the conv it follows when nothing else reads the conv's output, as tf2onnx does.
         const conv = x.convWithoutBias;
         if (conv && consumers.get(x.tf) === 1 && !candidates.includes(x.tf)) {
@@ -507,7 +525,11 @@ export function convertTfjsGraph(json: TfjsModelJson, weights: Map<string, TfjsW
             fail(label, n, `adds "${a.tf}" (${a.channels} channels) and "${b.tf}" (${b.channels} channels)`);
           }
           if (a.stride[0] !== b.stride[0] || a.stride[1] !== b.stride[1]) {
-            fail(label, n, `adds "${a.tf}" (stride ${a.stride.join('x')}) and "${b.tf}" (stride ${b.stride.join('x')}), which differ in size`);
+            fail(
+              label,
+              n,
+              `adds "${a.tf}" (stride ${a.stride.join('x')}) and "${b.tf}" (stride ${b.stride.join('x')}), which differ in size`,
+            );
           }
         }
         const t = a.constant ? b : a;
@@ -527,7 +549,14 @@ export function convertTfjsGraph(json: TfjsModelJson, weights: Map<string, TfjsW
         expectInputs(1);
         checkFloat(n);
         const x = tensorInput(n, ins[0]!);
-        value = { tf: name, onnx: out, channels: x.channels, stride: x.stride, nodes: [activationNode(n.op, x.onnx, out, name)], deps: inputs };
+        value = {
+          tf: name,
+          onnx: out,
+          channels: x.channels,
+          stride: x.stride,
+          nodes: [activationNode(n.op, x.onnx, out, name)],
+          deps: inputs,
+        };
         break;
       }
       case 'MaxPool': {
@@ -537,8 +566,19 @@ export function convertTfjsGraph(json: TfjsModelJson, weights: Map<string, TfjsW
         const x = tensorInput(n, ins[0]!);
         const kernel = spatial(n, 'ksize', []);
         const stride = spatial(n, 'strides', [1, 1, 1, 1]);
-        const node = makeNode('MaxPool', [x.onnx], [out], name, [attrInts('kernel_shape', kernel), attrInts('strides', stride), ...paddingAttrs(n, false)]);
-        value = { tf: name, onnx: out, channels: x.channels, stride: [x.stride[0] * stride[0], x.stride[1] * stride[1]], nodes: [node], deps: inputs };
+        const node = makeNode('MaxPool', [x.onnx], [out], name, [
+          attrInts('kernel_shape', kernel),
+          attrInts('strides', stride),
+          ...paddingAttrs(n, false),
+        ]);
+        value = {
+          tf: name,
+          onnx: out,
+          channels: x.channels,
+          stride: [x.stride[0] * stride[0], x.stride[1] * stride[1]],
+          nodes: [node],
+          deps: inputs,
+        };
         break;
       }
       default:
@@ -564,7 +604,11 @@ export function convertTfjsGraph(json: TfjsModelJson, weights: Map<string, TfjsW
   let outputs: { name: string; tfNode: string; channels: number }[];
   let heads: Record<HeadName, HeadInfo> | undefined;
   if (mode === 'posenet') {
-    heads = findHeads(candidates.map((c) => values.get(c)!), label, warnings);
+    heads = findHeads(
+      candidates.map((c) => values.get(c)!),
+      label,
+      warnings,
+    );
     outputs = ONNX_HEAD_ORDER.map((h) => ({ name: heads![h].output, tfNode: heads![h].tfNode, channels: heads![h].channels }));
   } else {
     outputs = candidates.map((c) => ({ name: c, tfNode: c, channels: values.get(c)!.channels }));
@@ -582,14 +626,19 @@ export function convertTfjsGraph(json: TfjsModelJson, weights: Map<string, TfjsW
   };
   for (const o of outputs) emit(o.tfNode);
   if (!emitted.has(placeholder.name)) {
-    throw new TfjsModelError(`${label}: the outputs (${outputs.map((o) => o.tfNode).join(', ')}) do not depend on the input "${placeholder.name}"`);
+    throw new TfjsModelError(
+      `${label}: the outputs (${outputs.map((o) => o.tfNode).join(', ')}) do not depend on the input "${placeholder.name}"`,
+    );
   }
   for (const o of outputs) {
     nodes.push(makeNode('Transpose', [values.get(o.tfNode)!.onnx], [o.name], `${o.name}/to_nhwc`, [attrInts('perm', [0, 2, 3, 1])]));
   }
   const usedInitializers = new Set(nodes.flatMap((n) => n.input ?? []));
   const unusedNodes = tfNodes.filter((n) => n.op !== 'Const' && !emitted.has(n.name)).map((n) => n.name);
-  if (unusedNodes.length) warnings.push(`${unusedNodes.length} node(s) the outputs do not need were dropped: ${unusedNodes.slice(0, 5).join(', ')}${unusedNodes.length > 5 ? ', ...' : ''}`);
+  if (unusedNodes.length)
+    warnings.push(
+      `${unusedNodes.length} node(s) the outputs do not need were dropped: ${unusedNodes.slice(0, 5).join(', ')}${unusedNodes.length > 5 ? ', ...' : ''}`,
+    );
 
   // PoseNet facts: flags win; else inferred from the graph.
   let architecture: Architecture | undefined;
@@ -598,14 +647,19 @@ export function convertTfjsGraph(json: TfjsModelJson, weights: Map<string, TfjsW
   const inferred = { architecture: false, outputStride: false, preprocess: false };
   const metadata: Record<string, string> = {};
   if (mode === 'posenet') {
-    const names = tfNodes.map((n) => n.name).join('\n').toLowerCase();
+    const names = tfNodes
+      .map((n) => n.name)
+      .join('\n')
+      .toLowerCase();
     const guess: { architecture: Architecture; preprocess: PreprocessKind } | undefined = names.includes('mobilenet')
       ? { architecture: 'MobileNetV1', preprocess: 'mobilenet' }
       : names.includes('resnet')
         ? { architecture: 'ResNet50', preprocess: 'resnet' }
         : undefined;
     if (!guess && (!options.architecture || !options.preprocess)) {
-      warnings.push('node names say neither MobileNet nor ResNet; assuming MobileNetV1 with mobilenet preprocessing (use --architecture / --preprocess)');
+      warnings.push(
+        'node names say neither MobileNet nor ResNet; assuming MobileNetV1 with mobilenet preprocessing (use --architecture / --preprocess)',
+      );
     }
     architecture = options.architecture ?? guess?.architecture ?? 'MobileNetV1';
     inferred.architecture = !options.architecture;
@@ -618,11 +672,15 @@ export function convertTfjsGraph(json: TfjsModelJson, weights: Map<string, TfjsW
     if (options.outputStride !== undefined) {
       outputStride = options.outputStride;
       if (!consistent || graphStride !== outputStride) {
-        warnings.push(`--output-stride ${outputStride} differs from the graph's product of strides (${strides.map((s) => s.join('x')).join(', ')})`);
+        warnings.push(
+          `--output-stride ${outputStride} differs from the graph's product of strides (${strides.map((s) => s.join('x')).join(', ')})`,
+        );
       }
     } else {
       if (!consistent) {
-        throw new TfjsModelError(`${label}: the heads' strides differ (${strides.map((s) => s.join('x')).join(', ')}); give --output-stride`);
+        throw new TfjsModelError(
+          `${label}: the heads' strides differ (${strides.map((s) => s.join('x')).join(', ')}); give --output-stride`,
+        );
       }
       outputStride = graphStride;
       inferred.outputStride = true;
@@ -648,11 +706,14 @@ export function convertTfjsGraph(json: TfjsModelJson, weights: Map<string, TfjsW
     node: nodes,
     initializer: initializers.filter((t) => usedInitializers.has(t.name!)),
     input: [valueInfo(ONNX_INPUT_NAME, DataType.FLOAT, [1, 'height', 'width', 3])],
-    output: outputs.map((o) => valueInfo(o.name, DataType.FLOAT, [1, 'out_height', 'out_width', o.channels === -1 ? 'channels' : o.channels])),
+    output: outputs.map((o) =>
+      valueInfo(o.name, DataType.FLOAT, [1, 'out_height', 'out_width', o.channels === -1 ? 'channels' : o.channels]),
+    ),
   };
   const model = makeModel(graph, {
     producerName: 'posenet-webgpu tfjs-to-onnx',
-    docString: `Converted from the TF.js graph model ${label}${json.generatedBy ? ` (generated by ${json.generatedBy})` : ''}. ` +
+    docString:
+      `Converted from the TF.js graph model ${label}${json.generatedBy ? ` (generated by ${json.generatedBy})` : ''}. ` +
       'Input: NHWC float32 image, already normalised (see posenet.preprocess). Outputs: NHWC heads.',
     metadata,
   });
@@ -673,7 +734,9 @@ function findHeads(candidates: Value[], label: string, warnings: string[]): Reco
     if (hits.length === 1) {
       const v = hits[0]!;
       if (v.channels !== HEAD_CHANNELS[head]) {
-        throw new TfjsModelError(`${label}: output "${v.tf}" looks like the ${head} head but has ${v.channels} channels (${HEAD_CHANNELS[head]} expected)`);
+        throw new TfjsModelError(
+          `${label}: output "${v.tf}" looks like the ${head} head but has ${v.channels} channels (${HEAD_CHANNELS[head]} expected)`,
+        );
       }
       take(head, v, 'name');
     }
@@ -745,7 +808,9 @@ export async function readTfjsModel(modelJsonPath: string): Promise<LoadedTfjsMo
       } catch (e) {
         const code = errnoCode(e);
         throw new TfjsModelError(
-          code === 'ENOENT' ? `${modelJsonPath}: weight shard "${p}" not found (${file})` : `${file}: cannot read weight shard (${code ?? String(e)})`,
+          code === 'ENOENT'
+            ? `${modelJsonPath}: weight shard "${p}" not found (${file})`
+            : `${file}: cannot read weight shard (${code ?? String(e)})`,
         );
       }
     }

@@ -255,7 +255,11 @@ async function profile(req: { resolution: Res; frames: number; warmup: number })
   try {
     for (let i = 0; i < req.frames; i++) await net.estimateSinglePose(source);
     const rows = net.profiler.stats().map(({ name, shapes, meanMs, sdMs, samples }) => ({ name, shapes, meanMs, sdMs, samples }));
-    return { timestamps: net.profiler.timestampsActive, rows, errors: await runner.check(`profile ${req.resolution.width}x${req.resolution.height}`) };
+    return {
+      timestamps: net.profiler.timestampsActive,
+      rows,
+      errors: await runner.check(`profile ${req.resolution.width}x${req.resolution.height}`),
+    };
   } finally {
     net.profiler.setEnabled(false);
   }

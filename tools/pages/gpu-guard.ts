@@ -11,7 +11,9 @@ export class GpuErrorGuard {
   private pushed = false;
 
   constructor(readonly device: GPUDevice) {
-    device.addEventListener('uncapturederror', (e) => this.errors.push(`uncaptured WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
+    device.addEventListener('uncapturederror', (e) =>
+      this.errors.push(`uncaptured WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`),
+    );
     void device.lost.then((info) => {
       if (info.reason !== 'destroyed') this.errors.push(`WebGPU device lost (${info.reason}): ${info.message}`);
     });
