@@ -199,7 +199,7 @@ describe('convert CLI: bad input', () => {
     );
   });
 
-  test('an existing output folder survives a failed conversion and is replaced by a successful one', () => {
+  test('an existing output folder survives a failed conversion; a successful one adds model.json + weights.bin and keeps the rest', () => {
     const out = path.join(tmp, 'keep-out');
     fs.mkdirSync(out);
     fs.writeFileSync(path.join(out, 'marker.txt'), 'old');
@@ -212,7 +212,8 @@ describe('convert CLI: bad input', () => {
     fs.writeFileSync(good, tinyPoseNet().g.bytes());
     const ok = runTool('convert.ts', [good, '--out', out, '--preprocess', 'mobilenet']);
     expect(ok.status, ok.stderr).toBe(0);
-    expect(fs.readdirSync(out).sort()).toEqual(['model.json', 'weights.bin']);
+    expect(fs.readdirSync(out).sort()).toEqual(['marker.txt', 'model.json', 'weights.bin']);
+    expect(fs.readFileSync(path.join(out, 'marker.txt'), 'utf8')).toBe('old');
   });
 });
 

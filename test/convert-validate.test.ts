@@ -4,7 +4,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import type { Manifest } from '../src/model/manifest.ts';
-import { checkWeightsSize, layerGeometry, ManifestError, validateManifest } from '../src/model/validate.ts';
+import { layerGeometry } from '../src/model/layout.ts';
+import { checkWeightsSize, ManifestError, validateManifest } from '../src/model/validate.ts';
 import { convertOnnxBytes } from '../tools/lib/convert.ts';
 import { attrInts } from '../tools/lib/onnx.ts';
 import { nhwcInput, TestGraph } from './support/onnx-graphs.ts';
@@ -14,7 +15,7 @@ function sample(): Manifest {
   const g = new TestGraph(41);
   let x = nhwcInput(g);
   x = g.relu(g.conv(x, 3, 8, 3, { stride: 2, pads: [1, 1, 1, 1], bias: true, name: 'stem' }));
-  x = g.node('MaxPool', [x], [attrInts('kernel_shape', [2, 2]), attrInts('strides', [2, 2])], 'pool');
+  x = g.node('MaxPool', [x], [attrInts('kernel_shape', [3, 3]), attrInts('strides', [2, 2]), attrInts('pads', [1, 1, 1, 1])], 'pool');
   let y = g.relu(g.conv(x, 8, 8, 3, { stride: 2, pads: 'SAME_UPPER', depthwise: true, bias: true, name: 'dw' }));
   y = g.conv(y, 8, 24, 1, { bias: true, name: 'Conv_3' });
   const s = g.conv(x, 8, 24, 1, { stride: 2, bias: true, name: 'proj' });

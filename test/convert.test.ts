@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, test } from 'vitest';
-import { c4, type Layer, type Manifest } from '../src/model/manifest.ts';
+import { c4 } from '../src/model/layout.ts';
+import type { Layer, Manifest } from '../src/model/manifest.ts';
 import { checkWeightsSize, validateManifest } from '../src/model/validate.ts';
 import { convertOnnxBytes, convertOnnxFile } from '../tools/lib/convert.ts';
 import { attrInts, toNumber, type TensorProto } from '../tools/lib/onnx.ts';
@@ -178,15 +179,16 @@ describe('convert: hand-built graphs', () => {
     await expectMatchesOrt(bytes, m, weights);
   });
 
-  test('NCHW input, in-graph custom preprocessing, VALID and explicit pads, float_data and Constant weights, heads by output order', async () => {
+  test('NCHW input, in-graph custom preprocessing, explicit asymmetric pads and VALID, float_data and Constant weights, heads by output order', async () => {
     const g = new TestGraph(12);
     g.input('pixels', [1, 3, 'h', 'w']);
     let x = g.node('Sub', ['pixels', g.constant('mean', [1, 3, 1, 1], [100, 110, 120])]);
     x = g.node('Mul', [x, g.constant('scale', [3, 1, 1], [0.01, 0.02, 0.03])]);
-    x = g.relu(g.conv(x, 3, 6, 5, { stride: 2, pads: 'VALID', constantNode: true, bias: true, name: 'c0' }));
+    // Pads that keep every map at ceil(input / stride), as the runtime needs (convert checks it).
+    x = g.relu(g.conv(x, 3, 6, 5, { stride: 2, pads: [2, 1, 2, 3], constantNode: true, bias: true, name: 'c0' }));
     x = g.relu(g.batchNorm(g.conv(x, 6, 10, 3, { stride: 2, pads: [1, 1, 1, 1], floatData: true, name: 'c1' }), 10));
     x = g.relu6(g.batchNorm(g.conv(x, 10, 10, 3, { stride: 2, pads: [2, 1, 0, 1], depthwise: true, name: 'dw2' }), 10));
-    x = g.batchNorm(g.conv(x, 10, 12, 1, { name: 'pw2' }), 12);
+    x = g.batchNorm(g.conv(x, 10, 12, 1, { pads: 'VALID', name: 'pw2' }), 12);
     g.heads(x, 12, {
       layout: 'NCHW',
       order: ['displacementFwd', 'heatmap', 'offsets', 'displacementBwd'],
@@ -211,7 +213,7 @@ describe('convert: hand-built graphs', () => {
         kernel: [5, 5],
         stride: [2, 2],
         dilation: [1, 1],
-        padding: explicit(0, 0, 0, 0),
+        padding: explicit(2, 1, 2, 3),
         activation: 'relu',
         inChannels: 3,
         outChannels: 6,
@@ -556,17 +558,19 @@ describe('convert: packing of weights.bin', () => {
 });
 
 describe('convert: files', () => {
-  test('convertOnnxFile writes model.json + weights.bin, names it after the folder, hashes both, replaces an old folder', async () => {
+  test('convertOnnxFile writes model.json + weights.bin beside the folder’s other files, names it after the folder, hashes both, replaces its earlier output', async () => {
     const { g } = tinyPoseNet(23);
     const onnxPath = path.join(tmp, 'tiny.onnx');
     const bytes = g.bytes();
     fs.writeFileSync(onnxPath, bytes);
     const out = path.join(tmp, 'nested', 'my-model');
     fs.mkdirSync(out, { recursive: true });
-    fs.writeFileSync(path.join(out, 'stale.txt'), 'old');
+    fs.writeFileSync(path.join(out, 'notes.txt'), 'mine');
     const logs: string[] = [];
     const m = await convertOnnxFile(onnxPath, out, { log: (l) => logs.push(l) });
-    expect(fs.readdirSync(out).sort()).toEqual(['model.json', 'weights.bin']);
+    // convert writes its two files and never removes one it did not write.
+    expect(fs.readdirSync(out).sort()).toEqual(['model.json', 'notes.txt', 'weights.bin']);
+    expect(fs.readFileSync(path.join(out, 'notes.txt'), 'utf8')).toBe('mine');
     expect(fs.readdirSync(path.dirname(out))).toEqual(['my-model']);
     const json = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
     expect(json).toEqual(JSON.parse(JSON.stringify(m)));

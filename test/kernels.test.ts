@@ -10,8 +10,8 @@
  * terms that stays well under 1e-4.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { c4, type Activation, type Layer, type LayerKind, type Manifest } from '../src/model/manifest.ts';
-import { layerGeometry } from '../src/model/validate.ts';
+import { c4, layerGeometry, packLayer } from '../src/model/layout.ts';
+import type { Activation, Layer, LayerKind, Manifest } from '../src/model/manifest.ts';
 import type { Fit } from '../src/pose/fit.ts';
 import type { FitMode } from '../src/pose/types.ts';
 import { b64ToF32, f32ToB64, bytesToB64 } from './support/b64.ts';
@@ -27,7 +27,6 @@ import {
   type Tensor,
 } from './support/cpu-ref.ts';
 import { openHarness, type HarnessPage } from './support/harness-page.ts';
-import { packLayer } from '../tools/lib/convert.ts';
 
 const ATOL = 1e-4;
 const RTOL = 1e-4;

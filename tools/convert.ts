@@ -3,18 +3,17 @@
  *
  *   npm run convert -- <model.onnx> --out <dir> [--preprocess mobilenet|resnet] [--name <name>]
  *
- * On failure it prints one line naming the file and the node, op or tensor at fault, exits
- * with status 1 and leaves nothing at --out (an existing --out is replaced only on success).
+ * Paths are relative to the folder the command was typed in. convert writes model.json and
+ * weights.bin into <dir> and nothing else; it replaces them only when they are an earlier
+ * conversion's, and refuses a <dir> that is a file or holds the input. On failure it
+ * prints one line naming the file and the node, op or tensor at fault, exits with status 1
+ * and leaves <dir> as it was.
  */
 import { parseArgs } from 'node:util';
-import { convertOnnxFile, ConvertError, type PreprocessName } from './lib/convert.ts';
+import { runCli, ToolError, userPath } from './lib/cli.ts';
+import { convertOnnxFile, type PreprocessName } from './lib/convert.ts';
 
 const USAGE = 'usage: npm run convert -- <model.onnx> --out <dir> [--preprocess mobilenet|resnet] [--name <name>]';
-
-function fail(message: string): never {
-  process.stderr.write(`convert: ${message}\n`);
-  process.exit(1);
-}
 
 async function main(): Promise<void> {
   let parsed;
@@ -29,39 +28,42 @@ async function main(): Promise<void> {
       },
     });
   } catch (e) {
-    fail(`${(e as Error).message}; ${USAGE}`);
+    throw new ToolError(`${(e as Error).message}; ${USAGE}`);
   }
   const { values, positionals } = parsed;
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  if (positionals.length !== 1) fail(`expected one ONNX file, got ${positionals.length}; ${USAGE}`);
+  if (positionals.length !== 1) throw new ToolError(`expected one ONNX file, got ${positionals.length}; ${USAGE}`);
   const onnxPath = positionals[0]!;
-  if (!values.out) fail(`missing --out <dir> (where model.json and weights.bin go); ${USAGE}`);
+  if (!values.out) throw new ToolError(`missing --out <dir> (where model.json and weights.bin go); ${USAGE}`);
   const preprocess = values.preprocess;
   if (preprocess !== undefined && preprocess !== 'mobilenet' && preprocess !== 'resnet') {
-    fail(`--preprocess must be mobilenet or resnet, got "${preprocess}"`);
+    throw new ToolError(`--preprocess must be mobilenet or resnet, got "${preprocess}"`);
   }
+  if (values.name !== undefined && !/^[^\n\r]{1,200}$/.test(values.name))
+    throw new ToolError('--name must be 1 to 200 characters on one line');
   const started = performance.now();
-  try {
-    const m = await convertOnnxFile(onnxPath, values.out, {
+  const m = await convertOnnxFile(
+    userPath(onnxPath),
+    userPath(values.out),
+    {
       ...(preprocess ? { preprocess: preprocess as PreprocessName } : {}),
       ...(values.name ? { name: values.name } : {}),
-    });
-    const counts = new Map<string, number>();
-    for (const l of m.layers) counts.set(l.kind, (counts.get(l.kind) ?? 0) + 1);
-    const kinds = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
-    process.stdout.write(
-      `convert: ${onnxPath} → ${values.out}/model.json + ${m.weights.file} ` +
-        `(${m.name}: ${m.architecture}, output stride ${m.outputStride}, input ${m.input.sourceLayout}, ` +
-        `preprocess ${m.preprocess.kind} from ${m.preprocess.from}; ${m.layers.length} layers: ${kinds}; ` +
-        `${(m.weights.bytes / 1048576).toFixed(2)} MiB; ${((performance.now() - started) / 1000).toFixed(1)} s)\n`,
-    );
-  } catch (e) {
-    if (e instanceof ConvertError) fail(e.message);
-    fail(`${onnxPath}: ${(e as Error).stack ?? e}`);
-  }
+      log: (line) => process.stderr.write(`convert: ${line}\n`),
+    },
+    { input: onnxPath, out: values.out },
+  );
+  const counts = new Map<string, number>();
+  for (const l of m.layers) counts.set(l.kind, (counts.get(l.kind) ?? 0) + 1);
+  const kinds = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
+  process.stdout.write(
+    `convert: ${onnxPath} → ${values.out}/model.json + ${m.weights.file} ` +
+      `(${m.name}: ${m.architecture}, output stride ${m.outputStride}, input ${m.input.sourceLayout}, ` +
+      `preprocess ${m.preprocess.kind} from ${m.preprocess.from}; ${m.layers.length} layers: ${kinds}; ` +
+      `${(m.weights.bytes / 1048576).toFixed(2)} MiB; ${((performance.now() - started) / 1000).toFixed(1)} s)\n`,
+  );
 }
 
-await main();
+runCli('convert', main);

@@ -34,7 +34,7 @@ const manifestDir = path.join(weightsDir, NAME);
 const tfjsDir = path.join(weightsDir, 'tfjs', NAME);
 const stampPath = path.join(weightsDir, `${NAME}.stamp.json`);
 /** Files whose changes can change the outputs (the tools' code). */
-const TOOL_DIRS = ['tools/lib', 'src/model'];
+const TOOL_DIRS = ['tools/lib', 'tools/lib/convert', 'src/model'];
 const TOOL_FILES = ['tools/make-weights.ts'];
 
 interface Stamp {

@@ -84,18 +84,6 @@ interface Events {
   error: string;
 }
 
-type MultiPoseNet = {
-  estimateMultiplePoses(
-    source: PoseSource,
-    options: { maxDetections?: number; scoreThreshold?: number; nmsRadius?: number; flipHorizontal?: boolean },
-  ): Promise<Pose[]>;
-};
-
-/** True when the core has multi-pose decoding (it arrives with the multi-pose issue). */
-export function multiPoseAvailable(net: PoseNet | null): boolean {
-  return !!net && typeof (net as unknown as Partial<MultiPoseNet>).estimateMultiplePoses === 'function';
-}
-
 const HISTORY = 240;
 /** Frames per statistic, as the core profiler's rolling window. */
 export const STATS_WINDOW = 30;
@@ -192,8 +180,9 @@ export class PoseApp {
     return this.net?.manifest.outputStride ?? this.models.find((m) => m.name === this.settings.model)?.outputStride ?? 16;
   }
 
+  /** Multi-pose needs a loaded net (every PoseNet decodes multiple poses). */
   get multiPoseAvailable(): boolean {
-    return multiPoseAvailable(this.net);
+    return this.net !== null;
   }
 
   /** Builds the first PoseNet on `device` and starts the frame loop. */
@@ -279,7 +268,6 @@ export class PoseApp {
 
   update(patch: Partial<Omit<Settings, 'resolution' | 'model'>>): void {
     Object.assign(this.settings, patch);
-    if (this.settings.mode === 'multi' && !this.multiPoseAvailable) this.settings.mode = 'single';
     this.changed();
   }
 
@@ -319,7 +307,7 @@ export class PoseApp {
       this.frameCanvas.height = height;
     }
     this.frameCtx.drawImage(source.element, 0, 0, width, height);
-    const multi = s.mode === 'multi' && multiPoseAvailable(net);
+    const multi = s.mode === 'multi';
     const flip = s.flip;
     // The network reads the copy (see `direct`): the overlay then shows exactly the frame estimated.
     const input: PoseSource = this.direct ? source.element : this.frameCanvas;
@@ -327,7 +315,7 @@ export class PoseApp {
     let poses: Pose[];
     try {
       poses = multi
-        ? await (net as unknown as MultiPoseNet).estimateMultiplePoses(input, {
+        ? await net.estimateMultiplePoses(input, {
             maxDetections: s.maxDetections,
             scoreThreshold: s.minScore,
             nmsRadius: s.nmsRadius,

@@ -17,9 +17,9 @@
  * Without timestamp-query there is no per-pass timing: one row, `frame`, measured on the
  * CPU from submit to readback, and total GPU ms is that figure.
  */
-import type { PassStats, TraceEvent } from '../gpu/profiler.ts';
+import { STATS_WINDOW, summarize, type PassStats, type TraceEvent } from '../gpu/profiler.ts';
 import type { Resolution } from '../posenet.ts';
-import { STATS_WINDOW, type FrameRecord, type PoseApp } from './app.ts';
+import type { FrameRecord, PoseApp } from './app.ts';
 
 export interface PassRow extends PassStats {
   /** Position in the plan (0 = first pass). */
@@ -64,14 +64,6 @@ export interface AppProfile {
   trace(frames?: number): ChromeTrace;
 }
 
-function meanSd(values: number[]): { mean: number; sd: number } {
-  const n = values.length;
-  if (!n) return { mean: NaN, sd: NaN };
-  const mean = values.reduce((a, b) => a + b, 0) / n;
-  const sd = n > 1 ? Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
-  return { mean, sd };
-}
-
 export function sortedByCost(rows: PassRow[]): PassRow[] {
   return [...rows].sort((a, b) => b.meanMs - a.meanMs || a.index - b.index);
 }
@@ -83,11 +75,7 @@ export function computeProfile(app: PoseApp): AppProfile {
   const passSumMs = stats.reduce((a, p) => a + p.meanMs, 0);
   const passes: PassRow[] = stats.map((p, index) => ({ ...p, index, share: passSumMs > 0 ? p.meanMs / passSumMs : 0 }));
   const timestamps = !!net?.profiler.timestampsActive;
-  const gpu = timestamps
-    ? meanSd(records.filter((r) => r.gpuMs !== null).map((r) => r.gpuMs!))
-    : stats[0]
-      ? { mean: stats[0].meanMs, sd: stats[0].sdMs }
-      : { mean: NaN, sd: NaN };
+  const gpu = timestamps ? summarize(records.filter((r) => r.gpuMs !== null).map((r) => r.gpuMs!)) : (stats[0] ?? summarize([]));
   const last = records[records.length - 1];
   const first = records[0];
   const fps = records.length > 1 && last && first && last.t > first.t ? ((records.length - 1) * 1000) / (last.t - first.t) : NaN;
@@ -99,11 +87,11 @@ export function computeProfile(app: PoseApp): AppProfile {
     samples: records.length,
     passes,
     passSumMs,
-    totalGpuMs: gpu.mean,
-    totalGpuSdMs: gpu.sd,
-    encodeMs: meanSd(records.map((r) => r.encodeMs)).mean,
-    latencyMs: meanSd(records.map((r) => r.latencyMs)).mean,
-    endToEndMs: meanSd(records.map((r) => r.endToEndMs)).mean,
+    totalGpuMs: gpu.meanMs,
+    totalGpuSdMs: gpu.sdMs,
+    encodeMs: summarize(records.map((r) => r.encodeMs)).meanMs,
+    latencyMs: summarize(records.map((r) => r.latencyMs)).meanMs,
+    endToEndMs: summarize(records.map((r) => r.endToEndMs)).meanMs,
     fps,
     gpuBytes: net?.gpuBytes() ?? 0,
     gpuBufferBytes: net?.ledger.bytes(false) ?? 0,

@@ -5,8 +5,8 @@
  * no query is written. On, every pass gets its own compute pass with beginning and end
  * timestamps, resolved into one buffer per frame and read back with the frame. Per pass
  * it keeps a rolling window of durations and reports `{name, shapes, mean ± sd}`; the
- * last frames can be exported as a Chrome trace (JSON that Perfetto and
- * chrome://tracing open), one event per pass.
+ * last frames (`lastFrames()`) are kept for a Chrome trace, which the app builds
+ * (src/app/metrics.ts `buildTrace`).
  *
  * Without `timestamp-query` it degrades to whole-frame timing (submit to readback on the
  * CPU), reported as one row named `frame`.
@@ -46,7 +46,8 @@ export interface TraceEvent {
   args?: Record<string, unknown>;
 }
 
-const WINDOW = 30;
+/** Frames in each pass's rolling statistics. */
+export const STATS_WINDOW = 30;
 const TRACE_FRAMES = 60;
 
 export class Profiler {
@@ -145,7 +146,7 @@ export class Profiler {
         this.history.set(key, h);
       }
       h.push(durationMs);
-      if (h.length > WINDOW) h.shift();
+      if (h.length > STATS_WINDOW) h.shift();
     }
     this.pushFrame(frame);
     return frame;
@@ -155,7 +156,7 @@ export class Profiler {
   recordFrameTime(ms: number, startMs: number): void {
     if (!this.enabledFlag || this.timestampsActive) return;
     this.frameWindow.push(ms);
-    if (this.frameWindow.length > WINDOW) this.frameWindow.shift();
+    if (this.frameWindow.length > STATS_WINDOW) this.frameWindow.shift();
     this.pushFrame({ startMs, passes: [{ name: 'frame', startMs: 0, durationMs: ms }], totalGpuMs: ms });
   }
 
@@ -182,28 +183,6 @@ export class Profiler {
     return [...this.frames];
   }
 
-  /** Chrome trace of the last frames: one complete ('X') event per pass. */
-  traceEvents(): TraceEvent[] {
-    const events: TraceEvent[] = [];
-    if (!this.frames.length) return events;
-    const origin = this.frames[0]!.startMs;
-    this.frames.forEach((frame, f) => {
-      for (const pass of frame.passes) {
-        events.push({
-          name: pass.name,
-          cat: 'gpu',
-          ph: 'X',
-          ts: Math.round((frame.startMs - origin + pass.startMs) * 1000 * 1000) / 1000,
-          dur: Math.round(pass.durationMs * 1000 * 1000) / 1000,
-          pid: 1,
-          tid: 1,
-          args: { frame: f },
-        });
-      }
-    });
-    return events;
-  }
-
   dispose(): void {
     this.releaseQueries();
     this.resources.dispose();
@@ -228,8 +207,10 @@ export class Profiler {
   }
 }
 
-function summarize(values: number[]): { meanMs: number; sdMs: number; lastMs: number; samples: number } {
+/** Mean, sample standard deviation (0 for one value), last value and count; NaNs when empty. */
+export function summarize(values: readonly number[]): { meanMs: number; sdMs: number; lastMs: number; samples: number } {
   const n = values.length;
+  if (!n) return { meanMs: NaN, sdMs: NaN, lastMs: NaN, samples: 0 };
   const mean = values.reduce((a, b) => a + b, 0) / n;
   const variance = n > 1 ? values.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1) : 0;
   return { meanMs: mean, sdMs: Math.sqrt(variance), lastMs: values[n - 1]!, samples: n };

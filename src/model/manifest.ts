@@ -18,7 +18,8 @@
  *   = ONNX `W[c][0][ky][kx]` (channel multiplier 1).
  * - `bias`: `[oc4][4]`.
  * Offsets are in bytes and multiples of 16 (one vec4), so every array can be bound as
- * `array<vec4<f32>>` at its offset.
+ * `array<vec4<f32>>` at its offset. layout.ts packs and sizes these arrays (`packLayer`,
+ * `packedWeightsBytes`, `c4`) for the converter, the validator and the plan alike.
  *
  * ## Layers
  * Each layer reads `input` (and `residual`, added before the activation) and writes
@@ -139,5 +140,3 @@ export interface Manifest {
     producer?: string;
   };
 }
-
-export const c4 = (channels: number): number => Math.ceil(channels / 4);

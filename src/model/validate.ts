@@ -1,15 +1,18 @@
 /**
- * Validation of a weights manifest (`model.json`) and the geometry helpers it needs.
+ * Validation of a weights manifest (`model.json`) and of its weights.
  *
  * Runs in the browser and in Node (no Node imports). `validateManifest` checks every field
  * the GPU runtime relies on, so that the runtime can trust what it gets: the layer chain is
  * consistent (every input and residual tensor is produced earlier, channel counts and
- * strides match), weight slices have exactly the packed sizes of manifest.ts, lie inside
- * `weights.bin`, are 16-byte aligned and do not overlap, and the heads lie in the heads
- * tensor. Errors name the source, the layer and the field.
+ * strides match, layer names are unique), every layer's geometry is within
+ * `GEOMETRY_LIMITS` and the chain makes the heads grid of the output stride (layout.ts),
+ * weight slices have exactly the packed sizes of manifest.ts, lie inside `weights.bin`, are
+ * 16-byte aligned and do not overlap, `weights.file` names a file in the manifest's own
+ * folder, and the heads lie in the heads tensor. `checkWeightsSize` and `checkWeightsValues`
+ * check the weights file itself. Errors name the source, the layer and the field.
  */
+import { chainGeometryError, geometryLimitError, packedBiasBytes, packedWeightsBytes, WEIGHTS_ALIGN, type ChainLayer } from './layout.ts';
 import {
-  c4,
   HEAD_CHANNELS,
   HEAD_NAMES,
   MANIFEST_FORMAT,
@@ -31,91 +34,6 @@ const PREPROCESS_KINDS = ['mobilenet', 'resnet', 'custom'] as const;
 const PREPROCESS_FROM = ['graph', 'flag', 'metadata', 'default'] as const;
 const ARCHITECTURES = ['MobileNetV1', 'ResNet50'] as const;
 
-/** Bytes of a layer's packed weights (see manifest.ts); 0 for `maxpool`. */
-export function packedWeightsBytes(kind: LayerKind, kernel: readonly [number, number], inChannels: number, outChannels: number): number {
-  const [kh, kw] = kernel;
-  switch (kind) {
-    case 'conv':
-    case 'pointwise':
-      return kh * kw * 4 * c4(inChannels) * c4(outChannels) * 4 * 4;
-    case 'depthwise':
-      return kh * kw * c4(outChannels) * 4 * 4;
-    case 'maxpool':
-      return 0;
-  }
-}
-
-/** Bytes of a layer's packed bias: `[oc4][4]` floats. */
-export function packedBiasBytes(outChannels: number): number {
-  return c4(outChannels) * 16;
-}
-
-/** Where a layer's output lies for a given input size, and the padding actually applied. */
-export interface LayerGeometry {
-  outHeight: number;
-  outWidth: number;
-  /** Padding before/after in each axis, resolved for this input size. */
-  padTop: number;
-  padLeft: number;
-  padBottom: number;
-  padRight: number;
-}
-
-function axisGeometry(
-  inSize: number,
-  k: number,
-  s: number,
-  d: number,
-  mode: Padding['mode'],
-  before: number,
-  after: number,
-): [out: number, before: number, after: number] {
-  const span = (k - 1) * d + 1;
-  if (mode === 'explicit') {
-    const out = Math.floor((inSize + before + after - span) / s) + 1;
-    return [out, before, after];
-  }
-  const out = Math.ceil(inSize / s);
-  const total = Math.max((out - 1) * s + span - inSize, 0);
-  const small = Math.floor(total / 2);
-  return mode === 'same_upper' ? [out, small, total - small] : [out, total - small, small];
-}
-
-/**
- * Output size and resolved padding of a layer for an input of `inHeight` × `inWidth`
- * (ONNX/TensorFlow semantics, floor rounding; see `Padding` in manifest.ts). Throws when
- * the output would be empty.
- */
-export function layerGeometry(
-  layer: Pick<Layer, 'kernel' | 'stride' | 'dilation' | 'padding' | 'name'>,
-  inHeight: number,
-  inWidth: number,
-): LayerGeometry {
-  const { kernel, stride, dilation, padding } = layer;
-  const [outHeight, padTop, padBottom] = axisGeometry(
-    inHeight,
-    kernel[0],
-    stride[0],
-    dilation[0],
-    padding.mode,
-    padding.pads[0],
-    padding.pads[2],
-  );
-  const [outWidth, padLeft, padRight] = axisGeometry(
-    inWidth,
-    kernel[1],
-    stride[1],
-    dilation[1],
-    padding.mode,
-    padding.pads[1],
-    padding.pads[3],
-  );
-  if (!(outHeight >= 1 && outWidth >= 1)) {
-    throw new ManifestError(`layer "${layer.name}": input ${inHeight}×${inWidth} is too small (output would be ${outHeight}×${outWidth})`);
-  }
-  return { outHeight, outWidth, padTop, padLeft, padBottom, padRight };
-}
-
 // ---------------------------------------------------------------------------------------
 
 type Json = Record<string, unknown>;
@@ -124,10 +42,27 @@ function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * A short, bounded picture of a JSON value for messages: at most 60 characters, two levels
+ * deep and a few items a level, so a huge or 100,000-deep value cannot blow the stack (as
+ * JSON.stringify would); non-finite numbers show as themselves (JSON would print null).
+ */
 function show(v: unknown): string {
-  const s = JSON.stringify(v);
-  if (s === undefined) return String(v);
+  const s = preview(v, 0);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+function preview(v: unknown, depth: number): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}...` : v);
+  if (typeof v !== 'object' || v === null) return String(v);
+  if (depth >= 2) return Array.isArray(v) ? '[...]' : '{...}';
+  const items = Array.isArray(v)
+    ? v.slice(0, 8).map((x) => preview(x, depth + 1))
+    : Object.keys(v)
+        .slice(0, 4)
+        .map((k) => `${JSON.stringify(k)}:${preview((v as Json)[k], depth + 1)}`);
+  const more = (Array.isArray(v) ? v.length > 8 : Object.keys(v).length > 4) ? ',...' : '';
+  return Array.isArray(v) ? `[${items.join(',')}${more}]` : `{${items.join(',')}${more}}`;
 }
 
 class Checker {
@@ -220,7 +155,11 @@ export function validateManifest(json: unknown, source: string): Manifest {
   }
 
   const weights = ck.object(m.weights, '', 'weights');
-  ck.string(weights.file, '', 'weights.file');
+  const weightsFile = ck.string(weights.file, '', 'weights.file');
+  // Fetched relative to the manifest: a path could reach any file the server (or disk) holds.
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(weightsFile) || weightsFile.includes('..')) {
+    ck.fail('', `weights.file must be a file name in the manifest's own folder (letters, digits, _ . -), got ${show(weightsFile)}`);
+  }
   const totalBytes = ck.int(weights.bytes, '', 'weights.bytes', 0);
   if (totalBytes % 16 !== 0) ck.fail('', `weights.bytes ${totalBytes} is not a multiple of 16`);
   ck.sha256(weights.sha256, '', 'weights.sha256');
@@ -234,12 +173,17 @@ export function validateManifest(json: unknown, source: string): Manifest {
   const tensors = new Map<string, TensorInfo>();
   tensors.set(inputTensor, { channels: 3, stride: [1, 1], producer: 'the input' });
   const slices: { offset: number; end: number; what: string }[] = [];
+  const names = new Set<string>();
+  const chain: ChainLayer[] = [];
 
   m.layers.forEach((raw: unknown, index: number) => {
     const rawObj = ck.object(raw, `layers[${index}]`, 'layer');
     const name = ck.string(rawObj.name, `layers[${index}]`, 'name');
     const kind = ck.oneOf(rawObj.kind, LAYER_KINDS, `layer "${name}"`, 'kind');
     const where = `layer "${name}" (${kind})`;
+    if (names.has(name))
+      ck.fail(where, `another layer is also named "${name}"; layer names must be unique (they name GPU passes and errors)`);
+    names.add(name);
     const l = rawObj as unknown as Layer;
     const inName = ck.string(l.input, where, 'input');
     const outName = ck.string(l.output, where, 'output');
@@ -255,6 +199,8 @@ export function validateManifest(json: unknown, source: string): Manifest {
     ck.oneOf(l.activation, ACTIVATIONS, where, 'activation');
     const inC = ck.int(l.inChannels, where, 'inChannels', 1);
     const outC = ck.int(l.outChannels, where, 'outChannels', 1);
+    const outOfBounds = geometryLimitError({ kernel: [kh, kw], stride, dilation, pads, inChannels: inC, outChannels: outC });
+    if (outOfBounds) ck.fail(where, outOfBounds);
 
     const producer = tensors.get(inName);
     if (!producer) ck.fail(where, `input tensor "${inName}" is not the input tensor and no earlier layer writes it`);
@@ -302,7 +248,7 @@ export function validateManifest(json: unknown, source: string): Manifest {
         if (length !== expected) {
           ck.fail(where, `${field}.length ${length} does not match ${shape} packed (${expected} bytes)`);
         }
-        if (offset % 16 !== 0) ck.fail(where, `${field}.offset ${offset} is not a multiple of 16`);
+        if (offset % WEIGHTS_ALIGN !== 0) ck.fail(where, `${field}.offset ${offset} is not a multiple of ${WEIGHTS_ALIGN}`);
         if (offset + length > totalBytes) {
           ck.fail(where, `${field} [${offset}, ${offset + length}) lies outside weights.bin (${totalBytes} bytes)`);
         }
@@ -314,6 +260,16 @@ export function validateManifest(json: unknown, source: string): Manifest {
       checkRef(l.bias, 'bias', packedBiasBytes(outC), `bias ${outC}`);
     }
     tensors.set(outName, { channels: outC, stride: outStride, producer: `layer "${name}"` });
+    chain.push({
+      what: where,
+      input: inName,
+      output: outName,
+      name,
+      kernel: [kh, kw],
+      stride,
+      dilation,
+      padding: { mode, pads: pads as Padding['pads'] },
+    });
   });
 
   slices.sort((a, b) => a.offset - b.offset);
@@ -352,6 +308,8 @@ export function validateManifest(json: unknown, source: string): Manifest {
       ck.fail(where, `tensor "${tensor}" has stride ${info.stride.join('×')}, outputStride is ${show(m.outputStride)}`);
     }
   }
+  const geometry = chainGeometryError(chain, inputTensor, headsTensor!, m.outputStride);
+  if (geometry) ck.fail('', geometry);
   return m as unknown as Manifest;
 }
 
@@ -361,5 +319,31 @@ export function checkWeightsSize(manifest: Manifest, byteLength: number, source:
     throw new ManifestError(
       `${source}: ${manifest.weights.file} is ${byteLength} bytes, the manifest says weights.bytes = ${manifest.weights.bytes}`,
     );
+  }
+}
+
+/**
+ * Checks that every weight and bias `weights.bin` holds for the layers is a finite float32:
+ * a NaN or an infinity there makes every keypoint NaN or puts it anywhere. Throws
+ * `ManifestError` naming the layer, the array and the element.
+ */
+export function checkWeightsValues(manifest: Manifest, weights: ArrayBuffer, source: string): void {
+  const floats = new Float32Array(weights, 0, Math.floor(weights.byteLength / 4));
+  for (const layer of manifest.layers) {
+    for (const field of ['weights', 'bias'] as const) {
+      const ref = layer[field];
+      if (!ref) continue;
+      const from = ref.offset / 4;
+      const to = from + ref.length / 4;
+      for (let i = from; i < to; i++) {
+        const v = floats[i]!;
+        // v - v is 0 for finite v, NaN for NaN and ±Infinity: one cheap test in the loop.
+        if (v - v !== 0) {
+          throw new ManifestError(
+            `${source}: layer "${layer.name}" (${layer.kind}): ${field} element ${i - from} (byte ${ref.offset + (i - from) * 4} of ${manifest.weights.file}) is ${v}; weights must be finite`,
+          );
+        }
+      }
+    }
   }
 }

@@ -14,7 +14,8 @@
 import { KERNELS, type Constants, type KernelCache, type KernelName } from '../gpu/kernels.ts';
 import type { PassInfo } from '../gpu/profiler.ts';
 import { ResourceGroup, type GpuLedger } from '../gpu/resources.ts';
-import { c4, type Activation, type Layer, type Manifest } from '../model/manifest.ts';
+import { tensorBytes } from '../model/layout.ts';
+import type { Activation, Layer, Manifest } from '../model/manifest.ts';
 import type { Model } from '../model/model.ts';
 import type { Fit } from '../pose/fit.ts';
 import { NUM_KEYPOINTS } from '../pose/keypoints.ts';
@@ -455,9 +456,3 @@ function depthwiseMode(layer: Layer): number {
   if (!plain3x3 || layer.stride[0] !== layer.stride[1]) return 0;
   return layer.stride[0] === 1 ? 1 : layer.stride[0] === 2 ? 2 : 0;
 }
-
-export function tensorBytes(shape: TensorShape): number {
-  return shape.h * shape.w * shape.c4 * 16;
-}
-
-export { c4 };

@@ -3,8 +3,8 @@
  * and channels, and every layer's actual padding (SAME padding depends on the input
  * size). Pure arithmetic, shared by the GPU plan, the CPU reference and the tests.
  */
-import { c4, type Layer, type Manifest } from '../model/manifest.ts';
-import { layerGeometry, type LayerGeometry } from '../model/validate.ts';
+import { c4, layerGeometry, type LayerGeometry } from '../model/layout.ts';
+import type { Layer, Manifest } from '../model/manifest.ts';
 
 export interface TensorShape {
   h: number;

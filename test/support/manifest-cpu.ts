@@ -1,15 +1,16 @@
 /**
  * A plain CPU executor of a weights manifest: runs `model.json` + `weights.bin` on an NHWC
  * image, reading the weights in their PACKED layout (manifest.ts), exactly as the shaders
- * do. Used as the reference for the converter (against onnxruntime on the original ONNX)
- * and for the GPU kernel tests (against the shaders). Simple loops, float32 storage,
- * float64 accumulation; no attempt at speed beyond skipping zero inputs.
+ * do. The converter tests (through test/support/onnx-graphs.ts `compareWithOrt`) run it
+ * against ONNX Runtime on the original ONNX, which checks folding and packing together.
+ * Simple loops, float32 storage, float64 accumulation; no attempt at speed beyond skipping
+ * zero inputs.
  *
  * Tensors are NHWC with channels padded to a multiple of 4 (padded channels are 0), the
  * manifest's activation layout.
  */
-import { c4, HEAD_NAMES, type HeadName, type Layer, type Manifest } from '../../src/model/manifest.ts';
-import { layerGeometry } from '../../src/model/validate.ts';
+import { c4, layerGeometry } from '../../src/model/layout.ts';
+import { HEAD_NAMES, type HeadName, type Layer, type Manifest } from '../../src/model/manifest.ts';
 
 export interface CpuTensor {
   height: number;
