@@ -39,6 +39,7 @@ import { checkResolution } from '../src/plan/shapes.ts';
 import type { Impl, OpenInfo, ProfileResult, TimeResult } from './pages/bench.ts';
 import { SYNTHETIC_MODELS, ensureSyntheticModel } from './lib/synthetic-models.ts';
 import { listWeights, openSession, parseResolution, repoRoot, resolveModel, runTool, ToolError, type ToolPage } from './lib/browser-run.ts';
+import { jsonIsOurs, MiB, OutputFile, readInputFile, userPath } from './lib/cli.ts';
 
 const IMPLS: readonly Impl[] = ['ours', 'tfjs-webgpu', 'tfjs-webgl', 'tfjs-wasm'];
 const DEFAULT_RESOLUTIONS = '161,257,321,481,641,801';
@@ -105,6 +106,11 @@ export interface BenchJson {
 }
 
 const resText = (r: Res): string => `${r.width}x${r.height}`;
+
+/** An earlier bench --json output, which a new run may replace. */
+const isBenchJson = jsonIsOurs(
+  (j) => typeof j === 'object' && j !== null && Array.isArray((j as BenchJson).rows) && Array.isArray((j as BenchJson).passes),
+);
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -276,6 +282,14 @@ async function main(): Promise<void> {
   const resolutions = list(values.resolutions).map((t) => parseResolution(t, '--resolutions'));
   if (!resolutions.length) throw new ToolError('--resolutions is empty');
   const profileRes = parseResolution(values['profile-resolution'], '--profile-resolution');
+  // Checked and reserved now: a bad --json fails before minutes of measuring, not after.
+  const jsonOut = values.json
+    ? OutputFile.reserve(userPath(values.json), values.json, {
+        what: '--json',
+        isOurs: isBenchJson,
+        notOursReason: 'is not an earlier bench output',
+      })
+    : null;
 
   // The ResNet50 and stride-8 MobileNets (random weights: speed only), made once into weights/
   // when they are asked for (by default, all of them).
@@ -297,12 +311,7 @@ async function main(): Promise<void> {
   let imageB64: string | undefined;
   let imageLabel: string;
   if (values.image) {
-    try {
-      imageB64 = fs.readFileSync(values.image).toString('base64');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new ToolError(`cannot read ${values.image}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-    }
+    imageB64 = readInputFile(userPath(values.image), values.image, 256 * MiB).toString('base64');
     imageLabel = values.image;
   } else if (fs.existsSync(path.join(COCO_IMAGES, BENCH_IMAGE))) {
     imageLabel = `coco-mini/images/${BENCH_IMAGE}`;
@@ -505,10 +514,7 @@ async function main(): Promise<void> {
         profileFrames,
       },
     };
-    const file = path.resolve(values.json);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(json, null, 2)}\n`);
-    fs.renameSync(`${file}.tmp`, file);
+    jsonOut?.write(`${JSON.stringify(json, null, 2)}\n`);
     log(`bench: wrote ${values.json}`);
   }
   if (failures.length) throw new ToolError(`${failures.length} failure(s); see above`);

@@ -20,7 +20,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { PART_NAMES } from '../src/pose/keypoints.ts';
-import { DEFAULT_MODEL, openSession, parseResolution, readManifest, runTool, ToolError } from './lib/browser-run.ts';
+import { DEFAULT_MODEL, openSession, parseResolution, readManifest, repoRoot, runTool, ToolError } from './lib/browser-run.ts';
+import { jsonIsOurs, MiB, OutputFile, readInputFile, userPath } from './lib/cli.ts';
 import {
   evaluateKeypoints,
   matchPeople,
@@ -509,20 +510,76 @@ function report(
 
 // ---------------------------------------------------------------------------------------
 
+/** An earlier eval's summary.json (then the report and chart beside it are eval's too). */
+const isEvalSummary = jsonIsOurs((j) => typeof j === 'object' && j !== null && Array.isArray((j as { statsOrder?: unknown }).statsOrder));
+/** COCO keypoint results (an array of detections), as eval writes them. */
+const isCocoResults = jsonIsOurs(
+  (j) => Array.isArray(j) && j.every((r) => typeof r === 'object' && r !== null && 'image_id' in r && Array.isArray(r.keypoints)),
+);
+
+interface EvalOutputs {
+  results: Map<string, OutputFile>;
+  tfjsResults: Map<string, OutputFile>;
+  summary: OutputFile;
+  chart: OutputFile;
+  report: OutputFile;
+}
+
+/**
+ * Every file eval writes under --out, checked and reserved before the run (minutes of
+ * work must not end on an unwritable folder). An existing file is replaced only when it
+ * is an earlier eval's: COCO results, or summary / chart / report beside an eval summary.
+ */
+function reserveOutputs(args: Args, tfjs: boolean): EvalOutputs {
+  const dir = userPath(args.out);
+  const earlierEval = (() => {
+    try {
+      return isEvalSummary(path.join(dir, 'summary.json'));
+    } catch {
+      return false;
+    }
+  })();
+  const reserve = (name: string, isOurs: (file: string) => boolean): OutputFile =>
+    OutputFile.reserve(path.join(dir, name), path.join(args.out, name), {
+      what: '--out',
+      isOurs,
+      notOursReason: 'was not written by eval',
+    });
+  const labels = args.resolutions.map(resLabel);
+  return {
+    results: new Map(labels.map((l) => [l, reserve(`results-${l}.json`, isCocoResults)])),
+    tfjsResults: new Map(tfjs ? labels.map((l) => [l, reserve(path.join('tfjs', `results-${l}.json`), isCocoResults)]) : []),
+    summary: reserve('summary.json', isEvalSummary),
+    chart: reserve('chart.svg', () => earlierEval),
+    report: reserve('report.md', () => earlierEval),
+  };
+}
+
 async function main(): Promise<void> {
   const args = parse();
   const t0 = performance.now();
-  const annFile = path.join(args.data, 'person_keypoints.json');
-  if (!fs.existsSync(annFile)) throw new ToolError(`${annFile} does not exist (--data must hold person_keypoints.json and images/)`);
-  const gt = JSON.parse(fs.readFileSync(annFile, 'utf8')) as CocoDataset;
+  const dataDir = userPath(args.data);
+  const annFile = path.join(dataDir, 'person_keypoints.json');
+  const annShown = path.join(args.data, 'person_keypoints.json');
+  if (!fs.existsSync(annFile)) throw new ToolError(`${annShown} does not exist (--data must hold person_keypoints.json and images/)`);
+  let gt: CocoDataset;
+  try {
+    gt = JSON.parse(readInputFile(annFile, annShown, 1024 * MiB).toString('utf8')) as CocoDataset;
+  } catch (err) {
+    if (err instanceof ToolError) throw err;
+    throw new ToolError(`${annShown}: not JSON (${(err as Error).message})`);
+  }
+  if (!Array.isArray(gt?.images) || !Array.isArray(gt?.annotations)) {
+    throw new ToolError(`${annShown}: not a COCO keypoints file (no images and annotations lists)`);
+  }
   if (args.limit) {
     gt.images = gt.images.slice(0, args.limit);
     const keep = new Set(gt.images.map((i) => i.id));
     gt.annotations = gt.annotations.filter((a) => keep.has(a.image_id));
   }
   for (const img of gt.images) {
-    const f = path.join(args.data, 'images', img.file_name);
-    if (!fs.existsSync(f)) throw new ToolError(`image ${f} (id ${img.id}) does not exist`);
+    const f = path.join(dataDir, 'images', img.file_name);
+    if (!fs.existsSync(f)) throw new ToolError(`image ${path.join(args.data, 'images', img.file_name)} (id ${img.id}) does not exist`);
   }
   const manifest = readManifest(args.model);
   for (const r of args.resolutions) {
@@ -531,14 +588,14 @@ async function main(): Promise<void> {
     }
   }
   const tfjsModelUrl = `/weights/tfjs/${args.model}/model.json`;
-  const tfjsModelFile = path.join('weights', 'tfjs', args.model, 'model.json');
+  const tfjsModelFile = path.join(repoRoot, 'weights', 'tfjs', args.model, 'model.json');
   let backend = args.backend;
   if (backend && !fs.existsSync(tfjsModelFile)) {
     console.warn(`eval: ${tfjsModelFile} is missing: TF.js PoseNet is not run (npm run weights makes it for the default model)`);
     backend = null;
   }
   const options = { maxDetections: args.maxDetections, scoreThreshold: args.scoreThreshold, nmsRadius: args.nmsRadius };
-  fs.mkdirSync(path.join(args.out, 'tfjs'), { recursive: true });
+  const outputs = reserveOutputs(args, !!backend);
 
   const session = await openSession({ tfjs: !!backend });
   const runs: ResolutionRun[] = [];
@@ -551,7 +608,11 @@ async function main(): Promise<void> {
     const names = gt.images.map((i) => i.file_name);
     const idByName = new Map(gt.images.map((i) => [i.file_name, i.id]));
     for (const img of gt.images) {
-      const b64 = fs.readFileSync(path.join(args.data, 'images', img.file_name)).toString('base64');
+      const b64 = readInputFile(
+        path.join(dataDir, 'images', img.file_name),
+        path.join(args.data, 'images', img.file_name),
+        256 * MiB,
+      ).toString('base64');
       await page.call('addImage', { name: img.file_name, b64 });
     }
     for (const resolution of args.resolutions) {
@@ -578,8 +639,8 @@ async function main(): Promise<void> {
         evalTfjs: tfjsResults ? evaluateKeypoints(gt, tfjsResults) : null,
       };
       runs.push(run);
-      fs.writeFileSync(path.join(args.out, `results-${resLabel(resolution)}.json`), JSON.stringify(oursResults));
-      if (tfjsResults) fs.writeFileSync(path.join(args.out, 'tfjs', `results-${resLabel(resolution)}.json`), JSON.stringify(tfjsResults));
+      outputs.results.get(resLabel(resolution))!.write(JSON.stringify(oursResults));
+      if (tfjsResults) outputs.tfjsResults.get(resLabel(resolution))!.write(JSON.stringify(tfjsResults));
       console.log(
         `eval: ${resLabel(resolution)}: AP ${f3(run.evalOurs.ap)} (TF.js ${run.evalTfjs ? f3(run.evalTfjs.ap) : '–'}), ` +
           `${median(run.oursMs).toFixed(0)} ms/frame (TF.js ${run.tfjsMs.length ? median(run.tfjsMs).toFixed(0) : '–'}), ` +
@@ -595,9 +656,7 @@ async function main(): Promise<void> {
   const sc = scenarios(gt, runs);
   const svg = chartSvg(runs);
   const seconds = (performance.now() - t0) / 1000;
-  fs.writeFileSync(path.join(args.out, 'chart.svg'), `${svg}\n`);
-  fs.writeFileSync(
-    path.join(args.out, 'summary.json'),
+  outputs.summary.write(
     JSON.stringify(
       {
         model: args.model,
@@ -630,7 +689,8 @@ async function main(): Promise<void> {
       1,
     ),
   );
-  fs.writeFileSync(path.join(args.out, 'report.md'), report(args, gt, runs, sc, { ...env, seconds }, svg));
+  outputs.chart.write(`${svg}\n`);
+  outputs.report.write(report(args, gt, runs, sc, { ...env, seconds }, svg));
   console.log(`eval: wrote ${path.join(args.out, 'report.md')} (${seconds.toFixed(0)} s)`);
 }
 

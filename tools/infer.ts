@@ -8,21 +8,28 @@
  * and the pose score. --json writes `[{ file, score, keypoints: [[x, y, score] x17],
  * width, height }]`, keypoints in COCO order (PoseNet's). --model is a weights folder
  * name under weights/ (default posenet-mobilenet-v1-075-s16) or a path to a converted model's folder.
+ * Paths are relative to the folder the command was typed in.
  *
- * Images are read in Node and decoded in the page (createImageBitmap): a file that is
- * missing or cannot be decoded is named in the error, the exit status is 1 and no JSON is
- * written. The resolution is checked against the model's output stride before anything starts.
+ * A batch goes on past a bad image: one that is missing, not a file, too large or not
+ * decodable gets `{ file, error }` in the JSON and a line on stderr, the others their
+ * results, and the exit status is 1 at the end. An image larger than the GPU's
+ * maxTextureDimension2D is downscaled to fit (its entry has `downscaledTo: [w, h]`),
+ * with keypoints in the original's pixels. The resolution and the --json path are
+ * checked before anything starts; --json never replaces a file that is not an earlier
+ * infer output.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { checkResolution } from '../src/plan/shapes.ts';
 import { PART_NAMES } from '../src/pose/keypoints.ts';
-import type { InferResponse } from './pages/infer.ts';
+import type { InferImageResult, InferResponse } from './pages/infer.ts';
 import { DEFAULT_MODEL, openSession, parseResolution, resolveModel, runTool, ToolError } from './lib/browser-run.ts';
+import { jsonIsOurs, MiB, OutputFile, readInputFile, userPath } from './lib/cli.ts';
 
 const USAGE = 'usage: npm run infer -- <images...> [--resolution 257 | 513x385] [--model <name | folder>] [--json out.json]';
+
+/** The largest image file infer reads. */
+const MAX_IMAGE_BYTES = 256 * MiB;
 
 export interface InferJsonEntry {
   file: string;
@@ -31,22 +38,38 @@ export interface InferJsonEntry {
   keypoints: [number, number, number][];
   width: number;
   height: number;
+  /** Present when the image was over the GPU's texture limit: the size the network saw. */
+  downscaledTo?: [number, number];
 }
 
-function readImage(file: string): Buffer {
+/** An image that could not be read, decoded or run. */
+export interface InferJsonError {
+  file: string;
+  error: string;
+}
+
+/** An earlier infer --json output (an array of entries or errors), which a new run may replace. */
+const isInferJson = jsonIsOurs(
+  (j) =>
+    Array.isArray(j) &&
+    j.every(
+      (e) =>
+        typeof e === 'object' && e !== null && typeof e.file === 'string' && (Array.isArray(e.keypoints) || typeof e.error === 'string'),
+    ),
+);
+
+/** The image's bytes, or why it cannot be used (without the file name). */
+function readImage(file: string): Buffer | { error: string } {
   try {
-    const stat = fs.statSync(file);
-    if (stat.isDirectory()) throw new ToolError(`cannot read ${file}: is a directory`);
-    return fs.readFileSync(file);
+    return readInputFile(userPath(file), file, MAX_IMAGE_BYTES);
   } catch (err) {
-    if (err instanceof ToolError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-    throw new ToolError(`cannot read ${file}: ${why}`);
+    if (!(err instanceof ToolError)) throw err;
+    const message = err.message.startsWith(`${file}: `) ? err.message.slice(file.length + 2) : err.message;
+    return { error: message };
   }
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -64,7 +87,7 @@ async function main(): Promise<void> {
   const { values, positionals: files } = parsed;
   if (values.help) {
     console.log(USAGE);
-    return;
+    return 0;
   }
   if (!files.length) throw new ToolError(`no images given\n${USAGE}`);
 
@@ -75,28 +98,49 @@ async function main(): Promise<void> {
   } catch (err) {
     throw new ToolError(`--resolution ${values.resolution}: ${(err as Error).message}`);
   }
-  const images = files.map((f) => readImage(f).toString('base64'));
+  const jsonOut = values.json
+    ? OutputFile.reserve(userPath(values.json), values.json, {
+        what: '--json',
+        isOurs: isInferJson,
+        notOursReason: 'is not an earlier infer output',
+      })
+    : null;
 
-  const session = await openSession();
-  let response: InferResponse;
-  try {
-    const page = await session.openPage('tools/pages/infer.html', 'infer');
-    response = await page.call<InferResponse>('run', { weights: manifest.url, resolution, images });
-    if (page.errors.length && process.env.PAGE_LOG) process.stderr.write(`page errors:\n  ${page.errors.join('\n  ')}\n`);
-  } finally {
-    await session.close();
+  const read = files.map(readImage);
+  const readable = read.flatMap((r, i) => (Buffer.isBuffer(r) ? [i] : []));
+  let response: InferResponse | null = null;
+  if (readable.length) {
+    const session = await openSession();
+    try {
+      const page = await session.openPage('tools/pages/infer.html', 'infer');
+      const images = readable.map((i) => (read[i] as Buffer).toString('base64'));
+      response = await page.call<InferResponse>('run', { weights: manifest.url, resolution, images });
+      if (page.errors.length && process.env.PAGE_LOG) process.stderr.write(`page errors:\n  ${page.errors.join('\n  ')}\n`);
+    } finally {
+      await session.close();
+    }
+    if (response.errors.length) throw new ToolError(`WebGPU errors: ${response.errors.join('; ')}`);
   }
-  if (!response.ok) throw new ToolError(`cannot decode ${files[response.undecodable]} as an image`);
-  if (response.errors.length) throw new Error(`WebGPU errors:\n${response.errors.join('\n')}`);
 
+  const outcome = read.map((r, i): InferImageResult | { error: string } =>
+    Buffer.isBuffer(r) ? response!.results[readable.indexOf(i)]! : r,
+  );
   const res = `${resolution.width}x${resolution.height}`;
-  const entries: InferJsonEntry[] = [];
+  const entries: (InferJsonEntry | InferJsonError)[] = [];
   const out: string[] = [];
-  for (const [i, r] of response.results.entries()) {
+  let failed = 0;
+  for (const [i, r] of outcome.entries()) {
     const file = files[i]!;
+    if ('error' in r) {
+      failed++;
+      process.stderr.write(`infer: ${file}: ${r.error}\n`);
+      entries.push({ file, error: r.error });
+      continue;
+    }
     const kps = r.pose.keypoints;
     if (kps.length !== PART_NAMES.length) throw new Error(`${file}: ${kps.length} keypoints instead of ${PART_NAMES.length}`);
-    out.push(`${file} (${r.width}x${r.height}) at ${res}, ${values.model}: pose score ${r.pose.score.toFixed(4)}`);
+    const scaled = r.downscaledTo ? `, downscaled to ${r.downscaledTo.join('x')} for the GPU` : '';
+    out.push(`${file} (${r.width}x${r.height}${scaled}) at ${res}, ${values.model}: pose score ${r.pose.score.toFixed(4)}`);
     out.push(`  ${'part'.padEnd(14)} ${'x'.padStart(8)} ${'y'.padStart(8)} ${'score'.padStart(7)}`);
     for (const k of kps) {
       out.push(
@@ -110,20 +154,22 @@ async function main(): Promise<void> {
       keypoints: kps.map((k) => [k.position.x, k.position.y, k.score]),
       width: r.width,
       height: r.height,
+      ...(r.downscaledTo ? { downscaledTo: r.downscaledTo } : {}),
     });
   }
   process.stdout.write(out.join('\n'));
-  process.stderr.write(`infer: ${files.length} image(s) on ${response.adapter}\n`);
+  const summary = failed ? `, ${failed} failed` : '';
+  process.stderr.write(
+    `infer: ${files.length - failed} of ${files.length} image(s)${summary}${response ? ` on ${response.adapter}` : ''}\n`,
+  );
 
-  if (values.json) {
-    const file = path.resolve(values.json);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (jsonOut && values.json) {
     // One keypoint a line: [x, y, score].
     const text = JSON.stringify(entries, null, 2).replace(/\[\s+(-?[\d.e+-]+),\s+(-?[\d.e+-]+),\s+(-?[\d.e+-]+)\s+\]/g, '[$1, $2, $3]');
-    fs.writeFileSync(`${file}.tmp`, `${text}\n`);
-    fs.renameSync(`${file}.tmp`, file);
+    jsonOut.write(`${text}\n`);
     process.stderr.write(`infer: wrote ${values.json}\n`);
   }
+  return failed ? 1 : 0;
 }
 
 runTool('infer', main);

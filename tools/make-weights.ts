@@ -19,8 +19,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { MiB, OutputFile, readInputFile, removeStaleFolders, runCli } from './lib/cli.ts';
 import { convertOnnxFile } from './lib/convert.ts';
-import { exportTfjsToOnnxFile, TfjsModelError, writeFileAtomic } from './lib/tfjs-to-onnx.ts';
+import { exportTfjsToOnnxFile, TfjsModelError } from './lib/tfjs-to-onnx.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NAME = 'posenet-mobilenet-v1-075-s16';
@@ -122,27 +123,22 @@ function upToDate(want: Omit<Stamp, 'outputs'>): boolean {
   }
 }
 
-/** Copies files ([from, to] names) into `dest` (a folder) through a temporary folder and a rename. */
-function copyFolderAtomic(files: [string, string][], fromDir: string, dest: string): void {
-  const parent = path.dirname(dest);
-  fs.mkdirSync(parent, { recursive: true });
-  const suffix = `${process.pid}-${Date.now()}`;
-  const tmp = path.join(parent, `.${path.basename(dest)}.tmp-${suffix}`);
-  const old = path.join(parent, `.${path.basename(dest)}.old-${suffix}`);
+/**
+ * Copies files ([from, to] names) from `fromDir` into the folder `dest`, each through a
+ * temporary sibling and a rename; other files in `dest` are left alone. `dest` is this
+ * tool's own output (weights/tfjs/<name>/), so the files there are its earlier copies.
+ */
+function copyFiles(files: [string, string][], fromDir: string, dest: string): void {
+  removeStaleFolders(path.dirname(dest), path.basename(dest), (name) => name === 'model.json' || name.endsWith('.bin'));
+  const outs = files.map(([, to]) =>
+    OutputFile.reserve(path.join(dest, to), rel(path.join(dest, to)), { what: 'weights', isOurs: () => true }),
+  );
   try {
-    fs.mkdirSync(tmp);
-    for (const [from, to] of files) fs.copyFileSync(path.join(fromDir, from), path.join(tmp, to));
-    const had = fs.existsSync(dest);
-    if (had) fs.renameSync(dest, old);
-    try {
-      fs.renameSync(tmp, dest);
-    } catch (e) {
-      if (had) fs.renameSync(old, dest);
-      throw e;
-    }
-    if (had) fs.rmSync(old, { recursive: true, force: true });
+    files.forEach(([from], i) => {
+      outs[i]!.write(readInputFile(path.join(fromDir, from), rel(path.join(fromDir, from)), 1024 * MiB));
+    });
   } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    for (const o of [...outs].reverse()) o.discard();
   }
 }
 
@@ -173,7 +169,7 @@ async function main(argv: string[]): Promise<void> {
   // 2. The TF.js model as it is, for the reference in browser pages.
   // model.json keeps its bytes (its weightsManifest names posenet.bin, which keeps its name).
   const copies = Object.keys(want.source.files).map((f): [string, string] => [f, f === SOURCE_JSON ? 'model.json' : f]);
-  copyFolderAtomic(copies, SOURCE_DIR, tfjsDir);
+  copyFiles(copies, SOURCE_DIR, tfjsDir);
   log(`copied the TF.js model to ${rel(tfjsDir)}/ (${copies.map(([, to]) => to).join(', ')}; unmodified)`);
 
   // 3. ONNX -> manifest + packed weights.
@@ -188,12 +184,8 @@ async function main(argv: string[]): Promise<void> {
   );
 
   const stamp: Stamp = { ...want, outputs: outputHashes() };
-  await writeFileAtomic(stampPath, `${JSON.stringify(stamp, null, 2)}\n`);
+  OutputFile.reserve(stampPath, rel(stampPath), { what: 'weights', isOurs: () => true }).write(`${JSON.stringify(stamp, null, 2)}\n`);
   log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
-main(process.argv.slice(2)).catch((e: unknown) => {
-  const known = e instanceof Error && (e.name === 'TfjsModelError' || e.name === 'ConvertError');
-  console.error(`weights: ${known ? (e as Error).message : ((e as Error)?.stack ?? String(e))}`);
-  process.exitCode = 1;
-});
+runCli('weights', () => main(process.argv.slice(2)));

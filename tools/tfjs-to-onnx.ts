@@ -6,14 +6,17 @@
  *
  * Architecture, output stride and preprocessing are inferred from the graph unless given.
  * `--all-outputs` exports every graph output under its TF name instead of the four PoseNet heads.
- * The .onnx is written to a temporary file and renamed, so an error leaves no output.
+ * Paths are relative to the folder the command was typed in. --out is checked before the
+ * work (a folder, an unwritable place or a file that is not an ONNX of ours is refused)
+ * and written through a temporary file and a rename, so an error leaves no output.
  * Errors print one line naming the file / node and exit with status 1.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { Architecture } from '../src/model/manifest.ts';
-import { exportTfjsToOnnxFile, TfjsModelError, type ConvertOptions, type PreprocessKind } from './lib/tfjs-to-onnx.ts';
+import { runCli, userPath } from './lib/cli.ts';
+import { exportTfjsToOnnxFile, type ConvertOptions, type PreprocessKind } from './lib/tfjs-to-onnx.ts';
 
 const USAGE =
   'usage: npm run tfjs-to-onnx -- <model.json> [--out <file.onnx>] [--architecture MobileNetV1|ResNet50] ' +
@@ -101,36 +104,19 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  try {
-    const r = await exportTfjsToOnnxFile(args.input, args.out, args.options);
-    for (const w of r.warnings) console.warn(`tfjs-to-onnx: warning: ${w}`);
-    const facts = r.architecture
-      ? `${r.architecture}, output stride ${r.outputStride}${r.inferred.outputStride ? ' (from the graph)' : ''}, preprocess ${r.preprocess}` +
-        `${r.inferred.preprocess ? ' (inferred)' : ''}; `
-      : '';
-    console.log(
-      `tfjs-to-onnx: ${args.input} -> ${args.out} (${r.nodeCount} ONNX nodes, ${(r.bytes.byteLength / 1e6).toFixed(2)} MB; ${facts}` +
-        `outputs ${r.outputs.map((o) => `${o.name}[${o.channels}]`).join(', ')})`,
-    );
-    return 0;
-  } catch (e) {
-    if (e instanceof TfjsModelError) {
-      console.error(`tfjs-to-onnx: ${e.message}`);
-      return 1;
-    }
-    console.error(`tfjs-to-onnx: ${args.input}: ${(e as Error)?.stack ?? String(e)}`);
-    return 1;
-  }
+  const r = await exportTfjsToOnnxFile(userPath(args.input), userPath(args.out), args.options, { input: args.input, out: args.out });
+  for (const w of r.warnings) console.warn(`tfjs-to-onnx: warning: ${w}`);
+  const facts = r.architecture
+    ? `${r.architecture}, output stride ${r.outputStride}${r.inferred.outputStride ? ' (from the graph)' : ''}, preprocess ${r.preprocess}` +
+      `${r.inferred.preprocess ? ' (inferred)' : ''}; `
+    : '';
+  console.log(
+    `tfjs-to-onnx: ${args.input} -> ${args.out} (${r.nodeCount} ONNX nodes, ${(r.bytes.byteLength / 1e6).toFixed(2)} MB; ${facts}` +
+      `outputs ${r.outputs.map((o) => `${o.name}[${o.channels}]`).join(', ')})`,
+  );
+  return 0;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      console.error(`tfjs-to-onnx: ${(e as Error)?.stack ?? String(e)}`);
-      process.exitCode = 1;
-    },
-  );
+  runCli('tfjs-to-onnx', () => main(process.argv.slice(2)));
 }

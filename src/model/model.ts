@@ -2,11 +2,12 @@
  * A loaded model: the validated manifest and its packed weights in one GPU storage
  * buffer (owned here, released by dispose()). Loading fetches `<url>/model.json` and
  * `<url>/weights.bin` and refuses anything that does not match: a malformed manifest, a
- * missing or short weights file, a checksum mismatch.
+ * weights file outside the manifest's folder, a missing or short weights file, a checksum
+ * mismatch, a weight that is not a finite number.
  */
 import { type GpuLedger, ResourceGroup } from '../gpu/resources.ts';
 import type { Manifest } from './manifest.ts';
-import { ManifestError, checkWeightsSize, validateManifest } from './validate.ts';
+import { ManifestError, checkWeightsSize, checkWeightsValues, validateManifest } from './validate.ts';
 
 export class ModelLoadError extends Error {
   override name = 'ModelLoadError';
@@ -58,6 +59,7 @@ export async function fetchWeights(baseUrl: string): Promise<LoadedWeights> {
     if (err instanceof ManifestError) throw new ModelLoadError(err.message);
     throw err;
   }
+  // validateManifest allows a bare file name only, so this stays in the manifest's folder.
   const weightsUrl = `${base}/${manifest.weights.file}`;
   const weights = await (await fetchOrThrow(weightsUrl, 'the weights')).arrayBuffer();
   try {
@@ -71,6 +73,12 @@ export async function fetchWeights(baseUrl: string): Promise<LoadedWeights> {
     throw new ModelLoadError(
       `${weightsUrl}: sha256 ${sha} does not match the manifest's ${manifest.weights.sha256} (stale or corrupt weights: run \`npm run weights\`)`,
     );
+  }
+  try {
+    checkWeightsValues(manifest, weights, weightsUrl);
+  } catch (err) {
+    if (err instanceof ManifestError) throw new ModelLoadError(err.message);
+    throw err;
   }
   return { manifest, weights, source: base };
 }

@@ -4,7 +4,7 @@
  * their entry points on `window`, calls into them, and clean-up on exit or Ctrl-C.
  *
  * Tool errors that are the user's (a missing file, a bad flag) are `ToolError`s: the tools
- * print their message alone and exit 1; anything else is printed with its stack.
+ * print their message alone and exit 1; anything else is one line too (tools/lib/cli.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,13 +12,10 @@ import type { Browser, Page } from 'puppeteer';
 import type { InlineConfig, ViteDevServer } from 'vite';
 
 import { collectPageErrors, launchBrowser, repoRoot, startServer } from './browser.ts';
+import { discardOutputs, fromPage, MiB, onInterrupt, readInputFile, reportError, ToolError, userPath } from './cli.ts';
+import { validateManifest } from '../../src/model/validate.ts';
 
-export { repoRoot };
-
-/** An error meant for the user as it is: the tool prints `<tool>: <message>` and exits 1. */
-export class ToolError extends Error {
-  override name = 'ToolError';
-}
+export { repoRoot, ToolError };
 
 /**
  * TF.js imports CommonJS packages (long, seedrandom), which the browser cannot load as they
@@ -71,12 +68,9 @@ let handlersInstalled = false;
 function installSignalHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      process.stderr.write(`\n${signal}: closing the browser\n`);
-      void Promise.allSettled([...sessions].map((s) => s.close())).then(() => process.exit(130));
-    });
-  }
+  onInterrupt(async () => {
+    await Promise.allSettled([...sessions].map((s) => s.close()));
+  });
 }
 
 export async function openSession(options: SessionOptions = {}): Promise<BrowserSession> {
@@ -106,13 +100,18 @@ export async function openSession(options: SessionOptions = {}): Promise<Browser
         return {
           page,
           errors,
-          call: async <T>(fn: string, arg?: unknown) =>
-            (await page.evaluate(
-              (g, f, a) => (window as unknown as Record<string, Record<string, (x: unknown) => Promise<unknown>>>)[g]![f]!(a),
-              global,
-              fn,
-              arg as never,
-            )) as T,
+          call: async <T>(fn: string, arg?: unknown) => {
+            try {
+              return (await page.evaluate(
+                (g, f, a) => (window as unknown as Record<string, Record<string, (x: unknown) => Promise<unknown>>>)[g]![f]!(a),
+                global,
+                fn,
+                arg as never,
+              )) as T;
+            } catch (err) {
+              throw fromPage(err);
+            }
+          },
           close: () => page.close(),
         };
       },
@@ -154,8 +153,36 @@ export function listWeights(): string[] {
 
 export const DEFAULT_MODEL = 'posenet-mobilenet-v1-075-s16';
 
+/** The largest model.json a tool reads in Node (a ResNet50 manifest is about 40 KB). */
+const MAX_MANIFEST_BYTES = 64 * MiB;
+
+interface ManifestSummary {
+  outputStride: number;
+  architecture: string;
+  name: string;
+}
+
+/**
+ * The fields of a model.json the tools need before starting a browser, read and checked
+ * in Node; `shown` names the file in errors. The page validates the whole manifest.
+ */
+function readManifestFile(file: string, shown: string): ManifestSummary {
+  const text = readInputFile(file, shown, MAX_MANIFEST_BYTES).toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ToolError(`${shown}: not JSON (${(err as Error).message})`);
+  }
+  const format = (json as { format?: unknown } | null)?.format;
+  if (format !== 'posenet-webgpu/manifest') throw new ToolError(`${shown}: not a posenet-webgpu manifest (make one with \`npm run convert\`)`);
+  // The whole manifest, as the page will check it: a broken one fails here, before a browser starts.
+  const m = validateManifest(json, shown);
+  return { outputStride: m.outputStride, architecture: m.architecture, name: m.name };
+}
+
 /** A weights folder's manifest (read in Node, to validate flags before starting a browser). */
-export function readManifest(name: string): { outputStride: number; architecture: string; name: string } {
+export function readManifest(name: string): ManifestSummary {
   const file = path.join(repoRoot, 'weights', name, 'model.json');
   if (!fs.existsSync(file)) {
     const known = listWeights();
@@ -164,8 +191,7 @@ export function readManifest(name: string): { outputStride: number; architecture
         (known.length ? `(models: ${known.join(', ')})` : '(run `npm run weights`)'),
     );
   }
-  const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { outputStride: number; architecture: string; name: string };
-  return json;
+  return readManifestFile(file, path.relative(process.cwd(), file));
 }
 
 export interface ModelRef {
@@ -183,11 +209,18 @@ export interface ModelRef {
 
 /**
  * A model given as a weights folder name (weights/<name>) or as a path to a folder with
- * model.json + weights.bin anywhere on disk (served through Vite's /@fs/).
+ * model.json + weights.bin anywhere on disk (served through Vite's /@fs/), relative to
+ * the folder the command was typed in.
  */
 export function resolveModel(arg: string): ModelRef {
   const named = path.join(repoRoot, 'weights', arg);
-  if (!arg.includes('/') || fs.existsSync(path.join(named, 'model.json'))) {
+  const asPath = userPath(arg);
+  const isName = !arg.includes('/') && !arg.includes(path.sep) && arg !== '.' && arg !== '..';
+  const hasHere = fs.existsSync(path.join(asPath, 'model.json'));
+  const hasNamed = fs.existsSync(path.join(named, 'model.json'));
+  // A bare name is a folder under weights/, unless only a folder of that name here has a model;
+  // a path is a folder here, unless only weights/<path> has one.
+  if (isName ? hasNamed || !hasHere : hasNamed && !hasHere) {
     const m = readManifest(arg);
     const tfjs = path.join(repoRoot, 'weights/tfjs', arg, 'model.json');
     return {
@@ -199,12 +232,10 @@ export function resolveModel(arg: string): ModelRef {
       architecture: m.architecture,
     };
   }
-  const dir = path.resolve(arg);
+  const dir = asPath;
   const file = path.join(dir, 'model.json');
   if (!fs.existsSync(file)) throw new ToolError(`no model at ${arg}: ${file} does not exist`);
-  const m = JSON.parse(fs.readFileSync(file, 'utf8')) as { outputStride: number; architecture: string; format?: string };
-  if (m.format !== 'posenet-webgpu/manifest')
-    throw new ToolError(`${file} is not a posenet-webgpu manifest (make one with \`npm run convert\`)`);
+  const m = readManifestFile(file, path.join(arg, 'model.json'));
   const rel = path.relative(repoRoot, dir);
   const url = !rel.startsWith('..') && !path.isAbsolute(rel) ? `/${rel.split(path.sep).join('/')}` : `/@fs${dir}`;
   return { name: arg, dir, url, tfjsUrl: null, outputStride: m.outputStride, architecture: m.architecture };
@@ -219,16 +250,18 @@ export function parseResolution(text: string, flag = '--resolution'): { width: n
   return { width, height };
 }
 
-/** Runs a tool's main: ToolErrors print as `<tool>: <message>` and exit 1, other errors with their stack. */
-export function runTool(tool: string, main: () => Promise<void>): void {
+/**
+ * Runs a tool's main: every error is one line `<tool>: <message>` (tools/lib/cli.ts) and
+ * exit status 1, after closing the browser; outputs not yet written are discarded. A
+ * number returned by main is the exit status.
+ */
+export function runTool(tool: string, main: () => Promise<number | undefined> | Promise<void>): void {
+  installSignalHandlers();
   main().then(
-    () => process.exit(0),
+    (code) => process.exit(typeof code === 'number' ? code : 0),
     (err: unknown) => {
-      if (err instanceof ToolError || (err instanceof Error && err.name === 'ResolutionError')) {
-        process.stderr.write(`${tool}: ${err.message}\n`);
-      } else {
-        process.stderr.write(`${tool}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      }
+      discardOutputs();
+      reportError(tool, err);
       void Promise.allSettled([...sessions].map((s) => s.close())).then(() => process.exit(1));
     },
   );

@@ -25,11 +25,28 @@ export class ToolError extends Error {
 }
 
 /** Names of the errors whose messages are written for the user (and name the file at fault). */
-const USER_ERRORS = new Set(['ToolError', 'ConvertError', 'TfjsModelError', 'ManifestError', 'ModelLoadError', 'ResolutionError']);
+const USER_ERRORS = new Set([
+  'ToolError',
+  'ConvertError',
+  'TfjsModelError',
+  'ManifestError',
+  'ModelLoadError',
+  'ResolutionError',
+  'WebGPUUnavailableError',
+]);
 
 /** True for errors whose message is meant for the user (see USER_ERRORS). */
 export function isUserError(err: unknown): err is Error {
   return err instanceof Error && USER_ERRORS.has(err.name);
+}
+
+/**
+ * A user error thrown in a browser page comes back from Puppeteer as a plain Error whose
+ * message is `<Name>: <message>`: this makes it a ToolError again (other errors as they are).
+ */
+export function fromPage(err: unknown): unknown {
+  const m = /^(\w+): ([^\n]*)/.exec(err instanceof Error ? err.message : '');
+  return m && USER_ERRORS.has(m[1]!) ? new ToolError(m[2]!) : err;
 }
 
 /** The line a tool prints for `err`: its message for user errors, else a short note (stack with POSENET_DEBUG=1). */

@@ -37,7 +37,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** Hash of the generator and converter code plus the model's spec: a rebuild trigger. */
 function stamp(model: SyntheticModel): string {
   const h = crypto.createHash('sha256').update(JSON.stringify(model));
-  const files = ['posenet-onnx.ts', 'convert.ts', 'onnx.ts', 'synthetic-models.ts', ...fs.readdirSync(path.join(here, 'convert')).map((f) => `convert/${f}`)];
+  const files = [
+    'posenet-onnx.ts',
+    'convert.ts',
+    'onnx.ts',
+    'synthetic-models.ts',
+    ...fs.readdirSync(path.join(here, 'convert')).map((f) => `convert/${f}`),
+  ];
   for (const f of files.sort()) h.update(fs.readFileSync(path.join(here, f)));
   h.update(fs.readFileSync(path.join(here, '../../src/model/layout.ts')));
   return h.digest('hex');

@@ -158,6 +158,16 @@ function float16ToFloat32(h: number): number {
 const elementCount = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** One weight's values from its stored bytes (`bytes` holds exactly this weight). */
+/** Refuses a float weight holding NaN or ±Infinity: it would make every keypoint NaN or anywhere. */
+function finite(weight: TfjsWeight & { data: Float32Array }, label: string): TfjsWeight {
+  const data = weight.data;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v - v !== 0) throw new TfjsModelError(`${label}: weight "${weight.name}" holds ${v} at element ${i}; weights must be finite`);
+  }
+  return weight;
+}
+
 function decodeWeight(w: TfjsWeightEntry, bytes: Uint8Array, label: string): TfjsWeight {
   const n = elementCount(w.shape);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -178,12 +188,12 @@ function decodeWeight(w: TfjsWeightEntry, bytes: Uint8Array, label: string): Tfj
       else for (let i = 0; i < n; i++) out[i] = view.getUint16(i * 2, true) * scale + min;
     }
     if (w.dtype === 'int32') return { name: w.name, shape: w.shape, dtype: 'int32', data: Int32Array.from(out, Math.round) };
-    return { name: w.name, shape: w.shape, dtype: 'float32', data: out };
+    return finite({ name: w.name, shape: w.shape, dtype: 'float32', data: out }, label);
   }
   if (w.dtype === 'float32') {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
-    return { name: w.name, shape: w.shape, dtype: 'float32', data: out };
+    return finite({ name: w.name, shape: w.shape, dtype: 'float32', data: out }, label);
   }
   if (w.dtype === 'int32') {
     const out = new Int32Array(n);
@@ -236,6 +246,12 @@ export function decodeWeights(json: TfjsModelJson, shards: Uint8Array[][], label
       throw new TfjsModelError(
         `${label}: weight shard ${group.paths.map((p) => `"${p}"`).join(' + ')} holds ${data.byteLength} bytes but its weights need ${needed}` +
           ` (truncated? "${last}" ends before weight "${firstMissing?.name}")`,
+      );
+    }
+    if (data.byteLength > needed) {
+      throw new TfjsModelError(
+        `${label}: weight shard ${group.paths.map((p) => `"${p}"`).join(' + ')} holds ${data.byteLength} bytes but its weights need ${needed}` +
+          ` (${data.byteLength - needed} bytes too many: a shard of another model, or a model.json that lists too few weights?)`,
       );
     }
     group.weights.forEach((w, i) => {

@@ -11,16 +11,18 @@
  * read the files (model.json + shards) and write the .onnx atomically.
  */
 import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 
 import type { Architecture, HeadName } from '../../src/model/manifest.ts';
 import { HEAD_CHANNELS, HEAD_NAMES } from '../../src/model/manifest.ts';
+import { MiB, OutputFile, readInputFile, ToolError } from './cli.ts';
 import {
   attrInt,
   attrInts,
   attrString,
   DataType,
+  decodeModel,
   encodeModel,
   floatTensor,
   makeModel,
@@ -671,9 +673,11 @@ export function convertTfjsGraph(json: TfjsModelJson, weights: Map<string, TfjsW
     const consistent = strides.every(([sh, sw]) => sh === graphStride && sw === graphStride);
     if (options.outputStride !== undefined) {
       outputStride = options.outputStride;
+      // The ONNX would say one stride and compute another: convert refuses such a model.
       if (!consistent || graphStride !== outputStride) {
-        warnings.push(
-          `--output-stride ${outputStride} differs from the graph's product of strides (${strides.map((s) => s.join('x')).join(', ')})`,
+        throw new TfjsModelError(
+          `${label}: --output-stride ${outputStride} contradicts the graph, whose heads are at stride ${strides.map((s) => s.join('x')).join(', ')} ` +
+            '(the product of the strides before them); a graph is exported at the stride it was built for',
         );
       }
     } else {
@@ -779,50 +783,61 @@ export interface LoadedTfjsModel {
   shards: Uint8Array[][];
 }
 
-const errnoCode = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | null)?.code;
+/** The largest model.json and the largest weight shard tfjs-to-onnx reads. */
+const MAX_MODEL_JSON_BYTES = 64 * MiB;
+const MAX_SHARD_BYTES = 1024 * MiB;
 
-/** Reads model.json and its weight shards (paths relative to model.json), decodes the weights. */
-export async function readTfjsModel(modelJsonPath: string): Promise<LoadedTfjsModel> {
-  let text: Buffer;
+/** `readInputFile` with its ToolError as a TfjsModelError (the error this module's callers expect). */
+function readFileChecked(file: string, shown: string, maxBytes: number): Buffer {
   try {
-    text = await fs.readFile(modelJsonPath);
+    return readInputFile(file, shown, maxBytes);
   } catch (e) {
-    const code = errnoCode(e);
-    throw new TfjsModelError(code === 'ENOENT' ? `${modelJsonPath}: no such file` : `${modelJsonPath}: cannot read (${code ?? String(e)})`);
+    if (e instanceof ToolError) throw new TfjsModelError(e.message);
+    throw e;
   }
+}
+
+/**
+ * Reads model.json and its weight shards, decodes the weights. Shard paths must stay in
+ * model.json's folder (a path like ../../x could read any file); each must be a regular
+ * file, and together they must hold exactly the bytes the weights need.
+ */
+export async function readTfjsModel(modelJsonPath: string, shown = modelJsonPath): Promise<LoadedTfjsModel> {
+  const text = readFileChecked(modelJsonPath, shown, MAX_MODEL_JSON_BYTES);
   let json: unknown;
   try {
     json = JSON.parse(text.toString('utf8'));
   } catch (e) {
-    throw new TfjsModelError(`${modelJsonPath}: not JSON (${(e as Error).message})`);
+    throw new TfjsModelError(`${shown}: not JSON (${(e as Error).message})`);
   }
-  assertGraphModelJson(json, modelJsonPath);
-  const dir = path.dirname(modelJsonPath);
+  assertGraphModelJson(json, shown);
+  const dir = path.dirname(path.resolve(modelJsonPath));
   const shards: Uint8Array[][] = [];
   for (const group of json.weightsManifest) {
     const parts: Uint8Array[] = [];
     for (const p of group.paths) {
+      if (typeof p !== 'string' || !p) throw new TfjsModelError(`${shown}: a weight shard path is ${JSON.stringify(p)}, not a file name`);
       const file = path.resolve(dir, p);
-      try {
-        parts.push(new Uint8Array(await fs.readFile(file)));
-      } catch (e) {
-        const code = errnoCode(e);
-        throw new TfjsModelError(
-          code === 'ENOENT'
-            ? `${modelJsonPath}: weight shard "${p}" not found (${file})`
-            : `${file}: cannot read weight shard (${code ?? String(e)})`,
-        );
+      const rel = path.relative(dir, file);
+      if (rel.startsWith('..') || path.isAbsolute(rel)) {
+        throw new TfjsModelError(`${shown}: weight shard "${p}" lies outside the model's folder; shards must sit beside model.json`);
       }
+      if (!fs.existsSync(file)) throw new TfjsModelError(`${shown}: weight shard "${p}" not found (${file})`);
+      parts.push(new Uint8Array(readFileChecked(file, path.join(path.dirname(shown), p), MAX_SHARD_BYTES)));
     }
     shards.push(parts);
   }
-  const weights = decodeWeights(json, shards, modelJsonPath);
+  const weights = decodeWeights(json, shards, shown);
   return { json, weights, shards, sha256: createHash('sha256').update(text).digest('hex') };
 }
 
 /** Converts the TF.js graph model at `modelJsonPath`; returns the result and the ONNX bytes. */
-export async function tfjsToOnnxModel(modelJsonPath: string, options: ConvertOptions = {}): Promise<ConvertResult & { bytes: Uint8Array }> {
-  const loaded = await readTfjsModel(modelJsonPath);
+export async function tfjsToOnnxModel(
+  modelJsonPath: string,
+  options: ConvertOptions = {},
+  shown = modelJsonPath,
+): Promise<ConvertResult & { bytes: Uint8Array }> {
+  const loaded = await readTfjsModel(modelJsonPath, shown);
   const result = convertTfjsGraph(loaded.json, loaded.weights, {
     label: path.basename(modelJsonPath),
     sourceSha256: loaded.sha256,
@@ -836,26 +851,40 @@ export async function tfjsToOnnx(modelJsonPath: string, options: ConvertOptions 
   return (await tfjsToOnnxModel(modelJsonPath, options)).bytes;
 }
 
-/** Writes `bytes` to `file` through a temporary file and a rename, so no partial file is ever seen. */
-export async function writeFileAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
-  await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    await fs.writeFile(tmp, bytes);
-    await fs.rename(tmp, file);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
+/** True when `file` is an ONNX model this project wrote (its producer is posenet-webgpu ...). */
+export function isOurOnnx(file: string): boolean {
+  if (fs.statSync(file).size > MAX_SHARD_BYTES) return false;
+  return (decodeModel(fs.readFileSync(file)).producerName ?? '').startsWith('posenet-webgpu');
 }
 
-/** Converts and writes the ONNX atomically. */
+/**
+ * Converts and writes the ONNX: `outPath` is checked and reserved before the work (it must
+ * be a file path whose folder can be written, and an existing file there must be an ONNX
+ * this project wrote), then written through a temporary sibling and a rename. `shown`
+ * names the paths in errors (as the user typed them).
+ */
 export async function exportTfjsToOnnxFile(
   modelJsonPath: string,
   outPath: string,
   options: ConvertOptions = {},
+  shown: { input?: string; out?: string } = {},
 ): Promise<ConvertResult & { bytes: Uint8Array }> {
-  const result = await tfjsToOnnxModel(modelJsonPath, options);
-  await writeFileAtomic(outPath, result.bytes);
-  return result;
+  let out: OutputFile;
+  try {
+    out = OutputFile.reserve(outPath, shown.out ?? outPath, {
+      what: '--out',
+      isOurs: isOurOnnx,
+      notOursReason: 'is not an ONNX written by posenet-webgpu',
+    });
+  } catch (e) {
+    if (e instanceof ToolError) throw new TfjsModelError(e.message);
+    throw e;
+  }
+  try {
+    const result = await tfjsToOnnxModel(modelJsonPath, options, shown.input ?? modelJsonPath);
+    out.write(result.bytes);
+    return result;
+  } finally {
+    out.discard();
+  }
 }

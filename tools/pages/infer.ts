@@ -1,9 +1,11 @@
 /**
  * Browser side of `npm run infer` (tools/infer.ts drives it through Puppeteer):
- * `window.infer.run({weights, resolution, images})` decodes every image (bytes in base64)
- * with createImageBitmap, then runs `estimateSinglePose` on each with one PoseNet, inside
- * WebGPU error scopes. Nothing runs unless every image decodes; an image that does not is
- * reported by its index.
+ * `window.infer.run({weights, resolution, images})` decodes each image (bytes in base64)
+ * with createImageBitmap and runs `estimateSinglePose` on it with one PoseNet, inside
+ * WebGPU error scopes. Each image stands alone: one that does not decode, or fails, gets
+ * an `{ error }` in its place and the others go on. An image larger than the device's
+ * maxTextureDimension2D is downscaled to fit (keeping its aspect) and its keypoints are
+ * mapped back to the original pixels.
  */
 import { requestPoseNetDevice } from '../../src/gpu/device.ts';
 import { createPoseNet } from '../../src/posenet.ts';
@@ -21,13 +23,21 @@ export interface InferRequest {
 export interface InferImageResult {
   width: number;
   height: number;
+  /** The size the network saw when the image was over the device's texture limit. */
+  downscaledTo?: [number, number];
+  /** Keypoints in the original image's pixels. */
   pose: Pose;
   ms: number;
 }
 
-export type InferResponse =
-  | { ok: true; results: InferImageResult[]; adapter: string; errors: string[] }
-  | { ok: false; undecodable: number; reason: string };
+export interface InferResponse {
+  /** One per image, in order. */
+  results: (InferImageResult | { error: string })[];
+  adapter: string;
+  maxTextureDimension2D: number;
+  /** WebGPU errors outside any one image (device set-up, model load, release). */
+  errors: string[];
+}
 
 function bytesOf(b64: string): Uint8Array<ArrayBuffer> {
   const s = atob(b64);
@@ -36,39 +46,78 @@ function bytesOf(b64: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
+/** The bitmap itself, or a copy scaled down (aspect kept) so that neither side exceeds `max`. */
+async function fitTexture(bitmap: ImageBitmap, max: number): Promise<ImageBitmap> {
+  if (bitmap.width <= max && bitmap.height <= max) return bitmap;
+  const scale = Math.min(max / bitmap.width, max / bitmap.height);
+  const resizeWidth = Math.max(1, Math.min(max, Math.round(bitmap.width * scale)));
+  const resizeHeight = Math.max(1, Math.min(max, Math.round(bitmap.height * scale)));
+  return createImageBitmap(bitmap, { resizeWidth, resizeHeight, resizeQuality: 'high' });
+}
+
+/** The pose with its keypoints scaled from `from` pixels to `to` pixels. */
+function scalePose(pose: Pose, from: ImageBitmap, to: { width: number; height: number }): Pose {
+  const sx = to.width / from.width;
+  const sy = to.height / from.height;
+  return {
+    ...pose,
+    keypoints: pose.keypoints.map((k) => ({ ...k, position: { x: k.position.x * sx, y: k.position.y * sy } })),
+  };
+}
+
 async function run(req: InferRequest): Promise<InferResponse> {
-  const bitmaps: ImageBitmap[] = [];
-  for (const [i, b64] of req.images.entries()) {
-    try {
-      bitmaps.push(await createImageBitmap(new Blob([bytesOf(b64)])));
-    } catch (err) {
-      for (const b of bitmaps) b.close();
-      return { ok: false, undecodable: i, reason: (err as Error).message };
-    }
-  }
   const device = await requestPoseNetDevice({ timestamps: false });
   const guard = new GpuErrorGuard(device);
   const info = device.adapterInfo;
   const adapter = info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(' / ') : 'unknown';
-  const results: InferImageResult[] = [];
+  const max = device.limits.maxTextureDimension2D;
+  const results: InferResponse['results'] = [];
   const errors: string[] = [];
   try {
     const net = await createPoseNet({ weights: req.weights, resolution: req.resolution, device });
+    errors.push(...(await guard.check('loading the model')));
     try {
-      for (const bitmap of bitmaps) {
-        const t0 = performance.now();
-        const pose = await net.estimateSinglePose(bitmap);
-        results.push({ width: bitmap.width, height: bitmap.height, pose, ms: performance.now() - t0 });
-      }
+      for (const b64 of req.images) results.push(await inferOne(b64, net, guard, max));
     } finally {
       net.dispose();
     }
   } finally {
-    for (const b of bitmaps) b.close();
     errors.push(...(await guard.release('infer')));
     device.destroy();
   }
-  return { ok: true, results, adapter, errors };
+  return { results, adapter, maxTextureDimension2D: max, errors };
+}
+
+async function inferOne(
+  b64: string,
+  net: Awaited<ReturnType<typeof createPoseNet>>,
+  guard: GpuErrorGuard,
+  max: number,
+): Promise<InferImageResult | { error: string }> {
+  let original: ImageBitmap;
+  try {
+    original = await createImageBitmap(new Blob([bytesOf(b64)]));
+  } catch (err) {
+    return { error: `cannot decode as an image (${(err as Error).message})` };
+  }
+  let fitted: ImageBitmap | null = null;
+  try {
+    fitted = await fitTexture(original, max);
+    const t0 = performance.now();
+    const pose = await net.estimateSinglePose(fitted);
+    const ms = performance.now() - t0;
+    const gpuErrors = await guard.check('image');
+    if (gpuErrors.length) return { error: gpuErrors.join('; ') };
+    const size = { width: original.width, height: original.height };
+    if (fitted === original) return { ...size, pose, ms };
+    return { ...size, downscaledTo: [fitted.width, fitted.height], pose: scalePose(pose, fitted, size), ms };
+  } catch (err) {
+    const gpuErrors = await guard.check('image');
+    return { error: [(err as Error).message, ...gpuErrors].join('; ') };
+  } finally {
+    if (fitted && fitted !== original) fitted.close();
+    original.close();
+  }
 }
 
 const infer = { run };
