@@ -68,7 +68,9 @@ describe('convert: non-finite values', () => {
     const bn = g.nodes.find((n) => n.opType === 'BatchNormalization' && n.input?.[0] === convNode(g, 'Conv2d_0').output![0])!;
     poke(g, bn.input![4]!, 2, -5);
     expect(refusal(g)).toMatch(
-      new RegExp(`^broken\\.onnx: node "${bn.name}" \\(BatchNormalization\\): var "${bn.input![4]}" \\+ epsilon is -4\\.99\\d* at channel 2; it must be > 0`),
+      new RegExp(
+        `^broken\\.onnx: node "${bn.name}" \\(BatchNormalization\\): var "${bn.input![4]}" \\+ epsilon is -4\\.99\\d* at channel 2; it must be > 0`,
+      ),
     );
   });
 
@@ -115,7 +117,7 @@ describe('convert: geometry', () => {
       0,
       makeNode('MaxPool', [reader.output![0]!], ['pooled'], 'big_pool', [attrInts('kernel_shape', [1e9, 1e9])]),
     );
-    for (const n of g.nodes) if (n !== g.nodes[g.nodes.indexOf(reader) + 1] && n.input?.[0] === reader.output![0]) n.input[0] = 'pooled';
+    for (const n of g.nodes) if (n.opType !== 'MaxPool' && n.input?.[0] === reader.output![0]) n.input![0] = 'pooled';
     expect(refusal(g)).toMatch(/node "big_pool" \(MaxPool\): kernel \[1000000000, 1000000000\] is outside 1\.\.15/);
   });
 

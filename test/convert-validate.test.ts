@@ -2,10 +2,12 @@
  * src/model/validate.ts: a converted manifest passes; each broken field is refused with a
  * message naming the source, the layer and the field.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import type { Manifest } from '../src/model/manifest.ts';
 import { layerGeometry } from '../src/model/layout.ts';
-import { checkWeightsSize, ManifestError, validateManifest } from '../src/model/validate.ts';
+import { fetchWeights, ModelLoadError } from '../src/model/model.ts';
+import { checkWeightsSize, checkWeightsValues, ManifestError, validateManifest } from '../src/model/validate.ts';
 import { convertOnnxBytes } from '../tools/lib/convert.ts';
 import { attrInts } from '../tools/lib/onnx.ts';
 import { nhwcInput, TestGraph } from './support/onnx-graphs.ts';
@@ -301,6 +303,91 @@ describe('validateManifest', () => {
       },
       /: weights\.sha256 must be 64 lowercase hex digits, got "abc"$/,
     ],
+    // Issue 8: geometry that made infer run for minutes, names, paths, values JSON cannot show.
+    [
+      'a maxpool kernel of 1e9',
+      (m) => {
+        layer(m, 'pool').kernel = [1e9, 1e9];
+      },
+      /: layer "pool" \(maxpool\): kernel \[1000000000, 1000000000\] is outside 1\.\.15 \(the converter's and the runtime's limit\)$/,
+    ],
+    [
+      'pads of 1e9',
+      (m) => {
+        layer(m, 'dw').padding = { mode: 'explicit', pads: [1e9, 1e9, 1e9, 1e9] };
+      },
+      /: layer "dw" \(depthwise\): pads \[1000000000, 1000000000, 1000000000, 1000000000\] is outside 0\.\.64/,
+    ],
+    [
+      'a dilation of 1e9',
+      (m) => {
+        layer(m, 'stem').dilation = [1e9, 1];
+      },
+      /: layer "stem" \(conv\): dilation \[1000000000, 1\] is outside 1\.\.16/,
+    ],
+    [
+      'a stride of 1e9',
+      (m) => {
+        layer(m, 'stem').stride = [1e9, 1e9];
+      },
+      /: layer "stem" \(conv\): stride \[1000000000, 1000000000\] is outside 1\.\.8/,
+    ],
+    [
+      'channels of 1e9',
+      (m) => {
+        layer(m, 'pool').inChannels = 1e9;
+      },
+      /: layer "pool" \(maxpool\): inChannels 1000000000 is outside 1\.\.8192/,
+    ],
+    [
+      'pads within the limits that break the residual add (and so the heads grid)',
+      (m) => {
+        layer(m, 'dw').padding = { mode: 'explicit', pads: [5, 5, 5, 5] };
+      },
+      /^weights\/x\/model\.json: layer "dw" \(depthwise\) turns 33×65 into 21×37 \(at input 129×257\), not 17×33 as stride 2×2 should: kernel 3×3, dilation 1×1, padding explicit \[5, 5, 5, 5\]; so layer "proj" \(pointwise\) adds "[^"]+" of 21×37 to its output of 17×33 \(at input 129×257\)$/,
+    ],
+    [
+      'two layers with one name',
+      (m) => {
+        layer(m, 'Conv_3').name = 'dw';
+      },
+      /: layer "dw" \(pointwise\): another layer is also named "dw"; layer names must be unique/,
+    ],
+    [
+      'weights.file outside the folder',
+      (m) => {
+        m.weights.file = '../../../../etc/passwd';
+      },
+      /: weights\.file must be a file name in the manifest's own folder \(letters, digits, _ \. -\), got "\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd"$/,
+    ],
+    [
+      'weights.file absolute',
+      (m) => {
+        m.weights.file = '/etc/passwd';
+      },
+      /: weights\.file must be a file name in the manifest's own folder/,
+    ],
+    [
+      'weights.file in a subfolder',
+      (m) => {
+        m.weights.file = 'sub/weights.bin';
+      },
+      /: weights\.file must be a file name in the manifest's own folder/,
+    ],
+    [
+      'preprocess.mean of 1e999 (Infinity, which JSON prints as null)',
+      (m) => {
+        m.preprocess.mean = [Number.POSITIVE_INFINITY, 1, 1];
+      },
+      /: preprocess\.mean\[0\] must be a finite number, got Infinity$/,
+    ],
+    [
+      'preprocess.mean of one value, Infinity',
+      (m) => {
+        (m.preprocess as unknown as { mean: number[] }).mean = [Number.POSITIVE_INFINITY];
+      },
+      /: preprocess\.mean must be an array of 3 numbers, got \[Infinity\]$/,
+    ],
   ];
   for (const [what, mutate, message] of cases) {
     test(`refuses: ${what}`, () => {
@@ -309,6 +396,29 @@ describe('validateManifest', () => {
       expect(run).toThrow(message);
     });
   }
+
+  test('a 100,000-deep nested value is a ManifestError with a short picture of it, not a stack overflow', () => {
+    const m = JSON.parse(JSON.stringify(sample())) as Record<string, unknown>;
+    const deep = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`) as unknown;
+    for (const field of ['name', 'layers', 'heads']) {
+      const run = () => validateManifest({ ...m, [field]: deep }, SRC);
+      expect(run).toThrow(ManifestError);
+      expect(run).toThrow(/got \[\[\[\.\.\.\]\]\]$/);
+    }
+  });
+
+  test('checkWeightsValues names the layer, the array and the element of a NaN or an infinity', () => {
+    const m = sample();
+    const weights = new ArrayBuffer(m.weights.bytes);
+    expect(() => checkWeightsValues(m, weights, 'w.bin')).not.toThrow();
+    const dw = layer(m, 'dw');
+    new Float32Array(weights)[dw.bias!.offset / 4 + 3] = Number.NaN;
+    expect(() => checkWeightsValues(m, weights, 'weights/x/weights.bin')).toThrow(
+      new ManifestError(
+        `weights/x/weights.bin: layer "dw" (depthwise): bias element 3 (byte ${dw.bias!.offset + 12} of weights.bin) is NaN; weights must be finite`,
+      ),
+    );
+  });
 
   test('checkWeightsSize', () => {
     const m = sample();
@@ -350,5 +460,59 @@ describe('layerGeometry', () => {
   });
   test('an input too small throws', () => {
     expect(() => layerGeometry({ ...base, kernel: [7, 7], padding: { mode: 'explicit', pads: [0, 0, 0, 0] } }, 5, 5)).toThrow(/too small/);
+  });
+});
+
+describe('fetchWeights (the runtime loader)', () => {
+  /** Serves `files` (URL → bytes) as fetch does, and records every URL asked for. */
+  async function load(files: Record<string, Uint8Array | string>): Promise<{ error: Error | null; fetched: string[] }> {
+    const fetched: string[] = [];
+    const saved = globalThis.fetch;
+    globalThis.fetch = (async (url: string | URL) => {
+      fetched.push(String(url));
+      const body = files[String(url)];
+      if (body === undefined) return new Response('missing', { status: 404, statusText: 'Not Found' });
+      return new Response(typeof body === 'string' ? body : new Uint8Array(body), { status: 200 });
+    }) as typeof fetch;
+    try {
+      await fetchWeights('http://host/models/x');
+      return { error: null, fetched };
+    } catch (err) {
+      return { error: err as Error, fetched };
+    } finally {
+      globalThis.fetch = saved;
+    }
+  }
+
+  test('a weights.file outside the folder is refused before anything but model.json is fetched', async () => {
+    const m = JSON.parse(JSON.stringify(sample())) as Manifest;
+    m.weights.file = '../../../../etc/passwd';
+    const { error, fetched } = await load({ 'http://host/models/x/model.json': JSON.stringify(m) });
+    expect(error).toBeInstanceOf(ModelLoadError);
+    expect(error!.message).toMatch(
+      /^http:\/\/host\/models\/x\/model\.json: weights\.file must be a file name in the manifest's own folder/,
+    );
+    expect(fetched).toEqual(['http://host/models/x/model.json']);
+  });
+
+  test('a NaN in weights.bin (with a matching sha256) is refused, naming the layer', async () => {
+    const m = JSON.parse(JSON.stringify(sample())) as Manifest;
+    const weights = new Float32Array(m.weights.bytes / 4);
+    weights[layer(m, 'stem').weights!.offset / 4 + 7] = Number.NaN;
+    const bytes = new Uint8Array(weights.buffer);
+    m.weights.sha256 = createHash('sha256').update(bytes).digest('hex');
+    const { error } = await load({ 'http://host/models/x/model.json': JSON.stringify(m), 'http://host/models/x/weights.bin': bytes });
+    expect(error).toBeInstanceOf(ModelLoadError);
+    expect(error!.message).toMatch(
+      /^http:\/\/host\/models\/x\/weights\.bin: layer "stem" \(conv\): weights element 7 \(byte \d+ of weights\.bin\) is NaN/,
+    );
+  });
+
+  test('a 100,000-deep model.json is a ModelLoadError naming the file', async () => {
+    const m = JSON.parse(JSON.stringify(sample())) as Record<string, unknown>;
+    const text = JSON.stringify({ ...m, name: '@@' }).replace('"@@"', `${'['.repeat(100_000)}${']'.repeat(100_000)}`);
+    const { error } = await load({ 'http://host/models/x/model.json': text });
+    expect(error).toBeInstanceOf(ModelLoadError);
+    expect(error!.message).toMatch(/^http:\/\/host\/models\/x\/model\.json: name must be a non-empty string, got \[\[\[\.\.\.\]\]\]$/);
   });
 });

@@ -634,6 +634,17 @@ describe('errors', () => {
       return path.join(d, 'model.json');
     };
     const filesIn = (d: string) => fs.readdirSync(d).sort();
+    const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
+      const out = new Uint8Array(a.length + b.length);
+      out.set(a);
+      out.set(b, a.length);
+      return out;
+    };
+    const withFloat = (bytes: Uint8Array, index: number, value: number): Uint8Array => {
+      const out = bytes.slice();
+      new DataView(out.buffer).setFloat32(index * 4, value, true);
+      return out;
+    };
 
     beforeAll(() => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-to-onnx-test-'));
@@ -662,6 +673,25 @@ describe('errors', () => {
           message: /weight shard "weights\.bin" holds 44 bytes but its weights need 48/,
         },
         { name: 'not-json', model: writeModel('not-json', '{ "format": "graph-model", '), message: /model\.json: not JSON/ },
+        // Issue 8: a shard longer than model.json says, NaN weights, a shard outside the folder.
+        {
+          name: 'long-shard',
+          model: writeModel('long-shard', good.json, concat(good.shard, new Uint8Array(8))),
+          message: /weight shard "weights\.bin" holds 56 bytes but its weights need 48 \(8 bytes too many: /,
+        },
+        {
+          name: 'nan-weight',
+          model: writeModel('nan-weight', good.json, withFloat(good.shard, 2, Number.NaN)),
+          message: /model\.json: weight "w" holds NaN at element 2; weights must be finite$/,
+        },
+        {
+          name: 'shard-outside',
+          model: writeModel('shard-outside', {
+            ...good.json,
+            weightsManifest: [{ ...good.json.weightsManifest[0]!, paths: ['../../../../etc/passwd'] }],
+          }),
+          message: /model\.json: weight shard "\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd" lies outside the model's folder/,
+        },
         { name: 'no-such-file', model: path.join(dir, 'nowhere', 'model.json'), message: /nowhere\/model\.json: no such file/ },
       ];
       const results = await Promise.all(
@@ -695,6 +725,41 @@ describe('errors', () => {
       const usage = await run([model, '--output-stride', '12']);
       expect(usage.code).toBe(2);
       expect(usage.stderr).toMatch(/--output-stride must be 8, 16 or 32/);
+    });
+
+    it('refuses --output-stride that contradicts the graph, and writes nothing', async () => {
+      const { json, shard } = namedPosenetGraph();
+      const model = writeModel('stride', json, shard);
+      const out = path.join(dir, 'stride', 'out.onnx');
+      const r = await run([model, '--out', out, '--output-stride', '8']);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^tfjs-to-onnx: model\.json: --output-stride 8 contradicts the graph, whose heads are at stride 16x16/);
+      expect(fs.existsSync(out)).toBe(false);
+      expect(filesIn(path.dirname(out))).toEqual(['model.json', 'weights.bin']);
+    });
+
+    it('--out into a folder, an unusable path or a file that is not an ONNX of ours: one line, nothing written', async () => {
+      const { json, shard } = namedPosenetGraph();
+      const model = writeModel('outs', json, shard);
+      const folder = path.join(dir, 'outs');
+      const notes = path.join(dir, 'outs', 'notes.onnx');
+      fs.writeFileSync(notes, 'my own notes');
+      const cases: [string, RegExp][] = [
+        [folder, new RegExp(`^tfjs-to-onnx: --out ${folder}: is a folder, not a file it can write$`)],
+        ['/proc/self/x/y.onnx', /^tfjs-to-onnx: --out \/proc\/self\/x\/y\.onnx: cannot create the folder \/proc\/self\/x \(/],
+        [path.join(model, 'x.onnx'), new RegExp(`^tfjs-to-onnx: --out ${model}/x\\.onnx: ${model} is a file, not a folder$`)],
+        [notes, /exists and is not an ONNX written by posenet-webgpu; it is left alone/],
+      ];
+      for (const [out, message] of cases) {
+        const r = await run([model, '--out', out]);
+        expect(r.code, `${out}: ${r.stderr}`).toBe(1);
+        const lines = r.stderr.trim().split('\n');
+        expect(lines, out).toHaveLength(1);
+        expect(lines[0], out).toMatch(message);
+      }
+      expect(fs.readFileSync(notes, 'utf8')).toBe('my own notes');
+      expect(filesIn(folder)).toEqual(['model.json', 'notes.onnx', 'weights.bin']);
     });
   });
 });

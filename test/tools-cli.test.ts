@@ -125,23 +125,80 @@ describe('npm run infer', () => {
     for (const im of images) expect(r.stdout).toContain(im.file);
   });
 
-  it('names a missing file, exits non-zero and writes no JSON', async () => {
-    const json = path.join(tmp, 'missing.json');
+  it('goes on past bad images: {file, error} in the JSON and on stderr, exit 1; an oversized image is downscaled', async () => {
+    const json = path.join(tmp, 'batch.json');
     const missing = path.join(tmp, 'no-such-photo.jpg');
-    const r = await runTool('infer', [images[0]!.file, missing, '--json', json]);
-    expect(r.code, show(r)).not.toBe(0);
-    expect(r.stderr).toContain(`infer: cannot read ${missing}: no such file`);
-    expect(fs.existsSync(json)).toBe(false);
-  });
-
-  it('names a file that is not an image, exits non-zero and writes no JSON', async () => {
-    const json = path.join(tmp, 'notimage.json');
     const notImage = path.join(tmp, 'notes.jpg');
     fs.writeFileSync(notImage, 'these are words, not pixels\n');
-    const r = await runTool('infer', [images[0]!.file, notImage, '--json', json]);
-    expect(r.code, show(r)).not.toBe(0);
-    expect(r.stderr).toContain(`infer: cannot decode ${notImage} as an image`);
-    expect(fs.existsSync(json)).toBe(false);
+    // B: 8192x64, smooth (so that resampling it changes little). A: B with every pixel made
+    // 2x2, 16384x128, over the GPU's 8192 texture limit: infer must halve it, which gives B
+    // back, and map the keypoints to A's pixels: A's keypoints are then twice B's.
+    const smooth = (x: number, y: number): [number, number, number] => {
+      const figure = Math.exp(-(((x - 5200) / 300) ** 2) - ((y - 32) / 20) ** 2);
+      return [Math.round(40 + 180 * figure), Math.round(90 + 60 * Math.sin(x / 700)), Math.round(160 - 100 * figure + y)];
+    };
+    const small = path.join(tmp, 'strip-b.png');
+    const big = path.join(tmp, 'strip-a.png');
+    fs.writeFileSync(small, png(8192, 64, smooth));
+    fs.writeFileSync(
+      big,
+      png(16384, 128, (x, y) => smooth(Math.floor(x / 2), Math.floor(y / 2))),
+    );
+    const files = [images[0]!.file, missing, notImage, big, small];
+    const r = await runTool('infer', [...files, '--json', json]);
+    expect(r.code, show(r)).toBe(1);
+    const out = JSON.parse(fs.readFileSync(json, 'utf8')) as {
+      file: string;
+      error?: string;
+      keypoints?: [number, number, number][];
+      width?: number;
+      height?: number;
+      downscaledTo?: [number, number];
+    }[];
+    expect(out.map((e) => e.file)).toEqual(files);
+    expect(out[0]!.keypoints).toHaveLength(17);
+    expect(out[1]).toEqual({ file: missing, error: 'no such file' });
+    expect(out[2]!.error).toMatch(/^cannot decode as an image/);
+    expect(r.stderr).toContain(`infer: ${missing}: no such file\n`);
+    expect(r.stderr).toContain(`infer: ${notImage}: cannot decode as an image`);
+    expect(r.stderr).toContain('infer: 3 of 5 image(s), 2 failed');
+    const [a, b] = [out[3]!, out[4]!];
+    expect([a.width, a.height, a.downscaledTo]).toEqual([16384, 128, [8192, 64]]);
+    expect([b.width, b.height, b.downscaledTo]).toEqual([8192, 64, undefined]);
+    // Tolerance: 2 px of A (1 px of B) for resampling; a different heatmap cell would be
+    // off by 16 network pixels, over 500 px of A.
+    for (let k = 0; k < 17; k++) {
+      const [ax, ay, as] = a.keypoints![k]!;
+      const [bx, by, bs] = b.keypoints![k]!;
+      const where = `keypoint ${k}: A ${[ax, ay, as]}, B ${[bx, by, bs]}`;
+      expect(Math.abs(ax - 2 * bx), where).toBeLessThanOrEqual(2);
+      expect(Math.abs(ay - 2 * by), where).toBeLessThanOrEqual(2);
+      expect(Math.abs(as - bs), where).toBeLessThanOrEqual(0.02);
+    }
+    expect(r.stdout).toContain(`${big} (16384x128, downscaled to 8192x64 for the GPU)`);
+  });
+
+  it('checks --json and --model before any work: one line, nothing started, nothing replaced', async () => {
+    const notes = path.join(tmp, 'notes.json');
+    fs.writeFileSync(notes, '{"mine": true}\n');
+    const badModel = path.join(tmp, 'bad-model');
+    fs.mkdirSync(badModel, { recursive: true });
+    fs.writeFileSync(path.join(badModel, 'model.json'), '{ not json');
+    const cases: [string[], RegExp][] = [
+      [['--json', '/proc/self/x/y.json'], /^infer: --json \/proc\/self\/x\/y\.json: cannot create the folder \/proc\/self\/x \(/],
+      [['--json', notes], /^infer: --json .*notes\.json: exists and is not an earlier infer output; it is left alone/],
+      [['--json', tmp], /^infer: --json .*: is a folder, not a file it can write$/],
+      [['--model', badModel], /^infer: .*bad-model\/model\.json: not JSON \(/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runTool('infer', [images[0]!.file, ...args]);
+      expect(r.code, show(r)).toBe(1);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines, show(r)).toHaveLength(1);
+      expect(lines[0]).toMatch(message);
+      expect(r.stdout).toBe('');
+    }
+    expect(fs.readFileSync(notes, 'utf8')).toBe('{"mine": true}\n');
   });
 
   it('rejects a resolution that does not fit the output stride, naming it', async () => {

@@ -223,15 +223,18 @@ export const GEOMETRY_CHECK_SIZES: readonly (readonly [number, number])[] = [
 export interface ChainLayer extends GeometryOf {
   input: string;
   output: string;
+  /** Added to the output: must have its size. */
+  residual?: string;
   what: string;
 }
 
 /**
- * Runs the layer list at `GEOMETRY_CHECK_SIZES` and checks that the heads tensor is the
+ * Runs the layer list at `GEOMETRY_CHECK_SIZES` and checks that every residual has the size
+ * of the output it is added to and that the heads tensor is the
  * `(size - 1) / outputStride + 1` grid the decoders assume. When it is not, the message
  * names the first layer whose output is not `ceil(input / stride)` (what SAME padding
- * gives, and what every PoseNet layer does on a k·stride + 1 input), else the heads.
- * Returns null when the geometry is right.
+ * gives, and what every PoseNet layer does on a k·stride + 1 input). Returns null when
+ * the geometry is right.
  */
 export function chainGeometryError(
   layers: readonly ChainLayer[],
@@ -258,6 +261,14 @@ export function chainGeometryError(
           `not ${want[1]}×${want[0]} as stride ${l.stride.join('×')} should: ` +
           `kernel ${l.kernel.join('×')}, dilation ${l.dilation.join('×')}, padding ${l.padding.mode}` +
           (l.padding.mode === 'explicit' ? ` [${l.padding.pads.join(', ')}]` : '');
+      }
+      if (l.residual !== undefined) {
+        const r = sizes.get(l.residual);
+        if (!r) return `${l.what} adds "${l.residual}" before any layer writes it`;
+        if (r[0] !== g.outHeight || r[1] !== g.outWidth) {
+          const wrongResidual = `${l.what} adds "${l.residual}" of ${r[1]}×${r[0]} to its output of ${g.outWidth}×${g.outHeight} (at input ${width}×${height})`;
+          return culprit ? `${culprit}; so ${wrongResidual}` : wrongResidual;
+        }
       }
       sizes.set(l.output, [g.outHeight, g.outWidth]);
     }

@@ -264,6 +264,7 @@ export function validateManifest(json: unknown, source: string): Manifest {
       what: where,
       input: inName,
       output: outName,
+      ...(l.residual !== undefined ? { residual: l.residual } : {}),
       name,
       kernel: [kh, kw],
       stride,

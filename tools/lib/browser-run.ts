@@ -175,7 +175,8 @@ function readManifestFile(file: string, shown: string): ManifestSummary {
     throw new ToolError(`${shown}: not JSON (${(err as Error).message})`);
   }
   const format = (json as { format?: unknown } | null)?.format;
-  if (format !== 'posenet-webgpu/manifest') throw new ToolError(`${shown}: not a posenet-webgpu manifest (make one with \`npm run convert\`)`);
+  if (format !== 'posenet-webgpu/manifest')
+    throw new ToolError(`${shown}: not a posenet-webgpu manifest (make one with \`npm run convert\`)`);
   // The whole manifest, as the page will check it: a broken one fails here, before a browser starts.
   const m = validateManifest(json, shown);
   return { outputStride: m.outputStride, architecture: m.architecture, name: m.name };

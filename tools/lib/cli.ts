@@ -132,6 +132,8 @@ function kindOf(stat: fs.Stats): string {
 
 export const MiB = 1024 * 1024;
 
+const sizeText = (bytes: number): string => (bytes < MiB ? `${bytes} bytes` : `${(bytes / MiB).toFixed(bytes < 100 * MiB ? 1 : 0)} MiB`);
+
 /**
  * Reads `file` (absolute or relative to the process) after checking that it is a regular
  * file of at most `maxBytes`. `shown` names it in errors (as the user typed it).
@@ -145,11 +147,8 @@ export function readInputFile(file: string, shown: string, maxBytes: number): Bu
     throw new ToolError(code === 'ENOENT' ? `${shown}: no such file` : `${shown}: cannot read (${fsReason(err)})`);
   }
   if (!stat.isFile()) throw new ToolError(`${shown}: is ${kindOf(stat)}, not a file`);
-  if (stat.size > maxBytes) {
-    throw new ToolError(
-      `${shown}: is ${(stat.size / MiB).toFixed(0)} MiB, over the limit of ${(maxBytes / MiB).toFixed(0)} MiB for this input`,
-    );
-  }
+  if (stat.size > maxBytes)
+    throw new ToolError(`${shown}: is ${sizeText(stat.size)}, over the limit of ${sizeText(maxBytes)} for this input`);
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -158,16 +157,16 @@ export function readInputFile(file: string, shown: string, maxBytes: number): Bu
   }
   try {
     // The size again on the open file (it may have changed), and never more than it.
-    const size = fs.fstatSync(fd).size;
-    if (size > maxBytes) throw new ToolError(`${shown}: grew over the limit of ${(maxBytes / MiB).toFixed(0)} MiB while being read`);
-    const buffer = Buffer.alloc(size);
+    const bytes = fs.fstatSync(fd).size;
+    if (bytes > maxBytes) throw new ToolError(`${shown}: grew over the limit of ${sizeText(maxBytes)} while being read`);
+    const buffer = Buffer.alloc(bytes);
     let at = 0;
-    while (at < size) {
-      const n = fs.readSync(fd, buffer, at, size - at, at);
+    while (at < bytes) {
+      const n = fs.readSync(fd, buffer, at, bytes - at, at);
       if (n === 0) break;
       at += n;
     }
-    return at === size ? buffer : buffer.subarray(0, at);
+    return at === bytes ? buffer : buffer.subarray(0, at);
   } catch (err) {
     if (err instanceof ToolError) throw err;
     throw new ToolError(`${shown}: cannot read (${fsReason(err)})`);

@@ -53,6 +53,7 @@ export function checkGeometry(layers: readonly LayerBuild[], imageTensor: string
     name: l.name,
     input: isImage(l.input) ? imageTensor : l.input.output,
     output: l.output,
+    ...(l.residual ? { residual: l.residual.output } : {}),
     kernel: l.kernel,
     stride: l.stride,
     dilation: l.dilation,
