@@ -163,6 +163,13 @@ describe('convert: malformed graphs blame the input and name the nodes', () => {
     expect(refusal(g)).toBe('broken.onnx: node "Conv2d_0" (Conv) writes tensor "Conv2d_1_pointwise/W", which is also an initializer');
   });
 
+  test('two initializers with one name are refused, naming it', () => {
+    const { g } = tinyPoseNet();
+    const w = g.inits.find((t) => t.name === 'Conv2d_0/W')!;
+    g.inits.push({ ...w });
+    expect(refusal(g)).toBe('broken.onnx: two initializers are named "Conv2d_0/W"; in a valid ONNX graph every tensor has one name');
+  });
+
   test('a tensor nobody writes is named with the node that reads it', () => {
     const { g } = tinyPoseNet();
     convNode(g, 'Conv2d_2_depthwise').input![0] = 'ghost';

@@ -60,6 +60,8 @@ export class OnnxGraph {
 
     for (const t of this.graph.initializer ?? []) {
       if (isExternal(t)) throw fail(externalMessage('initializer', t.name ?? ''));
+      if (this.initializers.has(t.name ?? ''))
+        throw fail(`two initializers are named "${t.name}"; in a valid ONNX graph every tensor has one name`);
       this.initializers.set(t.name ?? '', t);
     }
     if ((this.graph.sparseInitializer ?? []).length > 0) {
