@@ -173,7 +173,9 @@ const BYTE_MUTATIONS: Record<string, (bytes: Uint8Array, rng: FuzzRng) => { byte
   },
 };
 
-export function onnxCase(source: Uint8Array, seed: number, index: number): OnnxCase {
+export function onnxCase(original: Uint8Array, seed: number, index: number): OnnxCase {
+  // A copy: a Node Buffer's slice() is a view, and a mutation must not leak into later cases.
+  const source = new Uint8Array(original);
   const rng = caseRng(seed, index);
   if (rng.next() < 0.3) {
     const name = rng.pick(Object.keys(BYTE_MUTATIONS));
@@ -300,7 +302,8 @@ const MANIFEST_MUTATIONS: Record<string, (m: Json, w: Uint8Array, rng: FuzzRng) 
     },
   };
 
-export function manifestCase(manifestText: string, weights: Uint8Array, seed: number, index: number): ManifestCase {
+export function manifestCase(manifestText: string, original: Uint8Array, seed: number, index: number): ManifestCase {
+  const weights = new Uint8Array(original); // a copy (see onnxCase)
   const rng = caseRng(seed ^ 0x5bd1e995, index);
   const m = JSON.parse(manifestText) as Json;
   const name = rng.pick(Object.keys(MANIFEST_MUTATIONS));

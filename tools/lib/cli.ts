@@ -67,7 +67,7 @@ export function reportError(tool: string, err: unknown): void {
  * value, when a number, is the exit status. Outputs not yet written are discarded.
  */
 export function runCli(tool: string, main: () => Promise<number | undefined> | Promise<void>): void {
-  installCleanup();
+  installSignalHandlers();
   main().then(
     (code) => {
       process.exitCode = typeof code === 'number' ? code : 0;
@@ -269,7 +269,8 @@ export function removeStaleFolders(parent: string, base: string, isOurFile: (nam
 
 /** Outputs reserved but not yet written: discarded on an error, Ctrl-C or exit. */
 const pending = new Set<OutputFile>();
-let cleanupInstalled = false;
+let exitHookInstalled = false;
+let signalsInstalled = false;
 const interruptHooks: (() => Promise<void>)[] = [];
 
 /** Discards every reserved output that was not written (temporaries and folders made for them). */
@@ -277,14 +278,21 @@ export function discardOutputs(): void {
   for (const o of [...pending].reverse()) o.discard();
 }
 
-/**
- * Removes unwritten outputs on exit, and on SIGINT / SIGTERM runs the `onInterrupt` hooks
- * (closing a browser, say) before exiting with status 130.
- */
-export function installCleanup(): void {
-  if (cleanupInstalled) return;
-  cleanupInstalled = true;
+/** Removes unwritten outputs when the process exits (any library user of OutputFile gets this). */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
   process.once('exit', discardOutputs);
+}
+
+/**
+ * For a tool's process (runCli, runTool): on SIGINT / SIGTERM, removes unwritten outputs,
+ * runs the `onInterrupt` hooks (closing a browser, say) and exits with status 130.
+ */
+export function installSignalHandlers(): void {
+  installExitHook();
+  if (signalsInstalled) return;
+  signalsInstalled = true;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       process.stderr.write(`\n${signal}: stopping${interruptHooks.length ? ' (closing the browser)' : ''}; nothing is written\n`);
@@ -298,7 +306,7 @@ export function installCleanup(): void {
 
 /** Runs `hook` (e.g. closing Chromium) when the user interrupts the tool. */
 export function onInterrupt(hook: () => Promise<void>): void {
-  installCleanup();
+  installSignalHandlers();
   interruptHooks.push(hook);
 }
 
@@ -319,17 +327,16 @@ export interface OutputOptions {
  * the path as the user gave it (for messages).
  */
 export class OutputFile {
-  readonly file: string;
-  private readonly temp: string;
-  /** Folders made for this output, outermost first (removed on discard when empty). */
-  private readonly madeFolders: string[];
   private done = false;
 
-  private constructor(file: string, temp: string, madeFolders: string[]) {
-    this.file = file;
-    this.temp = temp;
-    this.madeFolders = madeFolders;
-  }
+  private constructor(
+    readonly file: string,
+    /** The path as the user gave it, for messages. */
+    private readonly shown: string,
+    private readonly temp: string,
+    /** Folders made for this output, outermost first (removed on discard when empty). */
+    private readonly madeFolders: string[],
+  ) {}
 
   /**
    * Checks the place and reserves it: the folders up to it are made (one at a time: Node's
@@ -337,7 +344,7 @@ export class OutputFile {
    * be one of ours, and the temporary sibling is created. Throws a ToolError naming the path.
    */
   static reserve(target: string, shown: string, options: OutputOptions): OutputFile {
-    installCleanup();
+    installExitHook();
     const file = path.resolve(target);
     const dir = path.dirname(file);
     const base = path.basename(file);
@@ -373,7 +380,7 @@ export class OutputFile {
       } catch (err) {
         throw new ToolError(`${options.what} ${shown}: cannot write into ${dir} (${fsReason(err)})`);
       }
-      const out = new OutputFile(file, temp, madeFolders);
+      const out = new OutputFile(file, shown, temp, madeFolders);
       pending.add(out);
       return out;
     } catch (err) {
@@ -396,7 +403,7 @@ export class OutputFile {
       fs.renameSync(this.temp, this.file);
     } catch (err) {
       this.discard();
-      throw new ToolError(`${this.file}: cannot write (${fsReason(err)})`);
+      throw new ToolError(`${this.shown}: cannot write (${fsReason(err)})`);
     }
     this.done = true;
     pending.delete(this);
