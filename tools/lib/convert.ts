@@ -15,6 +15,7 @@
  *    per-channel ops on the graph input are the preprocessing (`from: 'graph'`); the four
  *    head convs (17, 34, 32, 32 channels) become one pointwise layer `heads`, each head's
  *    channels starting at a multiple of 4.
+ *    convert/heads.ts picks and fuses the heads.
  * 3. convert/shapes.ts infers the output stride and checks the chain's geometry.
  * 4. convert/pack.ts packs the weights (layout in src/model/layout.ts).
  *
@@ -50,7 +51,8 @@ import {
   type LayerBuild,
   type PreprocessName,
 } from './convert/common.ts';
-import { findHeads, fuseGraph, fuseHeads } from './convert/fusion.ts';
+import { fuseGraph } from './convert/fusion.ts';
+import { findHeads, fuseHeads } from './convert/heads.ts';
 import { OnnxGraph } from './convert/graph.ts';
 import { packLayers } from './convert/pack.ts';
 import { checkGeometry, inferOutputStride } from './convert/shapes.ts';
