@@ -676,7 +676,7 @@ export function convertTfjsGraph(json: TfjsModelJson, weights: Map<string, TfjsW
       // The ONNX would say one stride and compute another: convert refuses such a model.
       if (!consistent || graphStride !== outputStride) {
         throw new TfjsModelError(
-          `${label}: --output-stride ${outputStride} contradicts the graph, whose heads are at stride ${strides.map((s) => s.join('x')).join(', ')} ` +
+          `${label}: --output-stride ${outputStride} contradicts the graph, whose heads are at stride ${consistent ? graphStride : strides.map((s) => s.join('x')).join(', ')} ` +
             '(the product of the strides before them); a graph is exported at the stride it was built for',
         );
       }
