@@ -55,8 +55,12 @@ export interface PoseAppHandle {
   /** Same as the resolution controls; throws a ResolutionError for an invalid size. */
   setResolution(width: number, height?: number): void;
   setModel(name: string): Promise<void>;
-  /** Changes minScore, flip, mode, maxDetections or nmsRadius. */
-  set(patch: Partial<Pick<Settings, 'minScore' | 'flip' | 'mode' | 'maxDetections' | 'nmsRadius'>>): void;
+  /** Changes minScore, flip, mode, maxDetections, nmsRadius, smoothing, smoothingStrength or continuous. */
+  set(
+    patch: Partial<
+      Pick<Settings, 'minScore' | 'flip' | 'mode' | 'maxDetections' | 'nmsRadius' | 'smoothing' | 'smoothingStrength' | 'continuous'>
+    >,
+  ): void;
   /** `device.destroy()`: simulates a GPU reset; the page makes a new device and carries on. */
   loseDevice(): void;
   /** Runs the resolution sweep (as its button) and resolves with its rows. */
