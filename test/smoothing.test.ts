@@ -55,7 +55,7 @@ describe('OneEuroFilter', () => {
 });
 
 describe('PoseSmoother', () => {
-  it('takes jitter off a still person: smoothed jitter <= 0.3 of raw, RMS error lower', () => {
+  it('takes jitter off a still person: smoothed jitter <= 0.4 of raw (the jitter goal), RMS error lower', () => {
     const g = gaussian(1);
     const truth = person(320, 240, 300);
     const raw = Array.from({ length: 90 }, () => noisy(truth, 2, g));
@@ -68,7 +68,7 @@ describe('PoseSmoother', () => {
     console.log(
       `still person, 2 px noise: jitter ${rawJ.toFixed(2)} -> ${smJ.toFixed(2)} px, RMS error ${rawE.toFixed(2)} -> ${smE.toFixed(2)} px`,
     );
-    expect(smJ).toBeLessThanOrEqual(0.3 * rawJ);
+    expect(smJ).toBeLessThanOrEqual(0.4 * rawJ);
     expect(smE).toBeLessThan(rawE);
   });
 

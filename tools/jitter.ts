@@ -53,8 +53,8 @@ const COCO = path.resolve(repoRoot, '../shared/coco-mini/images');
 const DEFAULT_IMAGE = '000000030752.jpg';
 /** One person each, 15-16 keypoints annotated (coco-mini). */
 const TUNE_IMAGES = ['000000030752.jpg', '000000037666.jpg', '000000084533.jpg', '000000234748.jpg', '000000535506.jpg'];
-const TUNE_MIN_CUTOFF = [0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3];
-const TUNE_BETA = [0, 0.25, 0.5, 1, 2, 4, 8, 16, 32];
+const TUNE_MIN_CUTOFF = [0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 5.5, 6];
+const TUNE_BETA = [0, 0.25, 0.5, 1, 2, 4, 8];
 /** The issue's goals at 257. */
 const GOAL = { jitterRatio: 0.4, lagFrames: 1 };
 
@@ -319,7 +319,11 @@ async function main(): Promise<void> {
   }
 }
 
-/** Grid search over minCutoff x beta on the first resolution's raw runs; prints every setting that meets the goals on every image. */
+/**
+ * Grid search over minCutoff x beta on the first resolution's raw runs. The choice: of the
+ * settings whose jitter ratio and error ratio meet the goals on every image, the one with
+ * the least worst-case lag (said plainly when even that lag misses its goal).
+ */
 function tune(clips: { image: string; res: JitterResponse }[]): void {
   type Result = {
     minCutoff: number;
@@ -369,8 +373,18 @@ function tune(clips: { image: string; res: JitterResponse }[]): void {
     `${clips.length} images, ${results.length} settings; ${ok.length} meet every goal on every image (jitter <= ${GOAL.jitterRatio} of raw, error no worse, lag <= ${GOAL.lagFrames}):`,
   );
   console.log(show([...ok].sort((a, b) => a.meanErrorRatio - b.meanErrorRatio)));
-  console.log('lowest worst-case jitter ratio overall:');
-  console.log(show([...results].sort((a, b) => a.worstJitterRatio - b.worstJitterRatio).slice(0, 10)));
+  const quiet = results
+    .filter((r) => r.worstJitterRatio <= GOAL.jitterRatio && r.worstErrorRatio <= 1)
+    .sort((a, b) => a.worstLag - b.worstLag);
+  console.log(`jitter and error goals met on every image, least worst-case lag first (${quiet.length}):`);
+  console.log(show(quiet.slice(0, 10)));
+  const choice = quiet[0];
+  if (choice)
+    console.log(
+      `choice: minCutoff ${choice.minCutoff}, beta ${choice.beta}: worst lag ${choice.worstLag.toFixed(2)} frames ` +
+        (choice.worstLag <= GOAL.lagFrames ? '(meets the lag goal)' : `(misses the lag goal of ${GOAL.lagFrames} frame)`),
+    );
+  else console.log('no setting meets the jitter and error goals on every image');
 }
 
 runTool('jitter', main);

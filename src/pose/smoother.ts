@@ -14,8 +14,8 @@
  * same frame, a seek back) or jumps forward by more than `resetAfterMs` (a seek ahead, a
  * long stall), and on `reset()`.
  *
- * The defaults come from `npm run jitter -- --tune` (tools/jitter.ts): a synthetic clip made
- * from coco-mini photographs (a smooth pan and zoom with sensor noise, 30 fps) through
+ * The defaults come from `npm run jitter -- --tune` (tools/jitter.ts): synthetic clips made
+ * from five coco-mini photographs (a smooth pan and zoom with sensor noise, 30 fps) through
  * MobileNetV1 0.75 at 257; see SMOOTHING_DEFAULTS and the README's table.
  */
 import { NUM_KEYPOINTS } from './keypoints.ts';
@@ -42,13 +42,17 @@ export interface SmoothingOptions {
 }
 
 /**
- * Chosen by measurement (`npm run jitter -- --tune`, see the README): at 257 on three
- * coco-mini photographs, smoothed jitter well under 0.4 of raw with RMS error no worse
- * and lag under a frame.
+ * Chosen by measurement (`npm run jitter -- --tune`, see the README): on clips from five
+ * coco-mini photographs at 257, of the settings that keep smoothed jitter at most 0.4 of
+ * raw and RMS error no worse than raw on every clip, the one with the least lag: jitter
+ * 0.37-0.40 of raw, RMS error 0.95-1.00 of raw, lag 0.8-1.1 frames (about one frame more
+ * than the raw track's). A first-order filter cannot do much better on a clip that never
+ * stops moving: less jitter costs lag, less lag costs jitter. Lower minCutoff (the app's
+ * strength slider) for a steadier pose where lag matters less.
  */
 export const SMOOTHING_DEFAULTS: Readonly<Required<SmoothingOptions>> = {
-  minCutoff: 1,
-  beta: 2,
+  minCutoff: 4.5,
+  beta: 1,
   derivativeCutoff: 1,
   resetAfterMs: 1000,
   sizeMinScore: 0.3,
