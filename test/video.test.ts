@@ -292,8 +292,9 @@ describe('the app on a video file', () => {
     log(
       `seek: frame 20's pose is ${followed.toFixed(1)} px (median) from frame 0's mapped into frame 20, ${stale.toFixed(1)} px from frame 0's unmapped`,
     );
-    // Keypoints at 161 wander by a few px; the picture moved by far more between the frames.
-    expect(followed).toBeLessThan(6);
+    // Keypoints at 161 wander by several px (the jitter tool's raw RMS error is ~5.5 px at 257,
+    // more at 161): 10 px; the picture moved by far more between the frames.
+    expect(followed).toBeLessThan(10);
     expect(stale).toBeGreaterThan(3 * followed);
   });
 
@@ -488,13 +489,10 @@ describe('the app on a still image and on bad URLs', () => {
       await page.goto(`${url}/?res=161&src=/nope.png`);
       await page.waitForFunction(() => document.getElementById('drop-zone')?.hidden === false, { timeout: 120_000 });
       const reason = await page.$eval('#drop-reason', (e) => e.textContent);
-      const readme = await page.evaluate(async () => {
-        const { openUrl } = (await import('/src/app/sources.ts' as string)) as typeof import('../src/app/sources.ts');
-        return openUrl('/README.md').then(
-          () => 'opened',
-          (e: Error) => e.message,
-        );
-      });
+      // The page's own module (a string, so that Vitest does not rewrite the import()).
+      const readme = (await page.evaluate(
+        "import('/src/app/sources.ts').then((m) => m.openUrl('/README.md')).then(() => 'opened', (e) => e.message)",
+      )) as string;
       log(`?src=/nope.png: "${reason}"; /README.md: "${readme}"`);
       expect(reason).toBe('?src=/nope.png: /nope.png: HTTP 404 (not found)');
       expect(readme).toMatch(/^\/README\.md: not an image or a video this browser can decode/);

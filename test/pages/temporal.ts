@@ -81,13 +81,13 @@ async function run(arg: { weightsUrl: string; imageUrl: string }): Promise<GpuRe
       const afterModel = await net.estimateSinglePose(frames[4]!, { smoothing: true, timestamp: t(4) });
       const afterModelMaxDiff = diff(afterModel, raw161[4]!);
 
-      // 4. Tracking: ids over the frames, then after a reset.
+      // 4. Tracking: ids over consecutive frames (30 fps), then after a reset.
       const multiIds: number[][] = [];
       for (let i = 0; i < FRAMES; i++) {
-        const poses = await net.estimateMultiplePoses(frames[i]!, {
+        const poses = await net.estimateMultiplePoses(drawClipFrame(ctx, photo, spec, i), {
           tracking: true,
           smoothing: true,
-          timestamp: t(i),
+          timestamp: (i * 1000) / 30,
           scoreThreshold: 0.3,
         });
         multiIds.push(poses.map((p) => p.id!));
