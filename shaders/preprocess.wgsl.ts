@@ -1,3 +1,6 @@
+// The preprocess kernel's WGSL, as a plain module so that Vite, Node (tsx) and bundlers all import it
+// with no loader. src/gpu/kernels.ts compiles it; its header says what it computes.
+export const preprocessWgsl = /* wgsl */ `
 // preprocess: source image (an rgba8unorm texture) -> the network's input tensor at the
 // plan's resolution, resized bilinearly and normalised: value = (pixel - mean) * scale,
 // with pixel the 0..255 RGB value.
@@ -6,9 +9,9 @@
 // TF.js PoseNet 2.x uses): output pixel (u, v) samples the region at
 //   (u * scaleX, v * scaleY) in region coordinates, region pixel (i, j) = source pixel
 //   (i + originX, j + originY), black (0) outside the source.
-// One mapping serves the three fitting modes: `pad` (TF.js PoseNet's default: pad the
-// source to the input's aspect ratio, so originX = -padLeft), `stretch` (origin 0,
-// region = source) and `crop` (centre crop: origin = crop corner). Keypoints map back
+// One mapping serves the three fitting modes: 'pad' (TF.js PoseNet's default: pad the
+// source to the input's aspect ratio, so originX = -padLeft), 'stretch' (origin 0,
+// region = source) and 'crop' (centre crop: origin = crop corner). Keypoints map back
 // exactly with x_source = u * scaleX + originX.
 //
 // Layout: output NHWC with 4 channels (R, G, B, 0): one vec4 per pixel,
@@ -51,3 +54,4 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let v = (vec4f(rgb, 0.0) - params.mean) * params.scale;
   y[gid.y * params.outW + gid.x] = vec4f(v.xyz, 0.0);
 }
+`;
