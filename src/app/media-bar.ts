@@ -41,9 +41,10 @@ function slug(text: string): string {
 export class MediaBar {
   readonly element: HTMLElement;
   private readonly transport = h('div', { id: 'transport', class: 'row transport', hidden: true });
-  private readonly playPause = h('button', { id: 'play-pause', 'aria-label': 'play' }, '▶');
-  private readonly back = h('button', { id: 'step-back', 'aria-label': 'one frame back', title: 'one frame back' }, '⏮');
-  private readonly forward = h('button', { id: 'step-forward', 'aria-label': 'one frame forward', title: 'one frame forward' }, '⏭');
+  // Glyphs from the Geometric Shapes block only: fonts without the media-control symbols still draw them.
+  private readonly playPause = h('button', { id: 'play-pause', class: 'play' }, '▶ Play');
+  private readonly back = h('button', { id: 'step-back', 'aria-label': 'one frame back', title: 'one frame back' }, '◀ 1 frame');
+  private readonly forward = h('button', { id: 'step-forward', 'aria-label': 'one frame forward', title: 'one frame forward' }, '1 frame ▶');
   private readonly seek = h('input', {
     id: 'seek',
     type: 'range',
@@ -162,8 +163,7 @@ export class MediaBar {
     const video = this.video();
     if (!video) return;
     const playing = !video.paused && !video.ended;
-    this.playPause.textContent = playing ? '⏸' : '▶';
-    this.playPause.setAttribute('aria-label', playing ? 'pause' : 'play');
+    this.playPause.textContent = playing ? '■ Pause' : '▶ Play';
     const duration = Number.isFinite(video.duration) ? video.duration : 0;
     this.seek.max = String(duration || 1);
     const shown = this.source?.mediaTime() ?? video.currentTime;
