@@ -44,7 +44,11 @@ export class MediaBar {
   // Glyphs from the Geometric Shapes block only: fonts without the media-control symbols still draw them.
   private readonly playPause = h('button', { id: 'play-pause', class: 'play' }, '▶ Play');
   private readonly back = h('button', { id: 'step-back', 'aria-label': 'one frame back', title: 'one frame back' }, '◀ 1 frame');
-  private readonly forward = h('button', { id: 'step-forward', 'aria-label': 'one frame forward', title: 'one frame forward' }, '1 frame ▶');
+  private readonly forward = h(
+    'button',
+    { id: 'step-forward', 'aria-label': 'one frame forward', title: 'one frame forward' },
+    '1 frame ▶',
+  );
   private readonly seek = h('input', {
     id: 'seek',
     type: 'range',
