@@ -198,7 +198,12 @@ async function boot(): Promise<void> {
 
   // ----- status, pose info, errors, device loss -----
   let lastStatus = 0;
+  let resumedNote: string | null = null;
   engine.on('frame', (r) => {
+    if (resumedNote) {
+      banner.show(resumedNote, 'info', 15_000);
+      resumedNote = null;
+    }
     if (!ready) {
       ready = true;
       placeholder.hidden = true;
@@ -241,11 +246,10 @@ async function boot(): Promise<void> {
       statusLine.className = 'status warn';
     } else if (e.kind === 'recovered') {
       const r = engine.settings.resolution;
-      banner.show(
-        `The GPU device was lost (${e.reason ?? 'unknown'}) and replaced in ${Math.round(e.ms ?? 0)} ms: frames resumed with the same model (${engine.settings.model}), ${r.width}×${r.height} and settings.`,
-        'info',
-        15_000,
-      );
+      const replaced = `The GPU device was lost (${e.reason ?? 'unknown'}) and replaced in ${Math.round(e.ms ?? 0)} ms`;
+      banner.show(`${replaced}: resuming…`, 'info');
+      // "Frames resumed" once one has (the first frame on a new device compiles its shaders: seconds on a CPU).
+      resumedNote = `${replaced}: frames resumed with the same model (${engine.settings.model}), ${r.width}×${r.height} and settings.`;
     } else {
       banner.show(`The GPU device was lost and no new one could be made: ${e.message}. Reload the page.`, 'error');
       statusLine.textContent = 'GPU device lost';
