@@ -17,16 +17,27 @@
  * with keypoints in the original's pixels. The resolution and the --json path are
  * checked before anything starts; --json never replaces a file that is not an earlier
  * infer output.
+ *
+ * A video file (.webm, .mp4, .mov, ...) goes to tools/infer-video.ts instead:
+ *
+ *   npm run infer -- clip.webm [--fps N] [--smooth] [--multi] [--resolution R] [--json out.json|out.jsonl]
+ *
+ * one pose record per frame (every frame, or N per second of video), the format of the
+ * app's "Record".
  */
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { checkResolution } from '../src/plan/shapes.ts';
 import { PART_NAMES } from '../src/pose/keypoints.ts';
 import type { InferImageResult, InferResponse } from './pages/infer.ts';
 import { DEFAULT_MODEL, openSession, parseResolution, resolveModel, runTool, ToolError } from './lib/browser-run.ts';
-import { jsonIsOurs, MiB, OutputFile, readInputFile, userPath } from './lib/cli.ts';
+import { inferVideo, isVideoFile, parseFps } from './infer-video.ts';
+import { MiB, OutputFile, readInputFile, userPath } from './lib/cli.ts';
 
-const USAGE = 'usage: npm run infer -- <images...> [--resolution 257 | 513x385] [--model <name | folder>] [--json out.json]';
+const USAGE =
+  'usage: npm run infer -- <images...> [--resolution 257 | 513x385] [--model <name | folder>] [--json out.json]\n' +
+  '       npm run infer -- <video> [--fps N] [--smooth] [--multi] [--resolution R] [--model M] [--json out.json | out.jsonl]';
 
 /** The largest image file infer reads. */
 const MAX_IMAGE_BYTES = 256 * MiB;
@@ -48,15 +59,24 @@ export interface InferJsonError {
   error: string;
 }
 
-/** An earlier infer --json output (an array of entries or errors), which a new run may replace. */
-const isInferJson = jsonIsOurs(
-  (j) =>
-    Array.isArray(j) &&
-    j.every(
-      (e) =>
-        typeof e === 'object' && e !== null && typeof e.file === 'string' && (Array.isArray(e.keypoints) || typeof e.error === 'string'),
-    ),
-);
+/** An image entry, an image error, or a video frame's pose record: what infer writes. */
+const isInferItem = (e: unknown): boolean =>
+  typeof e === 'object' &&
+  e !== null &&
+  ((typeof (e as InferJsonError).file === 'string' &&
+    (Array.isArray((e as InferJsonEntry).keypoints) || typeof (e as InferJsonError).error === 'string')) ||
+    (typeof (e as { frame?: unknown }).frame === 'number' && Array.isArray((e as { poses?: unknown }).poses)));
+
+/** An earlier infer --json output (a JSON array, or JSON Lines for video), which a new run may replace. */
+function isInferOutput(file: string): boolean {
+  const stat = fs.statSync(file);
+  if (stat.size === 0) return true;
+  if (stat.size > 1024 * MiB) return false;
+  const text = fs.readFileSync(file, 'utf8');
+  if (file.endsWith('.jsonl')) return text.split('\n').every((line) => !line.trim() || isInferItem(JSON.parse(line)));
+  const json = JSON.parse(text) as unknown;
+  return Array.isArray(json) && json.every(isInferItem);
+}
 
 /** The image's bytes, or why it cannot be used (without the file name). */
 function readImage(file: string): Buffer | { error: string } {
@@ -77,6 +97,9 @@ async function main(): Promise<number> {
         resolution: { type: 'string', default: '257' },
         model: { type: 'string', default: DEFAULT_MODEL },
         json: { type: 'string' },
+        fps: { type: 'string' },
+        smooth: { type: 'boolean' },
+        multi: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -98,13 +121,32 @@ async function main(): Promise<number> {
   } catch (err) {
     throw new ToolError(`--resolution ${values.resolution}: ${(err as Error).message}`);
   }
+  const videos = files.filter(isVideoFile);
+  if (videos.length && files.length !== 1) throw new ToolError(`give one video at a time (got ${files.join(', ')})`);
+  const fps = videos.length ? parseFps(values.fps) : null;
+  if (!videos.length) {
+    for (const flag of ['fps', 'smooth', 'multi'] as const)
+      if (values[flag] !== undefined)
+        throw new ToolError(`--${flag} is for a video file; ${files.join(', ')} ${files.length > 1 ? 'are images' : 'is an image'}`);
+  }
   const jsonOut = values.json
     ? OutputFile.reserve(userPath(values.json), values.json, {
         what: '--json',
-        isOurs: isInferJson,
+        isOurs: isInferOutput,
         notOursReason: 'is not an earlier infer output',
       })
     : null;
+  if (videos.length) {
+    await inferVideo(files[0]!, {
+      model: manifest,
+      resolution,
+      fps,
+      smooth: !!values.smooth,
+      multi: !!values.multi,
+      ...(values.json && jsonOut ? { json: values.json, jsonOut } : {}),
+    });
+    return 0;
+  }
 
   const read = files.map(readImage);
   const readable = read.flatMap((r, i) => (Buffer.isBuffer(r) ? [i] : []));
