@@ -38,6 +38,7 @@ import { PART_NAMES } from '../src/pose/keypoints.ts';
 import { PoseSmoother, SMOOTHING_DEFAULTS, type SmoothingOptions } from '../src/pose/smoother.ts';
 import type { Pose } from '../src/pose/types.ts';
 import { DEFAULT_MODEL, openSession, parseResolution, repoRoot, resolveModel, runTool, ToolError } from './lib/browser-run.ts';
+import { jsonIsOurs, MiB, OutputFile, readInputFile, userPath } from './lib/cli.ts';
 import type { JitterResponse, Keypoints } from './pages/jitter.ts';
 
 const USAGE =
@@ -70,16 +71,25 @@ export interface JitterRow {
 type Positions = { x: number; y: number }[][];
 const positionsOf = (frames: Keypoints[]): Positions => frames.map((f) => f.map(([x, y]) => ({ x, y })));
 
+/** An input file (relative to the folder the command was typed in): a regular file of sane size. */
 function readFile(file: string): Buffer {
-  try {
-    if (fs.statSync(file).isDirectory()) throw new ToolError(`cannot read ${file}: is a directory`);
-    return fs.readFileSync(file);
-  } catch (err) {
-    if (err instanceof ToolError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ToolError(`cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
+  return readInputFile(userPath(file), file, 256 * MiB);
 }
+
+/** The outputs, checked and reserved before the minutes of work (tools/lib/cli.ts). */
+function reserve(flag: string, file: string | undefined, isOurs: (json: unknown) => boolean): OutputFile | null {
+  if (!file) return null;
+  return OutputFile.reserve(userPath(file), file, {
+    what: flag,
+    isOurs: jsonIsOurs(isOurs),
+    notOursReason: 'is not an earlier jitter output',
+  });
+}
+
+const isRows = (j: unknown): boolean =>
+  Array.isArray(j) && j.every((r) => typeof r === 'object' && r !== null && 'rmsErrorPx' in r && 'mode' in r);
+const isRaw = (j: unknown): boolean =>
+  Array.isArray(j) && j.every((c) => typeof c === 'object' && c !== null && 'image' in c && 'res' in c);
 
 function positiveInt(text: string, flag: string, min: number): number {
   const n = Number(text);
@@ -175,18 +185,16 @@ function table(rows: JitterRow[]): string {
   return [head, ...body].map((cells) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
 }
 
-function writeJson(file: string, value: unknown): void {
-  const abs = path.resolve(file);
-  fs.mkdirSync(path.dirname(abs), { recursive: true });
-  const tmp = `${abs}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  fs.renameSync(tmp, abs);
+function writeJson(out: OutputFile, value: unknown): void {
+  out.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 async function writeClip(file: string, image: string, frames: number, fps: number, seed: number): Promise<void> {
   const container = file.endsWith('.webm') ? 'webm' : file.endsWith('.mp4') ? 'mp4' : null;
   if (!container) throw new ToolError(`--write-clip ${file}: the name must end in .webm or .mp4`);
   const bytes = readFile(image).toString('base64');
+  // A video has no mark of ours: an existing file is never replaced.
+  const clipOut = OutputFile.reserve(userPath(file), file, { what: '--write-clip', isOurs: () => false, notOursReason: 'exists' });
   const session = await openSession();
   try {
     const page = await session.openPage('tools/pages/jitter.html', 'jitter');
@@ -197,11 +205,7 @@ async function writeClip(file: string, image: string, frames: number, fps: numbe
       seed,
       container,
     });
-    const abs = path.resolve(file);
-    fs.mkdirSync(path.dirname(abs), { recursive: true });
-    const tmp = `${abs}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, Buffer.from(out.file, 'base64'));
-    fs.renameSync(tmp, abs);
+    clipOut.write(Buffer.from(out.file, 'base64'));
     process.stderr.write(`jitter: wrote ${file}: ${frames} frames, ${out.width}x${out.height}, ${out.codec}, ${fps} fps\n`);
   } finally {
     await session.close();
@@ -258,6 +262,8 @@ async function main(): Promise<void> {
       throw new ToolError(`${flag} ${r.width}x${r.height}: ${(err as Error).message}`);
     }
   }
+  const jsonOut = reserve('--json', values.json, isRows);
+  const rawOut = reserve('--save-raw', values['save-raw'], isRaw);
   const smoothing: SmoothingOptions = {
     minCutoff: positiveNumber(values['min-cutoff'], '--min-cutoff'),
     beta: positiveNumber(values.beta, '--beta', true),
@@ -276,8 +282,8 @@ async function main(): Promise<void> {
   } else {
     clips = await runClips(images, model, resolutions, truthResolution, frames, seed);
   }
-  if (values['save-raw']) {
-    writeJson(values['save-raw'], clips);
+  if (rawOut) {
+    writeJson(rawOut, clips);
     process.stderr.write(`jitter: wrote the raw keypoints to ${values['save-raw']}\n`);
   }
   if (values.tune) return tune(clips);
@@ -313,8 +319,8 @@ async function main(): Promise<void> {
       );
     }
   }
-  if (values.json) {
-    writeJson(values.json, rows);
+  if (jsonOut) {
+    writeJson(jsonOut, rows);
     process.stderr.write(`jitter: wrote ${values.json}\n`);
   }
 }
