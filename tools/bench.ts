@@ -8,7 +8,7 @@
  *   npm run bench -- [--resolutions 161,257,321,481,641,801] [--impls ours,tfjs-webgpu,tfjs-webgl,tfjs-wasm]
  *                    [--models <name,...>] [--frames 10] [--warmup 2] [--budget 150]
  *                    [--profile-resolution 257] [--profile-frames 10] [--profile first|all|none]
- *                    [--image <file>] [--json out.json]
+ *                    [--first-pose 3] [--image <file>] [--json out.json]
  *
  * - ms per frame is the median of --frames timed frames after --warmup untimed ones, each
  *   `await estimateSinglePose(imageBitmap)` on the same ImageBitmap (a coco-mini photograph,
@@ -22,10 +22,13 @@
  *   weights/tfjs/<name>/ first, after making the random-weight ResNet50 (stride 16, 32)
  *   and MobileNetV1 1.0 / 0.5 stride-8 models of tools/lib/synthetic-models.ts there). TF.js peers run only on models that have such a copy
  *   (the real MobileNet); the others (random-weight ResNet50, stride 8) have no TF.js graph.
+ * - --first-pose N: time to first pose of ours on the first model at the first resolution,
+ *   N times, each on a fresh page and device: device request, createPoseNet (fetch, build,
+ *   compile) and the first frame (0: skip).
  * - Our profiler is off while timing end to end (on, every pass gets its own compute pass);
  *   the per-pass profile is taken afterwards.
  * - --json writes { rows: [{ impl, model, resolution, msPerFrame, n, ... }], passes: [{ name,
- *   gpuMs, ... }], failures, environment, settings }.
+ *   gpuMs, ... }], firstPose, failures, environment, settings }.
  *
  * Exit status 1 when a cell failed (a backend that does not start, a WebGPU error) after
  * printing and writing what was measured.
@@ -36,7 +39,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { checkResolution } from '../src/plan/shapes.ts';
-import type { Impl, OpenInfo, ProfileResult, TimeResult } from './pages/bench.ts';
+import type { FirstPoseResult, Impl, OpenInfo, ProfileResult, TimeResult } from './pages/bench.ts';
 import { SYNTHETIC_MODELS, ensureSyntheticModel } from './lib/synthetic-models.ts';
 import { listWeights, openSession, parseResolution, repoRoot, resolveModel, runTool, ToolError, type ToolPage } from './lib/browser-run.ts';
 
@@ -49,7 +52,7 @@ const COCO_IMAGES = path.resolve(repoRoot, '../shared/coco-mini/images');
 const USAGE = `usage: npm run bench -- [--resolutions ${DEFAULT_RESOLUTIONS}] [--impls ${IMPLS.join(',')}]
                       [--models <name,...>] [--frames 10] [--warmup 2] [--budget <seconds per impl per model>]
                       [--profile-resolution 257] [--profile-frames 10] [--profile first|all|none]
-                      [--image <file>] [--json out.json]`;
+                      [--first-pose 3] [--image <file>] [--json out.json]`;
 
 interface Res {
   width: number;
@@ -96,9 +99,18 @@ export interface BenchFailure {
   error: string;
 }
 
+export interface BenchFirstPose {
+  model: string;
+  resolution: string;
+  /** One entry per fresh page. */
+  runs: { createMs: number; firstFrameMs: number; totalMs: number }[];
+  medianTotalMs: number;
+}
+
 export interface BenchJson {
   rows: BenchRow[];
   passes: BenchPass[];
+  firstPose: BenchFirstPose | null;
   failures: BenchFailure[];
   environment: Record<string, unknown>;
   settings: Record<string, unknown>;
@@ -247,6 +259,7 @@ async function main(): Promise<void> {
         'profile-resolution': { type: 'string', default: '257' },
         'profile-frames': { type: 'string', default: '10' },
         profile: { type: 'string', default: 'first' },
+        'first-pose': { type: 'string', default: '3' },
         image: { type: 'string' },
         json: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -265,6 +278,7 @@ async function main(): Promise<void> {
   const budgetS = Number(values.budget);
   if (!(budgetS > 0)) throw new ToolError(`invalid --budget "${values.budget}": expected seconds > 0`);
   const profileFrames = positiveInt(values['profile-frames'], '--profile-frames');
+  const firstPoseRuns = positiveInt(values['first-pose'], '--first-pose', 0);
   const profileMode = values.profile;
   if (!['first', 'all', 'none'].includes(profileMode))
     throw new ToolError(`invalid --profile "${profileMode}": expected first, all or none`);
@@ -318,6 +332,7 @@ async function main(): Promise<void> {
   const rows: BenchRow[] = [];
   const passes: BenchPass[] = [];
   const failures: BenchFailure[] = [];
+  let firstPose: BenchFirstPose | null = null;
   const environment: Record<string, unknown> = {
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model,
@@ -338,6 +353,44 @@ async function main(): Promise<void> {
   const session = await openSession({ tfjs: usesTfjs });
   environment.browser = await session.browser.version();
   try {
+    if (firstPoseRuns > 0 && impls.includes('ours')) {
+      const model = models[0]!;
+      const r = resolutions.find((x) => {
+        try {
+          checkResolution(x.width, x.height, refs.get(model)!.outputStride);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      if (r) {
+        const runs: BenchFirstPose['runs'] = [];
+        for (let i = 0; i < firstPoseRuns; i++) {
+          const page = await session.openPage('tools/pages/bench.html', 'bench');
+          try {
+            const f = await page.call<FirstPoseResult>('firstPose', {
+              weights: refs.get(model)!.url,
+              resolution: r,
+              image: imageUrl,
+              imageB64,
+            });
+            if (f.errors.length) throw new Error(f.errors.join('\n'));
+            runs.push({ createMs: f.createMs, firstFrameMs: f.firstFrameMs, totalMs: f.totalMs });
+          } catch (err) {
+            failures.push({ impl: 'ours', model, resolution: resText(r), error: `first pose: ${(err as Error).message}` });
+          } finally {
+            await page.close().catch(() => undefined);
+          }
+        }
+        if (runs.length) {
+          firstPose = { model, resolution: resText(r), runs, medianTotalMs: median(runs.map((x) => x.totalMs)) };
+          log(
+            `bench: ${model} ours: time to first pose at ${resText(r)}: median ${firstPose.medianTotalMs.toFixed(0)} ms of ` +
+              runs.map((x) => `${x.totalMs.toFixed(0)} (create ${x.createMs.toFixed(0)} + frame ${x.firstFrameMs.toFixed(0)})`).join(', '),
+          );
+        }
+      }
+    }
     for (const [mi, model] of models.entries()) {
       const manifest = refs.get(model)!;
       // TF.js peers run only where the model has a TF.js copy.
@@ -462,6 +515,12 @@ async function main(): Promise<void> {
     `image ${environment.image}; ${environment.browser}; ${os.cpus().length} CPUs; load average ${loads(environment.loadAverageStart as number[])} at the start,` +
       ` ${loads(os.loadavg())} at the end, ${environment.wallSeconds} s`,
   );
+  if (firstPose) {
+    out.push(
+      `time to first pose (ours, ${firstPose.model} at ${firstPose.resolution}, fresh page and device each): median ` +
+        `${firstPose.medianTotalMs.toFixed(0)} ms of ${firstPose.runs.map((x) => x.totalMs.toFixed(0)).join(', ')}`,
+    );
+  }
   for (const model of models) {
     const t = modelTable(model, resolutions, impls, rows, failures, frames);
     if (t) out.push('', t);
@@ -492,6 +551,7 @@ async function main(): Promise<void> {
     const json: BenchJson = {
       rows,
       passes,
+      firstPose,
       failures,
       environment,
       settings: {
@@ -503,6 +563,7 @@ async function main(): Promise<void> {
         budgetSeconds: budgetS,
         profileResolution: resText(profileRes),
         profileFrames,
+        firstPoseRuns,
       },
     };
     const file = path.resolve(values.json);

@@ -5,6 +5,7 @@
  *   open({impl, weights?, resolution, image})  load the model and the image
  *   time({resolution, frames, warmup, budgetMs})  end-to-end ms of each frame
  *   profile({resolution, frames, warmup})      our per-pass GPU times (timestamp queries)
+ *   firstPose({weights, resolution, image})    ours: time to first pose on a fresh device
  *   close()                                    dispose; returns the GPU errors seen
  *
  * A frame is end to end, from the source image to keypoints on the CPU: for ours
@@ -265,6 +266,44 @@ async function profile(req: { resolution: Res; frames: number; warmup: number })
   }
 }
 
+export interface FirstPoseRequest {
+  weights: string;
+  resolution: Res;
+  image?: string;
+  imageB64?: string;
+}
+
+export interface FirstPoseResult {
+  /** requestPoseNetDevice + createPoseNet (weights fetched, pipelines compiled). */
+  createMs: number;
+  /** The first estimateSinglePose. */
+  firstFrameMs: number;
+  /** createMs + firstFrameMs: from nothing to the first pose on the CPU. */
+  totalMs: number;
+  errors: string[];
+}
+
+/**
+ * Time to first pose, as a page that starts from nothing sees it: a new device, the
+ * model fetched and built, and the first frame on the CPU (the image is decoded before).
+ */
+async function firstPose(req: FirstPoseRequest): Promise<FirstPoseResult> {
+  if (runner) await close();
+  await loadSource(req.image, req.imageB64);
+  const t0 = performance.now();
+  const device = await requestPoseNetDevice();
+  const guard = new GpuErrorGuard(device);
+  const net = await createPoseNet({ weights: req.weights, resolution: req.resolution, device });
+  const t1 = performance.now();
+  const pose = await net.estimateSinglePose(source!);
+  const t2 = performance.now();
+  assertPose(pose, 'firstPose');
+  net.dispose();
+  const errors = await guard.release('firstPose');
+  device.destroy();
+  return { createMs: t1 - t0, firstFrameMs: t2 - t1, totalMs: t2 - t0, errors };
+}
+
 async function close(): Promise<string[]> {
   const r = runner;
   runner = null;
@@ -274,6 +313,6 @@ async function close(): Promise<string[]> {
   return errors;
 }
 
-const bench = { open, time, profile, close };
+const bench = { open, time, profile, firstPose, close };
 (window as unknown as { bench: typeof bench }).bench = bench;
 export type BenchPage = typeof bench;
