@@ -301,6 +301,14 @@ export class Plan {
     return true;
   }
 
+  /** Switches a layer step to a variant, compiling its pipeline now if it is not yet (tests and tools). */
+  setVariant(step: PlanStep, variant: string): void {
+    const option = step.options.find((o) => o.variant === variant);
+    if (!option) throw new Error(`${this.label}: pass "${step.name}" has no variant "${variant}"`);
+    this.kernels.pipeline(step.kernel, variant, option.constants);
+    this.useVariant(step, variant);
+  }
+
   /** Points the preprocess pass at a source texture (a new bind group only when it changes). */
   setSource(view: GPUTextureView): void {
     if (view === this.sourceView && this.preprocessStep.bindGroup) return;
