@@ -152,13 +152,16 @@ export class PoseApp {
   readonly direct: boolean;
   /** How devices are requested, the first (by the page) and any replacement. */
   readonly deviceOptions: DeviceOptions;
+  /** Kernel variant tuning (see PoseNetConfig.tuning). */
+  readonly tuning: 'auto' | 'off';
 
   constructor(
     readonly view: HTMLCanvasElement,
     settings: Settings,
-    options: { direct?: boolean; device?: DeviceOptions } = {},
+    options: { direct?: boolean; device?: DeviceOptions; tuning?: 'auto' | 'off' } = {},
   ) {
     this.direct = !!options.direct;
+    this.tuning = options.tuning ?? 'auto';
     this.deviceOptions = options.device ?? {};
     this.settings = { ...settings, resolution: { ...settings.resolution } };
     this.frameCtx = this.frameCanvas.getContext('2d', { alpha: false })!;
@@ -224,7 +227,7 @@ export class PoseApp {
         if (this.watch?.device === device) void this.recover(info);
       },
     });
-    const net = await createPoseNet({ weights: this.loaded!, resolution: this.settings.resolution, device });
+    const net = await createPoseNet({ weights: this.loaded!, resolution: this.settings.resolution, device, tuning: this.tuning });
     net.profiler.setEnabled(true);
     this.generation++;
     this.lastProfile = null;

@@ -9,6 +9,8 @@
  * - `minScore=0.3`, `flip=0|1` (default: on for the camera, off otherwise), `mode=single|multi`;
  * - `camera=0`: do not ask for the camera (offer the file drop straight away);
  * - `timestamps=0`: a device without timestamp-query (the profiler's whole-frame mode);
+ * - `tuning=off`: the kernels' default variants (no tuning; default `auto`: tuned on this
+ *   GPU over the first frames at each resolution, cached for the next visit);
  * - `direct=1`: give the network the video / image element itself rather than the
  *   frame's copy on a canvas (see PoseApp.direct; breaks video on SwiftShader).
  *
@@ -21,7 +23,7 @@ import { Controls, type SourceActions } from './controls.ts';
 import { Banner } from './device-loss.ts';
 import { bytes, h, ms } from './dom.ts';
 import { installHandle } from './debug-handle.ts';
-import { computeProfile } from './metrics.ts';
+import { computeProfile, tuningText } from './metrics.ts';
 import { DEFAULT_MODEL, fetchModelIndex, type ModelEntry } from './models.ts';
 import { ProfilerPanel } from './profiler-panel.ts';
 import { hasCameraApi, listCameras, openCamera, openFile, openUrl, type FrameSource } from './sources.ts';
@@ -94,7 +96,11 @@ async function boot(): Promise<void> {
   statusLine.textContent = 'loading the model…';
   const settings = initialSettings();
   const canvas = h('canvas', { id: 'view', width: 640, height: 480, 'aria-label': 'video with the pose drawn over it' });
-  const engine = new PoseApp(canvas, settings, { direct: params.get('direct') === '1', device: deviceOptions });
+  const engine = new PoseApp(canvas, settings, {
+    direct: params.get('direct') === '1',
+    device: deviceOptions,
+    tuning: params.get('tuning') === 'off' ? 'off' : 'auto',
+  });
   app = engine;
 
   // ----- layout -----
@@ -211,7 +217,9 @@ async function boot(): Promise<void> {
       lastStatus = r.t;
       const p = computeProfile(engine);
       statusLine.className = 'status ok';
+      const tuning = tuningText(p.tuning);
       statusLine.textContent =
+        (tuning ? `${tuning} · ` : '') +
         `${engine.settings.model} · ${r.width}×${r.height} · ${Number.isFinite(p.fps) ? p.fps.toFixed(1) : '–'} fps · ` +
         `GPU ${r.gpuMs === null ? '–' : ms(r.gpuMs)} ms · ${bytes(r.gpuBytes)} on the GPU` +
         (engine.adapterInfo ? ` · ${engine.adapterInfo}` : '');

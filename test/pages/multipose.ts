@@ -109,7 +109,7 @@ export interface MultiPoseRun {
 async function multipose(c: MultiPoseCase) {
   return withDevice(async (device) => {
     const first = c.resolutions[0]!;
-    const net = await createPoseNet({ weights: c.weightsUrl, resolution: first, device });
+    const net = await createPoseNet({ weights: c.weightsUrl, resolution: first, device, tuning: 'off' });
     const runs: MultiPoseRun[] = [];
     for (const r of c.resolutions) {
       net.setResolution(r.width, r.height);

@@ -8,6 +8,10 @@
  *   firstPose({weights, resolution, image})    ours: time to first pose on a fresh device
  *   close()                                    dispose; returns the GPU errors seen
  *
+ * `ours` is tuned: at each resolution `await net.tune()` first (its time reported apart as
+ * tuningMs, never in a frame's time), from an empty cache; `ours-untuned` runs the
+ * kernels' default variants (tuning 'off'), the fixed choice of earlier versions.
+ *
  * A frame is end to end, from the source image to keypoints on the CPU: for ours
  * `await net.estimateSinglePose(bitmap)` (upload, preprocess, network, decode, readback),
  * for TF.js `await posenet.estimateSinglePose(bitmap)` (fromPixels, pad and resize, the
@@ -15,13 +19,34 @@
  * while timing (with it on every pass becomes its own compute pass).
  */
 import { requestPoseNetDevice } from '../../src/gpu/device.ts';
+import { shapeKey, type TuningCandidate } from '../../src/gpu/tuning.ts';
+import { memoryTuningStore } from '../../src/gpu/tuning-store.ts';
 import { createPoseNet, type PoseNet } from '../../src/posenet.ts';
 import type { Pose } from '../../src/pose/types.ts';
+import { isOurs, type Impl } from '../lib/impls.ts';
 import { GpuErrorGuard } from './gpu-guard.ts';
 import type { TfjsBackendName, TfjsPoseNet } from './tfjs-reference.ts';
 import { drawFigure } from './synthetic-figure.ts';
 
-export type Impl = 'ours' | 'tfjs-webgpu' | 'tfjs-webgl' | 'tfjs-wasm';
+export type { Impl };
+
+/** One layer's tuning at one resolution, as the bench reports it. */
+export interface TuningLayer {
+  name: string;
+  kernel: string;
+  shapes: string;
+  candidates: { variant: string; ms: number | null }[];
+  choice: string;
+}
+
+export interface TuningResult {
+  /** Wall ms of net.tune() (compiling the candidates included). */
+  ms: number;
+  /** Tuning frames it ran. */
+  frames: number;
+  timing: 'pass' | 'frame';
+  layers: TuningLayer[];
+}
 
 export interface Res {
   width: number;
@@ -67,12 +92,15 @@ export interface TimeResult {
   cut: boolean;
   /** Pose score of the last frame (a sanity check: every impl sees the same image). */
   poseScore: number;
+  /** Ours tuned: the tuning done at this resolution before timing. */
+  tuning?: TuningResult;
   errors: string[];
 }
 
 export interface ProfileRow {
   name: string;
   shapes: string;
+  variant?: string;
   meanMs: number;
   sdMs: number;
   samples: number;
@@ -87,6 +115,8 @@ export interface ProfileResult {
 
 interface Runner {
   setResolution(r: Res): void;
+  /** Ours tuned: tunes the current resolution (before timing). */
+  tune?(): Promise<TuningResult>;
   estimate(source: ImageBitmap): Promise<Pose>;
   /** GPU errors since the last call. */
   check(context: string): Promise<string[]>;
@@ -130,17 +160,47 @@ async function loadSource(url: string | undefined, b64: string | undefined): Pro
   return { url: null, width: source.width, height: source.height, generated: true };
 }
 
+/** The tuning of each layer of the current plan, from the net's table. */
+function tuningLayers(net: PoseNet): TuningLayer[] {
+  const entries = net.tuningTable().entries;
+  const layers: TuningLayer[] = [];
+  for (const step of net.plan.steps) {
+    if (!step.shape) continue;
+    const e = entries.find((x) => x.shape === shapeKey(step.kernel, step.shape!));
+    const candidates = e ? e.candidates.map((c: TuningCandidate) => ({ variant: c.variant, ms: c.ms })) : [];
+    layers.push({ name: step.name, kernel: step.kernel, shapes: step.shapes, candidates, choice: step.variant });
+  }
+  return layers;
+}
+
 async function openOurs(req: OpenRequest): Promise<Runner & { adapter: string; timestamps: boolean }> {
   if (!req.weights) throw new Error('bench.open: ours needs a weights URL');
   const device = await requestPoseNetDevice();
   const guard = new GpuErrorGuard(device);
-  const net = await createPoseNet({ weights: req.weights, resolution: req.resolution, device });
+  const tuned = req.impl === 'ours';
+  const net = await createPoseNet({
+    weights: req.weights,
+    resolution: req.resolution,
+    device,
+    // An empty cache: the bench measures tuning from scratch.
+    tuning: tuned ? 'auto' : 'off',
+    tuningStore: memoryTuningStore(),
+  });
   ours = net;
   const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
   return {
     adapter: info ? [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') : 'unknown',
     timestamps: net.profiler.supported,
     setResolution: (r) => net.setResolution(r.width, r.height),
+    tune: tuned
+      ? async () => {
+          const t0 = performance.now();
+          await net.tune();
+          const ms = performance.now() - t0;
+          const p = net.tuning;
+          return { ms, frames: p.frame, timing: p.timing, layers: tuningLayers(net) };
+        }
+      : undefined,
     estimate: (s) => net.estimateSinglePose(s),
     check: (context) => guard.check(context),
     async close() {
@@ -192,7 +252,7 @@ async function open(req: OpenRequest): Promise<OpenInfo> {
   const t0 = performance.now();
   const image = await loadSource(req.image, req.imageB64);
   let info: OpenInfo;
-  if (req.impl === 'ours') {
+  if (isOurs(req.impl)) {
     const r = await openOurs(req);
     runner = r;
     info = { impl: req.impl, image, adapter: r.adapter, timestamps: r.timestamps, loadMs: 0 };
@@ -218,6 +278,8 @@ async function time(req: TimeRequest): Promise<TimeResult> {
   if (ours?.profiler.enabled) throw new Error('bench.time: the profiler is on; end-to-end timing needs it off');
   const context = `${req.resolution.width}x${req.resolution.height}`;
   runner.setResolution(req.resolution);
+  // Tuning is reported apart and never counted in the budget or the frames.
+  const tuning = runner.tune ? await runner.tune() : undefined;
   const start = performance.now();
   const over = () => performance.now() - start > req.budgetMs;
   const warmupMs: number[] = [];
@@ -244,18 +306,21 @@ async function time(req: TimeRequest): Promise<TimeResult> {
   }
   assertPose(pose!, context);
   const errors = await runner.check(context);
-  return { samplesMs, warmupMs, cut, poseScore: pose!.score, errors };
+  return { samplesMs, warmupMs, cut, poseScore: pose!.score, tuning, errors };
 }
 
 async function profile(req: { resolution: Res; frames: number; warmup: number }): Promise<ProfileResult> {
   if (!runner || !source || !ours) throw new Error('bench.profile needs ours open');
   const net = ours;
   runner.setResolution(req.resolution);
+  await runner.tune?.();
   for (let i = 0; i < req.warmup; i++) await net.estimateSinglePose(source);
   net.profiler.setEnabled(true);
   try {
     for (let i = 0; i < req.frames; i++) await net.estimateSinglePose(source);
-    const rows = net.profiler.stats().map(({ name, shapes, meanMs, sdMs, samples }) => ({ name, shapes, meanMs, sdMs, samples }));
+    const rows = net.profiler
+      .stats()
+      .map(({ name, shapes, variant, meanMs, sdMs, samples }) => ({ name, shapes, variant, meanMs, sdMs, samples }));
     return {
       timestamps: net.profiler.timestampsActive,
       rows,
@@ -286,6 +351,7 @@ export interface FirstPoseResult {
 /**
  * Time to first pose, as a page that starts from nothing sees it: a new device, the
  * model fetched and built, and the first frame on the CPU (the image is decoded before).
+ * Default tuning ('auto') with an empty cache: a first visit.
  */
 async function firstPose(req: FirstPoseRequest): Promise<FirstPoseResult> {
   if (runner) await close();
@@ -293,11 +359,15 @@ async function firstPose(req: FirstPoseRequest): Promise<FirstPoseResult> {
   const t0 = performance.now();
   const device = await requestPoseNetDevice();
   const guard = new GpuErrorGuard(device);
-  const net = await createPoseNet({ weights: req.weights, resolution: req.resolution, device });
+  const net = await createPoseNet({ weights: req.weights, resolution: req.resolution, device, tuningStore: memoryTuningStore() });
   const t1 = performance.now();
   const pose = await net.estimateSinglePose(source!);
   const t2 = performance.now();
   assertPose(pose, 'firstPose');
+  // The first frame started compiling the tuning candidates: let them finish, so that the
+  // next measurement does not share the GPU process with them.
+  const until = performance.now() + 300_000;
+  while (['waiting', 'compiling'].includes(net.tuning.state) && performance.now() < until) await new Promise((r) => setTimeout(r, 100));
   net.dispose();
   const errors = await guard.release('firstPose');
   device.destroy();

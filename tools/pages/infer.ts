@@ -53,7 +53,8 @@ async function run(req: InferRequest): Promise<InferResponse> {
   const results: InferImageResult[] = [];
   const errors: string[] = [];
   try {
-    const net = await createPoseNet({ weights: req.weights, resolution: req.resolution, device });
+    // A few images: compiling and timing kernel variants would cost more than it saves.
+    const net = await createPoseNet({ weights: req.weights, resolution: req.resolution, device, tuning: 'off' });
     try {
       for (const bitmap of bitmaps) {
         const t0 = performance.now();
