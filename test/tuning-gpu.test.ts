@@ -22,7 +22,7 @@ import { layerKernel } from '../src/kernels/index.ts';
 import { inferShapes } from '../src/plan/shapes.ts';
 
 const tiny = tinyPoseNet(7);
-const base = { manifest: tiny.manifest, weights: bytesToB64(tiny.weights), imageUrl: 'synthetic:480x640' };
+const base = { manifest: tiny.manifest, weights: bytesToB64(tiny.weights), imageUrl: 'synthetic:240x320' };
 
 function checkRun(run: OnlineRun, timing: 'pass' | 'frame') {
   const tuningFrames = run.frames.filter((f) => f.state === 'tuning');
@@ -68,12 +68,14 @@ describe('tuner on the GPU', () => {
     expect(expected.every((v) => v !== undefined)).toBe(true);
     expect(second.startVariants.slice(1, -1)).toEqual(expected);
     expect(second.startVariants).not.toEqual(second.defaults);
-    // Every layer of both resolutions has an entry with measured candidates and a choice among them.
+    // Every layer of both resolutions has an entry whose choice was measured, with the
+    // other candidates measured too (those dropped everywhere as hopeless may lack samples).
     const layers = tiny.manifest.layers.length;
     expect(r.table.entries.reduce((n, e) => n + e.layers.length, 0)).toBe(2 * layers);
     for (const e of r.table.entries) {
-      expect(e.candidates.map((c) => c.variant)).toContain(e.choice);
-      expect(e.candidates.filter((c) => c.ms !== null).length, e.shape).toBe(e.candidates.length);
+      const chosen = e.candidates.find((c) => c.variant === e.choice);
+      expect(chosen?.ms ?? null, e.shape).not.toBeNull();
+      expect(e.candidates.filter((c) => c.ms !== null).length, e.shape).toBeGreaterThanOrEqual(Math.min(2, e.candidates.length));
     }
     console.log(
       'tuned at 129:',
@@ -126,13 +128,16 @@ describe('tuner on the GPU', () => {
     console.log(
       `1000 frames: ${r.tunedFrames} tuning frames; creations outside switches: ${JSON.stringify(r.frameCreations)}; pipelines ${r.pipelines.join(',')}; bytes ${JSON.stringify(r.bytes)}`,
     );
-    // The net's first frame starts the background compiles; the first frame on a new plan
-    // binds the source (one bind group). Nothing else, in any frame, tuning or not.
+    // The net's first frame makes the source texture and its bind group and starts the
+    // background compiles; the first frame on a new plan binds the source (one bind
+    // group). Nothing else, in any frame, tuning or not.
     for (const { frame, counts } of r.frameCreations) {
       if (frame === 0) {
+        const allowed = ['createTexture', 'createBindGroup', 'createComputePipelineAsync', 'createShaderModule', 'createPipelineLayout'];
         expect(
-          Object.keys(counts).every((k) => ['createComputePipelineAsync', 'createShaderModule', 'createPipelineLayout'].includes(k)),
-        ).toBe(true);
+          Object.keys(counts).filter((k) => !allowed.includes(k)),
+          JSON.stringify(counts),
+        ).toEqual([]);
         continue;
       }
       expect(frame % 100, `frame ${frame} created ${JSON.stringify(counts)}`).toBe(0);
