@@ -16,6 +16,9 @@
  *   tuning's wall time and frames are reported apart (rows' tuningMs, tuningFrames, and
  *   the top-level `tuning`), never inside ms per frame or the budget. `ours-untuned` runs
  *   the kernels' default variants (tuning 'off'), the fixed choice of earlier versions.
+ *   Asked for together, they run in one page on one device with their frames (and their
+ *   profiled frames) alternated, so that a load that drifts over minutes on a shared
+ *   machine weighs on both alike.
  *
  * - ms per frame is the median of --frames timed frames after --warmup untimed ones, each
  *   `await estimateSinglePose(imageBitmap)` on the same ImageBitmap (a coco-mini photograph,
@@ -487,8 +490,10 @@ async function main(): Promise<void> {
           log(`bench: ${model}: skipping ${resText(r)}: ${(err as Error).message}`);
         }
       }
+      // ours and ours-untuned run paired in one page, their frames alternated (see tools/pages/bench.ts).
+      const paired = modelImpls.includes('ours') && modelImpls.includes('ours-untuned');
       for (const impl of modelImpls) {
-        if (!valid.length) continue;
+        if (!valid.length || (paired && impl === 'ours-untuned')) continue;
         let page: ToolPage | null = null;
         try {
           page = await session.openPage('tools/pages/bench.html', 'bench');
@@ -499,6 +504,7 @@ async function main(): Promise<void> {
             resolution: valid[0],
             image: imageUrl,
             imageB64,
+            pairUntuned: paired && impl === 'ours',
           });
           const detail = isOurs(impl)
             ? `adapter ${info.adapter}, timestamp-query ${info.timestamps ? 'yes' : 'no'}`
@@ -518,22 +524,33 @@ async function main(): Promise<void> {
             try {
               const t = await page.call<TimeResult>('time', { resolution: r, frames, warmup, budgetMs: cellBudget });
               if (t.errors.length) throw new Error(t.errors.join('\n'));
-              const row: BenchRow = {
-                impl,
+              const makeRow = (rowImpl: Impl, samplesMs: number[], warmupMs: number[], poseScore: number): BenchRow => ({
+                impl: rowImpl,
                 model,
                 resolution: resText(r),
-                msPerFrame: median(t.samplesMs),
-                n: t.samplesMs.length,
-                warmup: t.warmupMs.length,
+                msPerFrame: median(samplesMs),
+                n: samplesMs.length,
+                warmup: warmupMs.length,
                 cut: t.cut,
-                meanMs: t.samplesMs.reduce((a, b) => a + b, 0) / t.samplesMs.length,
-                minMs: Math.min(...t.samplesMs),
-                maxMs: Math.max(...t.samplesMs),
-                poseScore: t.poseScore,
+                meanMs: samplesMs.reduce((a, b) => a + b, 0) / samplesMs.length,
+                minMs: Math.min(...samplesMs),
+                maxMs: Math.max(...samplesMs),
+                poseScore,
                 load1: os.loadavg()[0]!,
+              });
+              const row: BenchRow = {
+                ...makeRow(impl, t.samplesMs, t.warmupMs, t.poseScore),
                 ...(t.tuning ? { tuningMs: t.tuning.ms, tuningFrames: t.tuning.frames } : {}),
               };
               rows.push(row);
+              if (t.paired) {
+                const u = makeRow('ours-untuned', t.paired.samplesMs, t.paired.warmupMs, t.paired.poseScore);
+                rows.push(u);
+                log(
+                  `bench: ${model} ours-untuned ${u.resolution} (frames alternated with ours): ${fmtMs(u.msPerFrame)} ms median of ${u.n}` +
+                    ` (min ${fmtMs(u.minMs)}, max ${fmtMs(u.maxMs)}); pose score ${u.poseScore.toFixed(3)}`,
+                );
+              }
               if (t.tuning) {
                 tuningRuns.push({
                   model,
@@ -567,22 +584,30 @@ async function main(): Promise<void> {
               const p = await page.call<ProfileResult>('profile', { resolution: profileRes, frames: profileFrames, warmup: 1 });
               if (p.errors.length) throw new Error(p.errors.join('\n'));
               profileTimestamps &&= p.timestamps;
-              const total = p.rows.reduce((a, x) => a + x.meanMs, 0);
-              for (const x of p.rows) {
-                passes.push({
-                  impl,
-                  model,
-                  resolution: resText(profileRes),
-                  name: x.name,
-                  shapes: x.shapes,
-                  variant: x.variant ?? 'default',
-                  gpuMs: x.meanMs,
-                  sdMs: x.sdMs,
-                  share: total > 0 ? x.meanMs / total : 0,
-                  samples: x.samples,
-                });
+              const sets: [Impl, typeof p.rows][] = [
+                [impl, p.rows],
+                ...(p.pairedRows ? [['ours-untuned', p.pairedRows] as [Impl, typeof p.rows]] : []),
+              ];
+              for (const [rowImpl, profileRows] of sets) {
+                const total = profileRows.reduce((a, x) => a + x.meanMs, 0);
+                for (const x of profileRows) {
+                  passes.push({
+                    impl: rowImpl,
+                    model,
+                    resolution: resText(profileRes),
+                    name: x.name,
+                    shapes: x.shapes,
+                    variant: x.variant ?? 'default',
+                    gpuMs: x.meanMs,
+                    sdMs: x.sdMs,
+                    share: total > 0 ? x.meanMs / total : 0,
+                    samples: x.samples,
+                  });
+                }
               }
-              log(`bench: ${model} ${impl}: profiled ${p.rows.length} passes at ${resText(profileRes)} over ${profileFrames} frames`);
+              log(
+                `bench: ${model} ${sets.map(([i]) => i).join(' and ')}: profiled ${p.rows.length} passes at ${resText(profileRes)} over ${profileFrames} frames${p.pairedRows ? ' each, alternated' : ''}`,
+              );
             } catch (err) {
               failures.push({ impl, model, resolution: resText(profileRes), error: `profile: ${(err as Error).message}` });
               log(`bench: ${model} ${impl} profile: FAILED: ${(err as Error).message}`);

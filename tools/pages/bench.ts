@@ -10,7 +10,9 @@
  *
  * `ours` is tuned: at each resolution `await net.tune()` first (its time reported apart as
  * tuningMs, never in a frame's time), from an empty cache; `ours-untuned` runs the
- * kernels' default variants (tuning 'off'), the fixed choice of earlier versions.
+ * kernels' default variants (tuning 'off'), the fixed choice of earlier versions. Opened
+ * with `pairUntuned`, the `ours` page holds both nets on one device and alternates their
+ * frames (ABBA order), so that load drifting on a shared machine weighs on both alike.
  *
  * A frame is end to end, from the source image to keypoints on the CPU: for ours
  * `await net.estimateSinglePose(bitmap)` (upload, preprocess, network, decode, readback),
@@ -64,6 +66,8 @@ export interface OpenRequest {
   image?: string;
   /** The source image's bytes in base64 (instead of a URL). */
   imageB64?: string;
+  /** Ours: also open `ours-untuned` on the same device and alternate frames with it. */
+  pairUntuned?: boolean;
 }
 
 export interface OpenInfo {
@@ -94,6 +98,8 @@ export interface TimeResult {
   poseScore: number;
   /** Ours tuned: the tuning done at this resolution before timing. */
   tuning?: TuningResult;
+  /** With pairUntuned: the untuned net's frames, alternated with these. */
+  paired?: { samplesMs: number[]; warmupMs: number[]; poseScore: number };
   errors: string[];
 }
 
@@ -110,6 +116,8 @@ export interface ProfileResult {
   /** False: no timestamp-query, the rows are one whole-frame row. */
   timestamps: boolean;
   rows: ProfileRow[];
+  /** With pairUntuned: the untuned net's rows, from frames alternated with these. */
+  pairedRows?: ProfileRow[];
   errors: string[];
 }
 
@@ -125,6 +133,8 @@ interface Runner {
 
 let runner: Runner | null = null;
 let ours: PoseNet | null = null;
+/** With pairUntuned: the untuned net and its runner. */
+let partner: { runner: Runner; net: PoseNet } | null = null;
 let source: ImageBitmap | null = null;
 
 /** A stand-in picture (a figure on a gradient) when the coco-mini photographs are absent. */
@@ -173,24 +183,8 @@ function tuningLayers(net: PoseNet): TuningLayer[] {
   return layers;
 }
 
-async function openOurs(req: OpenRequest): Promise<Runner & { adapter: string; timestamps: boolean }> {
-  if (!req.weights) throw new Error('bench.open: ours needs a weights URL');
-  const device = await requestPoseNetDevice();
-  const guard = new GpuErrorGuard(device);
-  const tuned = req.impl === 'ours';
-  const net = await createPoseNet({
-    weights: req.weights,
-    resolution: req.resolution,
-    device,
-    // An empty cache: the bench measures tuning from scratch.
-    tuning: tuned ? 'auto' : 'off',
-    tuningStore: memoryTuningStore(),
-  });
-  ours = net;
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+function netRunner(net: PoseNet, tuned: boolean): Pick<Runner, 'setResolution' | 'tune' | 'estimate'> {
   return {
-    adapter: info ? [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') : 'unknown',
-    timestamps: net.profiler.supported,
     setResolution: (r) => net.setResolution(r.width, r.height),
     tune: tuned
       ? async () => {
@@ -202,10 +196,38 @@ async function openOurs(req: OpenRequest): Promise<Runner & { adapter: string; t
         }
       : undefined,
     estimate: (s) => net.estimateSinglePose(s),
+  };
+}
+
+async function openOurs(req: OpenRequest): Promise<Runner & { adapter: string; timestamps: boolean }> {
+  if (!req.weights) throw new Error('bench.open: ours needs a weights URL');
+  const device = await requestPoseNetDevice();
+  const guard = new GpuErrorGuard(device);
+  const tuned = req.impl === 'ours';
+  const open = (tuning: 'auto' | 'off') =>
+    // An empty cache: the bench measures tuning from scratch.
+    createPoseNet({ weights: req.weights!, resolution: req.resolution, device, tuning, tuningStore: memoryTuningStore() });
+  const net = await open(tuned ? 'auto' : 'off');
+  ours = net;
+  if (tuned && req.pairUntuned) {
+    const other = await open('off');
+    partner = {
+      net: other,
+      runner: { ...netRunner(other, false), check: async () => [], close: async () => [] },
+    };
+  }
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  return {
+    adapter: info ? [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') : 'unknown',
+    timestamps: net.profiler.supported,
+    ...netRunner(net, tuned),
     check: (context) => guard.check(context),
     async close() {
       net.dispose();
-      const leaked = net.ledger.count;
+      const pairNet = partner?.net;
+      partner = null;
+      pairNet?.dispose();
+      const leaked = net.ledger.count + (pairNet?.ledger.count ?? 0);
       const errors = await guard.release('ours');
       device.destroy();
       ours = null;
@@ -277,57 +299,87 @@ async function time(req: TimeRequest): Promise<TimeResult> {
   if (!runner || !source) throw new Error('bench.time before bench.open');
   if (ours?.profiler.enabled) throw new Error('bench.time: the profiler is on; end-to-end timing needs it off');
   const context = `${req.resolution.width}x${req.resolution.height}`;
+  const img = source;
   runner.setResolution(req.resolution);
+  partner?.runner.setResolution(req.resolution);
   // Tuning is reported apart and never counted in the budget or the frames.
   const tuning = runner.tune ? await runner.tune() : undefined;
   const start = performance.now();
   const over = () => performance.now() - start > req.budgetMs;
-  const warmupMs: number[] = [];
-  const samplesMs: number[] = [];
-  let pose: Pose | null = null;
+  const main = { warmupMs: [] as number[], samplesMs: [] as number[], pose: null as Pose | null };
+  const pair = { warmupMs: [] as number[], samplesMs: [] as number[], pose: null as Pose | null };
+  const frame = async (r: Runner, into: typeof main, list: 'warmupMs' | 'samplesMs') => {
+    const t0 = performance.now();
+    into.pose = await r.estimate(img);
+    into[list].push(performance.now() - t0);
+  };
+  // One round: a frame of each net, in ABBA order across rounds.
+  const round = async (i: number, list: 'warmupMs' | 'samplesMs') => {
+    const order: [Runner, typeof main][] = partner
+      ? i % 2
+        ? [
+            [partner.runner, pair],
+            [runner!, main],
+          ]
+        : [
+            [runner!, main],
+            [partner.runner, pair],
+          ]
+      : [[runner!, main]];
+    for (const [r, into] of order) await frame(r, into, list);
+  };
   let cut = false;
   for (let i = 0; i < req.warmup; i++) {
-    const t0 = performance.now();
-    pose = await runner.estimate(source);
-    warmupMs.push(performance.now() - t0);
+    await round(i, 'warmupMs');
     if (i + 1 < req.warmup && over()) {
       cut = true;
       break;
     }
   }
   for (let i = 0; i < req.frames; i++) {
-    const t0 = performance.now();
-    pose = await runner.estimate(source);
-    samplesMs.push(performance.now() - t0);
+    await round(i, 'samplesMs');
     if (i + 1 < req.frames && over()) {
       cut = true;
       break;
     }
   }
-  assertPose(pose!, context);
+  assertPose(main.pose!, context);
+  if (partner) assertPose(pair.pose!, `${context} (untuned)`);
   const errors = await runner.check(context);
-  return { samplesMs, warmupMs, cut, poseScore: pose!.score, tuning, errors };
+  return {
+    samplesMs: main.samplesMs,
+    warmupMs: main.warmupMs,
+    cut,
+    poseScore: main.pose!.score,
+    tuning,
+    ...(partner ? { paired: { samplesMs: pair.samplesMs, warmupMs: pair.warmupMs, poseScore: pair.pose!.score } } : {}),
+    errors,
+  };
 }
+
+const statsRows = (net: PoseNet): ProfileRow[] =>
+  net.profiler.stats().map(({ name, shapes, variant, meanMs, sdMs, samples }) => ({ name, shapes, variant, meanMs, sdMs, samples }));
 
 async function profile(req: { resolution: Res; frames: number; warmup: number }): Promise<ProfileResult> {
   if (!runner || !source || !ours) throw new Error('bench.profile needs ours open');
-  const net = ours;
+  const nets = [ours, ...(partner ? [partner.net] : [])];
+  const img = source;
   runner.setResolution(req.resolution);
+  partner?.runner.setResolution(req.resolution);
   await runner.tune?.();
-  for (let i = 0; i < req.warmup; i++) await net.estimateSinglePose(source);
-  net.profiler.setEnabled(true);
+  for (let i = 0; i < req.warmup; i++) for (const net of nets) await net.estimateSinglePose(img);
+  for (const net of nets) net.profiler.setEnabled(true);
   try {
-    for (let i = 0; i < req.frames; i++) await net.estimateSinglePose(source);
-    const rows = net.profiler
-      .stats()
-      .map(({ name, shapes, variant, meanMs, sdMs, samples }) => ({ name, shapes, variant, meanMs, sdMs, samples }));
+    // Frames alternate between the nets (ABBA), as in time().
+    for (let i = 0; i < req.frames; i++) for (const net of i % 2 ? [...nets].reverse() : nets) await net.estimateSinglePose(img);
     return {
-      timestamps: net.profiler.timestampsActive,
-      rows,
+      timestamps: ours.profiler.timestampsActive,
+      rows: statsRows(ours),
+      ...(partner ? { pairedRows: statsRows(partner.net) } : {}),
       errors: await runner.check(`profile ${req.resolution.width}x${req.resolution.height}`),
     };
   } finally {
-    net.profiler.setEnabled(false);
+    for (const net of nets) net.profiler.setEnabled(false);
   }
 }
 
