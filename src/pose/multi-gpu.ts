@@ -100,7 +100,11 @@ export class MultiPoseGpu {
     });
     const variant = decodeCandidates.variants[0]!;
     const pipeline = this.kernels.pipeline('decode_candidates', variant.name, variant.constants({ gridW: w, gridH: h }));
-    const pass: PassInfo = { name: 'decode_candidates', shapes: `${w}x${h}x${NUM_KEYPOINTS} -> <=${capacity} candidates` };
+    const pass: PassInfo = {
+      name: 'decode_candidates',
+      shapes: `${w}x${h}x${NUM_KEYPOINTS} -> <=${capacity} candidates`,
+      variant: variant.name,
+    };
     const cellStride = shape.c4 * 4;
     const heads: HeadsTensor = {
       data: new Float32Array(headsBytes / 4),
