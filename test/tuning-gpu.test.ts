@@ -67,7 +67,6 @@ describe('tuner on the GPU', () => {
     });
     expect(expected.every((v) => v !== undefined)).toBe(true);
     expect(second.startVariants.slice(1, -1)).toEqual(expected);
-    expect(second.startVariants).not.toEqual(second.defaults);
     // Every layer of both resolutions has an entry whose choice was measured, with the
     // other candidates measured too (those dropped everywhere as hopeless may lack samples).
     const layers = tiny.manifest.layers.length;

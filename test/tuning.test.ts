@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { KernelCache } from '../src/gpu/kernels.ts';
 import type { FrameProfile, Profiler } from '../src/gpu/profiler.ts';
-import { Tuner, type TuningMode } from '../src/gpu/tuner.ts';
+import { CHECK_FRAMES, MIN_SAMPLES, Tuner, type TuningMode } from '../src/gpu/tuner.ts';
 import {
   adapterKey,
   chooseVariant,
@@ -39,16 +39,17 @@ describe('chooseVariant', () => {
     expect(chooseVariant(samples({ a: [3, 3, 3], b: [1, 1.1, 0.9], c: [2, 2, 2] }), 'a').choice).toBe('b');
   });
 
-  it('keeps the default on a tie within the margin, and the earlier candidate among others', () => {
+  it('keeps the default unless beaten by the switch margin, and the earlier candidate on a tie among others', () => {
     expect(chooseVariant(samples({ a: [1.0], b: [0.99] }), 'a').choice).toBe('a');
-    expect(chooseVariant(samples({ a: [1.0], b: [0.9] }), 'a').choice).toBe('b');
+    expect(chooseVariant(samples({ a: [1.0], b: [0.92] }), 'a').choice).toBe('a');
+    expect(chooseVariant(samples({ a: [1.0], b: [0.85] }), 'a').choice).toBe('b');
     expect(chooseVariant(samples({ x: [1.0], y: [1.0], z: [1.01] }), 'none').choice).toBe('x');
     expect(chooseVariant(samples({ x: [1.0], y: [1.0] }), 'y').choice).toBe('y');
   });
 
   it('sees through noisy repeats: stalls only add time', () => {
     // b is faster; one sample of b hit a stall.
-    expect(chooseVariant(samples({ a: [5.5, 5.6, 5.4], b: [5.0, 5.1, 100] }), 'a').choice).toBe('b');
+    expect(chooseVariant(samples({ a: [5.5, 5.6, 5.4], b: [4.5, 4.6, 100] }), 'a').choice).toBe('b');
     // a is faster; two of its three samples were preempted.
     expect(chooseVariant(samples({ a: [5.0, 9, 12], b: [6.0, 6.1, 6.2] }), 'b').choice).toBe('a');
     // Equal costs under noise stay with the default.
@@ -140,11 +141,12 @@ describe('the cache: shapes, nearest shapes, keys', () => {
 });
 
 describe('schedules', () => {
-  it('fits the timestamp schedule in 20 frames, every candidate of the widest layer sampled equally', () => {
-    expect(timestampFrames(1)).toBe(0);
-    expect(timestampFrames(6)).toBe(18);
-    expect(timestampFrames(4)).toBe(20);
-    expect(timestampFrames(25)).toBe(MAX_TUNING_FRAMES);
+  it('fits the timestamp schedule in its frames, every candidate of the widest layer sampled equally', () => {
+    expect(timestampFrames(1, 20)).toBe(0);
+    expect(timestampFrames(6, 20)).toBe(18);
+    expect(timestampFrames(4, 20)).toBe(20);
+    expect(timestampFrames(6, 14)).toBe(12);
+    expect(timestampFrames(25, 20)).toBe(MAX_TUNING_FRAMES);
   });
 
   it('varies one kind at a time without timestamps, within 20 frames', () => {
@@ -221,7 +223,13 @@ function cost(byVariant: Record<string, number>, noise: number[] = [0]) {
  * Runs frames as PoseNet does (beforeFrame, a frame, afterFrame) until the tuner is done or
  * `max` frames ran; returns the frames that measured.
  */
-async function runOnline(tuner: Tuner, fake: FakePlan, passMs: (s: PlanStep) => number, max = 60): Promise<number> {
+async function runOnline(
+  tuner: Tuner,
+  fake: FakePlan,
+  passMs: (s: PlanStep) => number,
+  max = 60,
+  frameMsOf: (ms: number[]) => number = (ms) => ms.reduce((a, b) => a + b, 0),
+): Promise<number> {
   const plan = fake.asPlan();
   tuner.attach(plan);
   let measured = 0;
@@ -231,7 +239,7 @@ async function runOnline(tuner: Tuner, fake: FakePlan, passMs: (s: PlanStep) => 
     const profile: FrameProfile | null = timestamps
       ? { startMs: 0, totalGpuMs: 0, passes: fake.steps.map((s, i) => ({ name: s.name, startMs: 0, durationMs: ms[i]! })) }
       : null;
-    const frameMs = ms.reduce((a, b) => a + b, 0);
+    const frameMs = frameMsOf(ms);
     const before = tuner.progress();
     tuner.afterFrame(plan, fake.steps, profile, frameMs);
     if (before.state === 'tuning') measured++;
@@ -297,11 +305,11 @@ describe('Tuner (synthetic timings)', () => {
     const frames = Array.from({ length: used.length / 4 }, (_, f) => used.slice(4 * f, 4 * f + 4));
     const firstTuning = frames.find((f) => new Set(f).size > 1)!;
     expect(new Set(firstTuning)).toEqual(new Set(['v0', 'v1', 'v2', 'v3']));
-    // Four layers x one frame = one sample of each candidate: three frames give three each.
-    expect(measured).toBe(3);
+    // Four layers x one frame = one sample of each candidate: MIN_SAMPLES frames give MIN_SAMPLES each.
+    expect(measured).toBe(MIN_SAMPLES);
     const e = tuner.tuningTable().entries;
     expect(e).toHaveLength(1);
-    expect(e[0]!.candidates.map((c) => c.samples)).toEqual([3, 3, 3, 3]);
+    expect(e[0]!.candidates.map((c) => c.samples)).toEqual([MIN_SAMPLES, MIN_SAMPLES, MIN_SAMPLES, MIN_SAMPLES]);
     expect(e[0]!.choice).toBe('v0');
   });
 
@@ -316,6 +324,27 @@ describe('Tuner (synthetic timings)', () => {
     });
     expect(used.filter((v) => v === 'v3').length).toBeLessThanOrEqual(3);
     expect(fake.steps.every((s) => s.variant === 'v1')).toBe(true);
+  });
+
+  it('keeps pass-timed choices only if whole frames confirm them against the defaults', async () => {
+    // Per-pass times favour v1, but frames that run v1 are slower (timestamps misled).
+    const passMs = cost({ v0: 2, v1: 1 });
+    const misled = makeTuner({});
+    const fake = new FakePlan([layerShape('pointwise', 17, 16, 16, 'pw')]);
+    await runOnline(misled, fake, passMs, 60, () => (fake.steps[0]!.variant === 'v1' ? 900 : 600));
+    expect(fake.steps[0]!.variant).toBe('v0');
+    const e = misled.tuningTable().entries[0]!;
+    expect(e).toMatchObject({ choice: 'v0', frameCheck: { tunedMs: 900, defaultMs: 600, kept: false } });
+    expect(e.candidates.find((c) => c.variant === 'v1')!.ms).toBeLessThan(e.candidates.find((c) => c.variant === 'v0')!.ms!);
+
+    // Confirmed: kept, and the check frames stay within the budget.
+    const confirmed = makeTuner({});
+    const f2 = new FakePlan([layerShape('pointwise', 17, 16, 16, 'pw')]);
+    const measured = await runOnline(confirmed, f2, passMs);
+    expect(f2.steps[0]!.variant).toBe('v1');
+    expect(confirmed.tuningTable().entries[0]!.frameCheck).toMatchObject({ kept: true });
+    expect(measured).toBeLessThanOrEqual(MAX_TUNING_FRAMES);
+    expect(measured).toBeGreaterThan(CHECK_FRAMES);
   });
 
   it('a second visit starts tuned from the cache; another adapter tunes again', async () => {

@@ -15,8 +15,12 @@
  *   hopeless on several shapes leaves every rotation (GLOBAL_DROP_FACTOR): on
  *   SwiftShader a workgroup barrier costs so much that the workgroup-memory variants run
  *   10 to 1,000 times slower than the register tiles, and running them on every layer
- *   would stall tuning frames for seconds. Tuning ends when each shape's remaining
- *   candidates have MIN_SAMPLES samples, or at the frame budget;
+ *   would stall tuning frames for seconds. The pass phase ends when each shape's
+ *   remaining candidates have MIN_SAMPLES samples, or at its frame budget. Then, if the
+ *   choices differ from the kernels' defaults, CHECK_FRAMES whole frames alternate the
+ *   chosen set and the defaults, and the choices are kept only if their frames are
+ *   faster: per-pass timestamps can mislead (on SwiftShader a pass next to a very slow
+ *   one was measured at a quarter or four times its cost), a whole frame cannot;
  * - without it, one kernel kind at a time is varied over whole frames (timed from submit
  *   to readback), keeping each kind's winner before varying the next.
  * Every tuning frame is a real frame and returns a correct pose: every variant computes
@@ -73,8 +77,14 @@ export const DROP_FACTOR = 4;
 /** A candidate this many times slower than the fastest on GLOBAL_DROP_SHAPES shapes (all it ran on) leaves every rotation. */
 export const GLOBAL_DROP_FACTOR = 8;
 export const GLOBAL_DROP_SHAPES = 3;
-/** Samples per remaining candidate after which a shape is done (pass timing). */
-export const MIN_SAMPLES = 3;
+/**
+ * Samples per remaining candidate after which a shape is done (pass timing). Enough for a
+ * minimum that sees through preemption on a loaded machine; most shapes reach the frame
+ * budget first.
+ */
+export const MIN_SAMPLES = 6;
+/** Whole frames that check the pass phase's choices against the defaults (half each, ABBA). */
+export const CHECK_FRAMES = 6;
 
 let versionCache: string | null = null;
 /** The kernel code's version (a hash of every variant's WGSL), computed once. */
@@ -86,7 +96,7 @@ export function currentKernelsVersion(): string {
 interface StepState {
   step: PlanStep;
   key: string;
-  /** Variant it started from (cached, nearest or default): the default of the tie rule. */
+  /** Variant it started from (cached, nearest or default): what a candidate must beat by SWITCH_MARGIN. */
   start: string;
   /** Candidates whose pipelines compiled, in the kernel's order. */
   candidates: string[];
@@ -97,6 +107,8 @@ interface StepState {
 /** Pass timing: the layers of one shape, which share samples and a rotation. */
 interface ShapeGroup {
   key: string;
+  /** The variant its layers started from (never dropped). */
+  start: string;
   steps: StepState[];
   /** Candidates still in the running. */
   alive: string[];
@@ -126,6 +138,8 @@ interface PlanState {
   framesEach: number;
   /** Frame timing: the winner of each kind tuned so far. */
   winners: Map<KernelName, string>;
+  /** Pass timing, after the pass phase: the choices, checked by whole frames against the defaults. */
+  check: { entries: TuningEntry[]; choice: Map<StepState, string>; frame: number; tunedMs: number[]; defaultMs: number[] } | null;
 }
 
 export interface TunerOptions {
@@ -226,6 +240,7 @@ export class Tuner {
       configs: [],
       framesEach: 0,
       winners: new Map(),
+      check: null,
     };
     this.schedule(state, (s) => s.step.options.map((o) => o.variant));
     this.state = state;
@@ -235,7 +250,8 @@ export class Tuner {
   /** Sets frames (and, without timestamps, the configurations) from each step's candidates. */
   private schedule(state: PlanState, candidatesOf: (s: StepState) => string[]): void {
     if (state.timing === 'pass') {
-      state.frames = timestampFrames(Math.max(...state.steps.map((s) => candidatesOf(s).length)));
+      const passFrames = timestampFrames(Math.max(...state.steps.map((s) => candidatesOf(s).length)), MAX_TUNING_FRAMES - CHECK_FRAMES);
+      state.frames = passFrames + (passFrames ? CHECK_FRAMES : 0);
       return;
     }
     const kinds = new Map<KernelName, string[]>();
@@ -270,7 +286,7 @@ export class Tuner {
           // first tried on a few shapes, not on all at once.
           const i = state.groups.length;
           const alive = st.candidates.map((_, j) => st.candidates[(i + j) % st.candidates.length]!);
-          g = { key: st.key, steps: [], alive, turn: 0, samples: new Map() };
+          g = { key: st.key, start: st.start, steps: [], alive, turn: 0, samples: new Map() };
           state.groups.push(g);
         }
         g.steps.push(st);
@@ -302,6 +318,11 @@ export class Tuner {
     const s = this.state;
     if (!s || s.plan !== plan || s.done || s.compile !== 'done') return false;
     s.measuring = true;
+    if (s.check) {
+      const tuned = isTunedCheckFrame(s.check.frame);
+      for (const st of s.steps) plan.useVariant(st.step, tuned ? s.check.choice.get(st)! : defaultOf(st));
+      return false;
+    }
     if (s.timing === 'pass') {
       for (const g of s.groups) {
         if (!g.alive.length) continue;
@@ -332,6 +353,14 @@ export class Tuner {
     const s = this.state;
     if (!s || s.plan !== plan || !s.measuring) return;
     s.measuring = false;
+    if (s.check) {
+      const c = s.check;
+      (isTunedCheckFrame(c.frame) ? c.tunedMs : c.defaultMs).push(frameMs);
+      c.frame++;
+      s.frame++;
+      if (c.frame >= CHECK_FRAMES) this.commit(s);
+      return;
+    }
     if (s.timing === 'pass') {
       if (!profile || profile.passes.length !== passes.length) return;
       for (let i = 0; i < passes.length; i++) {
@@ -344,11 +373,10 @@ export class Tuner {
       }
       for (const g of s.groups) prune(g);
       pruneEverywhere(s.groups);
-      if (s.groups.every((g) => g.alive.length <= 1 || g.alive.every((v) => (g.samples.get(v)?.length ?? 0) >= MIN_SAMPLES))) {
-        s.frame++;
-        this.finish(s);
-        return;
-      }
+      s.frame++;
+      const sampled = s.groups.every((g) => g.alive.length <= 1 || g.alive.every((v) => (g.samples.get(v)?.length ?? 0) >= MIN_SAMPLES));
+      if (sampled || s.frame >= s.frames - CHECK_FRAMES) this.finish(s);
+      return;
     } else {
       const ci = Math.floor(s.frame / s.framesEach);
       s.configs[ci]!.ms.push(frameMs);
@@ -371,25 +399,29 @@ export class Tuner {
     s.winners.set(kernel, choice);
   }
 
+  /**
+   * The choices of the measurement phase. With pass timing they are checked against the
+   * defaults by whole frames first (unless they are the defaults); then committed.
+   */
   private finish(s: PlanState): void {
-    if (s.done) return;
-    s.done = true;
+    if (s.done || s.check) return;
     const entries = new Map<string, TuningEntry>();
+    const choice = new Map<StepState, string>();
     for (const st of s.steps) {
       const shape = st.step.shape as LayerShape;
       let entry = entries.get(st.key);
       if (!entry) {
-        let choice: string;
+        let chosen: string;
         let candidates: TuningEntry['candidates'];
         if (s.timing === 'pass') {
           const byVariant = s.groupOf.get(st)?.samples ?? new Map<string, number[]>();
-          ({ choice, candidates } = chooseVariant(
+          ({ choice: chosen, candidates } = chooseVariant(
             st.candidates.map((v) => ({ variant: v, ms: byVariant.get(v) ?? [] })),
             st.start,
           ));
         } else {
           const won = s.winners.get(st.step.kernel);
-          choice = won && st.candidates.includes(won) ? won : st.start;
+          chosen = won && st.candidates.includes(won) ? won : st.start;
           candidates = s.configs
             .filter((c) => c.kernel === st.step.kernel && st.candidates.includes(c.variant))
             .map((c) => chooseVariant([{ variant: c.variant, ms: c.ms }], c.variant).candidates[0]!);
@@ -401,15 +433,43 @@ export class Tuner {
           kernel: st.step.kernel,
           layers: [],
           candidates,
-          choice,
+          choice: chosen,
           timing: s.timing,
         };
         entries.set(st.key, entry);
       }
       entry.layers.push(shape.layer.name);
-      s.plan.useVariant(st.step, entry.choice);
+      choice.set(st, entry.choice);
     }
-    mergeEntries(this.table, [...entries.values()]);
+    const differs = s.steps.some((st) => choice.get(st) !== defaultOf(st));
+    if (s.timing === 'pass' && differs) {
+      s.check = { entries: [...entries.values()], choice, frame: 0, tunedMs: [], defaultMs: [] };
+      s.frames = s.frame + CHECK_FRAMES;
+      return;
+    }
+    this.commit(s, [...entries.values()], choice);
+  }
+
+  /**
+   * Applies and saves the choices. After a check, the chosen set is kept only if its
+   * fastest frame beat the defaults' fastest frame; else every layer of this plan goes
+   * back to its default (the entries say so, with both frame times).
+   */
+  private commit(s: PlanState, entries = s.check?.entries ?? [], choice = s.check?.choice ?? new Map<StepState, string>()): void {
+    if (s.done) return;
+    s.done = true;
+    const c = s.check;
+    if (c) {
+      const frameCheck = { tunedMs: Math.min(...c.tunedMs), defaultMs: Math.min(...c.defaultMs), kept: true };
+      frameCheck.kept = frameCheck.tunedMs < frameCheck.defaultMs;
+      for (const e of entries) {
+        e.frameCheck = frameCheck;
+        if (!frameCheck.kept) e.choice = defaultOf(s.steps.find((st) => st.key === e.shape)!);
+      }
+      if (!frameCheck.kept) for (const st of s.steps) choice.set(st, defaultOf(st));
+    }
+    for (const st of s.steps) s.plan.useVariant(st.step, choice.get(st) ?? st.start);
+    mergeEntries(this.table, entries);
     this.save();
   }
 
@@ -466,14 +526,15 @@ function bestOf(g: ShapeGroup): Map<string, number> {
 
 /**
  * Once every remaining candidate of a shape has a sample, those slower than DROP_FACTOR
- * times the fastest leave its rotation (their samples stay in the table).
+ * times the fastest leave its rotation (their samples stay in the table). The starting
+ * variant stays: it is what the others must beat, and a single sample can mislead.
  */
 function prune(g: ShapeGroup): void {
   if (g.alive.length <= 1) return;
   const best = bestOf(g);
   if (!g.alive.every((v) => best.has(v))) return;
   const fastest = Math.min(...g.alive.map((v) => best.get(v)!));
-  g.alive = g.alive.filter((v) => best.get(v)! <= fastest * DROP_FACTOR);
+  g.alive = g.alive.filter((v) => g.start === v || best.get(v)! <= fastest * DROP_FACTOR);
 }
 
 /**
@@ -496,6 +557,12 @@ function pruneEverywhere(groups: ShapeGroup[]): void {
   }
   for (const [v, e] of verdicts) {
     if (e.shapes < GLOBAL_DROP_SHAPES || !e.hopeless) continue;
-    for (const g of groups) if (g.alive.length > 1 && g.alive.includes(v)) g.alive = g.alive.filter((x) => x !== v);
+    for (const g of groups) if (g.alive.length > 1 && g.alive.includes(v) && g.start !== v) g.alive = g.alive.filter((x) => x !== v);
   }
 }
+
+/** A step's kernel default (its first option): the baseline the tuned set must beat. */
+const defaultOf = (st: StepState): string => st.step.options[0]!.variant;
+
+/** Check frames alternate ABBA (tuned, default, default, tuned, ...), so drift weighs on both alike. */
+const isTunedCheckFrame = (i: number): boolean => i % 4 === 0 || i % 4 === 3;

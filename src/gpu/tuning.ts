@@ -39,6 +39,11 @@ export interface TuningEntry {
   choice: string;
   /** What `ms` measures: one pass (timestamp-query) or whole frames (one kernel kind varied at a time). */
   timing: 'pass' | 'frame';
+  /**
+   * Pass timing: the whole-frame check of the plan's choices against the defaults (the
+   * fastest frame of each); when `kept` is false the choice went back to the default.
+   */
+  frameCheck?: { tunedMs: number; defaultMs: number; kept: boolean };
 }
 
 /** Everything tuned for one (adapter, model, kernel code): what `net.tuningTable()` returns and the cache stores. */
@@ -117,15 +122,21 @@ export function shapeKey(kernel: KernelName, ls: LayerShape): string {
 }
 
 /**
- * Below this relative margin two candidates count as tied. A tie keeps the default (the
- * variant already running; a switch must earn its place), and among others the earlier
- * candidate. Timing noise of a few percent then cannot flip a choice back and forth.
+ * Below this relative margin two candidates count as tied, and the earlier one is kept.
  */
 export const TIE_MARGIN = 0.03;
+/**
+ * A candidate replaces the starting variant (the one already running: the kernel's
+ * default, or a cached choice) only when it is faster by more than this. Timing noise
+ * then cannot make a switch for nothing: on a loaded machine pass times scatter by 10%
+ * and more, while real differences between variants on a GPU are several-fold.
+ */
+export const SWITCH_MARGIN = 0.1;
 
 /**
- * The choice among measured candidates: the least time, where a candidate must beat the
- * default by more than `margin` (relative) to replace it. A candidate's time is the least
+ * The choice among measured candidates: the least time (ties within TIE_MARGIN going to
+ * the earlier candidate), where a candidate must beat the default by more than
+ * `switchMargin` (relative) to replace it. A candidate's time is the least
  * of its samples: timing noise is one-sided (preemption, contention, clock ramps only add
  * time), so the minimum of repeats estimates the cost best. `samples` lists every
  * candidate in order; those never measured (no timestamp, not compiled) cannot win.
@@ -133,7 +144,7 @@ export const TIE_MARGIN = 0.03;
 export function chooseVariant(
   samples: readonly { variant: string; ms: readonly number[] }[],
   defaultVariant: string,
-  margin = TIE_MARGIN,
+  switchMargin = SWITCH_MARGIN,
 ): { choice: string; candidates: TuningCandidate[] } {
   const candidates: TuningCandidate[] = samples.map((s) => ({
     variant: s.variant,
@@ -143,9 +154,9 @@ export function chooseVariant(
   const measured = candidates.filter((c): c is TuningCandidate & { ms: number } => c.ms !== null && Number.isFinite(c.ms));
   if (!measured.length) return { choice: defaultVariant, candidates };
   let best = measured[0]!;
-  for (const c of measured) if (c.ms < best.ms * (1 - margin)) best = c;
+  for (const c of measured) if (c.ms < best.ms * (1 - TIE_MARGIN)) best = c;
   const dflt = measured.find((c) => c.variant === defaultVariant);
-  const choice = dflt && !(best.ms < dflt.ms * (1 - margin)) ? dflt : best;
+  const choice = dflt && !(best.ms < dflt.ms * (1 - switchMargin)) ? dflt : best;
   return { choice: choice.variant, candidates };
 }
 
@@ -195,7 +206,7 @@ export const MAX_TUNING_FRAMES = 20;
  * f mod n of a layer with n candidates, so each candidate of the widest layer gets
  * floor(max / n) samples. Returns the number of tuning frames.
  */
-export function timestampFrames(maxCandidates: number, maxFrames = MAX_TUNING_FRAMES): number {
+export function timestampFrames(maxCandidates: number, maxFrames: number): number {
   if (maxCandidates <= 1) return 0;
   const rounds = Math.max(1, Math.floor(maxFrames / maxCandidates));
   return Math.min(maxFrames, rounds * maxCandidates);
