@@ -219,7 +219,7 @@ describe('npm run bench', () => {
     );
     expect(r.code, show(r)).toBe(0);
     const out = JSON.parse(fs.readFileSync(json, 'utf8')) as {
-      rows: { impl: string; model: string; resolution: string; msPerFrame: number; n: number; tuningMs?: number }[];
+      rows: { impl: string; model: string; resolution: string; msPerFrame: number; n: number; tuningMs?: number; pairedRatio?: number }[];
       passes: { impl: string; name: string; variant: string; gpuMs: number }[];
       tuning: {
         runs: {
@@ -240,8 +240,9 @@ describe('npm run bench', () => {
       expect(Number.isFinite(row.msPerFrame) && row.msPerFrame > 0, JSON.stringify(row)).toBe(true);
       expect(row.n).toBe(2);
     }
-    // Tuning time is reported apart, for ours only.
+    // Tuning time is reported apart, for ours only; ours and ours-untuned ran paired.
     expect(out.rows.find((x) => x.impl === 'ours')!.tuningMs).toBeGreaterThan(0);
+    expect(out.rows.find((x) => x.impl === 'ours')!.pairedRatio).toBeGreaterThan(0);
     expect(out.rows.find((x) => x.impl === 'ours-untuned')!.tuningMs).toBeUndefined();
     for (const impl of ['ours', 'ours-untuned']) {
       const passes = out.passes.filter((p) => p.impl === impl);
@@ -264,7 +265,7 @@ describe('npm run bench', () => {
     for (const l of t.layers) if (l.candidates.length) expect(l.candidates.map((c) => c.variant)).toContain(l.choice);
     expect(out.firstPose.runs).toHaveLength(1);
     // The printed table: a row for 161x161 with all three columns.
-    expect(r.stdout).toMatch(/161x161\s+[\d.]+\s+[\d.]+ \([\d.]+\)\s+[\d.]+ \([\d.]+\)/);
+    expect(r.stdout).toMatch(/161x161\s+[\d.]+\s+[\d.]+ \([\d.]+ paired\)\s+[\d.]+ \([\d.]+\)/);
     expect(r.stdout).toMatch(/GPU ms per kernel, tuned \/ untuned/);
   });
 });

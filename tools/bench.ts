@@ -18,7 +18,8 @@
  *   the kernels' default variants (tuning 'off'), the fixed choice of earlier versions.
  *   Asked for together, they run in one page on one device with their frames (and their
  *   profiled frames) alternated, so that a load that drifts over minutes on a shared
- *   machine weighs on both alike.
+ *   machine weighs on both alike; the table's ratio is then the median over rounds of
+ *   ours / untuned (`pairedRatio`), each round's two frames having run back to back.
  *
  * - ms per frame is the median of --frames timed frames after --warmup untimed ones, each
  *   `await estimateSinglePose(imageBitmap)` on the same ImageBitmap (a coco-mini photograph,
@@ -88,6 +89,10 @@ export interface BenchRow {
   poseScore: number;
   /** 1-minute load average when the cell finished (other processes disturb timings). */
   load1: number;
+  /** Every timed frame, in order (for ours and ours-untuned run paired, frame i of each is one round). */
+  samplesMs: number[];
+  /** Ours tuned, run paired with ours-untuned: the median over rounds of ours / untuned frame time. */
+  pairedRatio?: number;
   /** Ours tuned: wall ms of tuning this resolution before timing (never in msPerFrame). */
   tuningMs?: number;
   /** Ours tuned: tuning frames run. */
@@ -206,7 +211,8 @@ function modelTable(model: string, resolutions: Res[], impls: Impl[], rows: Benc
       }
       let cell = fmtMs(row.msPerFrame);
       if (row.n < frames) cell += ` n=${row.n}`;
-      if (c !== 'ours' && ours) cell += ` (${(ours.msPerFrame / row.msPerFrame).toFixed(2)})`;
+      if (c === 'ours-untuned' && ours?.pairedRatio !== undefined) cell += ` (${ours.pairedRatio.toFixed(2)} paired)`;
+      else if (c !== 'ours' && ours) cell += ` (${(ours.msPerFrame / row.msPerFrame).toFixed(2)})`;
       line.push(cell);
     }
     body.push(line);
@@ -537,6 +543,7 @@ async function main(): Promise<void> {
                 maxMs: Math.max(...samplesMs),
                 poseScore,
                 load1: os.loadavg()[0]!,
+                samplesMs,
               });
               const row: BenchRow = {
                 ...makeRow(impl, t.samplesMs, t.warmupMs, t.poseScore),
@@ -546,6 +553,8 @@ async function main(): Promise<void> {
               if (t.paired) {
                 const u = makeRow('ours-untuned', t.paired.samplesMs, t.paired.warmupMs, t.paired.poseScore);
                 rows.push(u);
+                // Frames i of both nets ran back to back: their ratio sees the same load.
+                row.pairedRatio = median(t.samplesMs.map((ms, i) => ms / t.paired!.samplesMs[i]!));
                 log(
                   `bench: ${model} ours-untuned ${u.resolution} (frames alternated with ours): ${fmtMs(u.msPerFrame)} ms median of ${u.n}` +
                     ` (min ${fmtMs(u.minMs)}, max ${fmtMs(u.maxMs)}); pose score ${u.poseScore.toFixed(3)}`,
