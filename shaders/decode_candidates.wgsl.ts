@@ -1,7 +1,11 @@
-// The decode_candidates kernel's WGSL, as a plain module so that Vite, Node (tsx) and bundlers all import it
-// with no loader. src/gpu/kernels.ts compiles it; its header says what it computes.
-export const decodeCandidatesWgsl = /* wgsl */ `
-// decode_candidates: the multi-pose decoder's root candidates, one invocation per
+// The decode_candidates kernel's WGSL. src/kernels/decode_candidates.ts owns its bindings, uniform struct and
+// dispatch, and passes the generated interface (`iface`) in. Plain TypeScript so that Vite,
+// Node and bundlers import it with no loader; `npm run shaders -- --dump decode_candidates default`
+// prints the result.
+import { workgroupIndexWgsl } from './common.wgsl.ts';
+
+export function decodeCandidatesWgsl(iface: string): string {
+  return /* wgsl */ `// decode_candidates: the multi-pose decoder's root candidates, one invocation per
 // (heads cell, keypoint). Cell (gy, gx), keypoint k is a candidate when its heatmap score
 //   s = sigmoid(heatmap[gy, gx, k])
 // is at least scoreThreshold and no cell of the 3x3 window around it (clipped at the
@@ -27,11 +31,7 @@ export const decodeCandidatesWgsl = /* wgsl */ `
 // Tiling: none; invocation i handles cell i / 17, keypoint i % 17, so a workgroup's
 // invocations read neighbouring channels of neighbouring cells. 9 heatmap reads and
 // sigmoids per invocation.
-
-struct Params {
-  gridW: u32, gridH: u32, headsC4: u32, heatmapChannel: u32,
-  capacity: u32, pad0: u32, scoreThreshold: f32, slack: f32,
-}
+${iface}
 
 struct Candidate {
   score: f32,
@@ -51,19 +51,18 @@ struct Candidates {
 override WORKGROUP_SIZE: u32 = 64;
 const NUM_KEYPOINTS: u32 = 17u;
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> heads: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> candidates: Candidates;
-
 fn score(gy: u32, gx: u32, k: u32) -> f32 {
   let c = params.heatmapChannel + k;
   let logit = heads[(gy * params.gridW + gx) * params.headsC4 + c / 4u][c % 4u];
   return 1.0 / (1.0 + exp(-logit));
 }
 
+${workgroupIndexWgsl}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x;
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = workgroupIndex(wid, nwg) * WORKGROUP_SIZE + lid;
   let cells = params.gridW * params.gridH;
   if (i >= cells * NUM_KEYPOINTS) { return; }
   let cell = i / NUM_KEYPOINTS;
@@ -88,3 +87,4 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 `;
+}

@@ -1,7 +1,10 @@
-// The decode_single kernel's WGSL, as a plain module so that Vite, Node (tsx) and bundlers all import it
-// with no loader. src/gpu/kernels.ts compiles it; its header says what it computes.
-export const decodeSingleWgsl = /* wgsl */ `
-// decode_single: single-pose decoding on the GPU, one invocation per keypoint (17).
+// The decode_single kernel's WGSL. src/kernels/decode_single.ts owns its bindings, uniform struct and
+// dispatch, and passes the generated interface (`iface`) in. Plain TypeScript so that Vite,
+// Node and bundlers import it with no loader; `npm run shaders -- --dump decode_single default`
+// prints the result.
+
+export function decodeSingleWgsl(iface: string): string {
+  return /* wgsl */ `// decode_single: single-pose decoding on the GPU, one invocation per keypoint (17).
 // Keypoint k's position is the argmax over the grid of its heatmap score
 // sigmoid(heatmap[gy, gx, k]) (the first maximum in row-major order, as TF.js PoseNet's
 // argmax2d), refined by its offset vector:
@@ -14,19 +17,9 @@ export const decodeSingleWgsl = /* wgsl */ `
 // each starting at a multiple of 4): heads[(gy * gridW + gx) * headsC4 + c / 4][c % 4].
 // Output: 17 x (x, y, score) then the pose score (mean keypoint score): 52 floats,
 // the frame's only readback.
-
-struct Params {
-  gridW: u32, gridH: u32, headsC4: u32, heatmapChannel: u32,
-  offsetsChannel: u32, flip: u32, pad0: u32, pad1: u32,
-  outputStride: f32, srcW: f32, pad2: f32, pad3: f32,
-  scale: vec2f, origin: vec2f,
-}
+${iface}
 
 const NUM_KEYPOINTS: u32 = 17u;
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> heads: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> result: array<f32>;
 
 var<workgroup> scores: array<f32, 32>;
 
@@ -77,3 +70,4 @@ fn main(@builtin(local_invocation_index) k: u32) {
   }
 }
 `;
+}

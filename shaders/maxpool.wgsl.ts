@@ -1,32 +1,30 @@
-// The maxpool kernel's WGSL, as a plain module so that Vite, Node (tsx) and bundlers all import it
-// with no loader. src/gpu/kernels.ts compiles it; its header says what it computes.
-export const maxpoolWgsl = /* wgsl */ `
-// maxpool: KxK max pooling with stride and padding (ResNet's 3x3 stride-2 pool after
+// The maxpool kernel's WGSL. src/kernels/maxpool.ts owns its bindings, uniform struct and
+// dispatch, and passes the generated interface (`iface`) in. Plain TypeScript so that Vite,
+// Node and bundlers import it with no loader; `npm run shaders -- --dump maxpool default`
+// prints the result.
+import { workgroupIndexWgsl } from './common.wgsl.ts';
+
+export function maxpoolWgsl(iface: string): string {
+  return /* wgsl */ `// maxpool: KxK max pooling with stride and padding (ResNet's 3x3 stride-2 pool after
 // the stem). Padded positions are ignored, as in ONNX MaxPool and TensorFlow:
 //   y[oy, ox, c] = max_{ky, kx inside the input} x[oy * sY - padTop + ky, ox * sX - padLeft + kx, c]
 //
 // Layout: activations NHWC, channels padded to vec4: x[(y * W + x) * C4 + c4].
 // One invocation per output vec4; invocation i handles channel vec4 (i % C4) of output
 // pixel (i / C4).
-
-struct Params {
-  inW: u32, inH: u32, outW: u32, outH: u32,
-  c4: u32, strideX: u32, strideY: u32, pad0: u32,
-  padLeft: i32, padTop: i32, pad1: u32, pad2: u32,
-}
+${iface}
 
 override WORKGROUP_SIZE: u32 = 64;
 override KERNEL_H: u32 = 3;
 override KERNEL_W: u32 = 3;
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> y: array<vec4f>;
+${workgroupIndexWgsl}
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let c = gid.x % params.c4;
-  let p = gid.x / params.c4;
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let index = workgroupIndex(wid, nwg) * WORKGROUP_SIZE + lid;
+  let c = index % params.c4;
+  let p = index / params.c4;
   if (p >= params.outW * params.outH) { return; }
   let oy = p / params.outW;
   let ox = p - oy * params.outW;
@@ -45,3 +43,4 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   y[p * params.c4 + c] = m;
 }
 `;
+}

@@ -1,58 +1,31 @@
-// The pointwise kernel's WGSL, as a plain module so that Vite, Node (tsx) and bundlers all import it
-// with no loader. src/gpu/kernels.ts compiles it; its header says what it computes.
-export const pointwiseWgsl = /* wgsl */ `
-// pointwise: 1x1 convolution as a tiled matrix product, with bias, optional residual
-// add and activation fused:
+// The pointwise kernel's WGSL, one generator per family of variants. src/kernels/pointwise.ts
+// owns the bindings, the uniform struct, the dispatch and the list of variants; it passes
+// the generated interface (`iface`) in. Plain TypeScript so that Vite, Node and bundlers
+// import it with no loader; `npm run shaders -- --dump pointwise <variant>` prints the result.
+import { activationWgsl, workgroupIndexWgsl } from './common.wgsl.ts';
+import { each, grid, indent, u } from './wgsl-gen.ts';
+
+/** What every pointwise variant computes, and the layout it reads (the header of each). */
+const POINTWISE_HEADER = `// pointwise: 1x1 convolution as a matrix product, with bias, optional residual add and
+// activation fused:
 //   y[p, oc] = act(sum_ic x[p', ic] * W[ic, oc] + b[oc] (+ r[p, oc]))
 // where p' is output pixel p's input pixel (ox * strideX, oy * strideY); stride 2 is the
 // ResNet projection shortcut. Also serves the four PoseNet heads, fused into one layer.
 //
 // Layout: activations NHWC with channels padded to vec4: x[(y * W + x) * C4 + c4].
-// Weights (manifest.ts): [icp][oc4] vec4 starting at params.wOffset (in vec4s): the vec4
-// at (ic, o4) holds input channel ic's weights for output channels 4*o4 .. 4*o4+3, so four
+// Weights (manifest.ts): [icp][oc4] vec4 from params.wOffset (in vec4s): the vec4 at
+// (ic, o4) holds input channel ic's weights for output channels 4*o4 .. 4*o4+3, so four
 // of them (ic = 4*i4 .. 4*i4+3) are the columns of a mat4x4 that maps an input vec4 to an
-// output vec4. Bias: oc4 vec4s at params.bOffset.
-//
-// Tiling: each invocation computes 16 output pixels (consecutive in row-major order) x
-// 4 output vec4s (16 channels): per input vec4 step it loads 16 input vec4s and 16 weight
-// vec4s and does 64 mat4x4 * vec4 products. Invocation i handles output vec4 tile
-// (i % oTiles) of pixel tile (i / oTiles): neighbouring invocations share input pixels.
-// Out-of-range pixels and output vec4s are clamped on load and skipped on store.
-//
-// Why so large a tile, written out by hand: on SwiftShader (the CPU WebGPU used in CI)
-// every load is a gather across the SIMD lanes, so the more products per loaded vec4 the
-// better; measured on the 17x17x384 -> 384 layer, 8x4 tiles ran at 6.6 GFLOP/s and 16x4
-// at 8 (24x4 no better). Accumulators are named variables, not an array: SwiftShader
-// keeps arrays in memory and then runs 4x slower.
+// output vec4. Bias: oc4 vec4s at params.bOffset.`;
 
-struct Params {
-  inW: u32, inH: u32, outW: u32, outH: u32,
-  ic4: u32, oc4: u32, strideX: u32, strideY: u32,
-  wOffset: u32, bOffset: u32, pixels: u32, oTiles: u32,
-}
-
-// Output pixels per invocation (the plan's dispatch must match).
-const TILE_PIXELS: u32 = 16u;
-
-override WORKGROUP_SIZE: u32 = 32;
-// 0: none, 1: relu, 2: relu6
-override ACTIVATION: u32 = 0;
+/** Shared by every variant: overrides, the input pixel of an output pixel, and the fused store. */
+const POINTWISE_COMMON = /* wgsl */ `${activationWgsl}
 override HAS_RESIDUAL: bool = false;
 // Stride other than 1 (ResNet projection shortcuts): input pixels need the 2D mapping.
 override STRIDED: bool = false;
+${workgroupIndexWgsl}
 
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<vec4f>;
-@group(0) @binding(2) var<storage, read> w: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4f>;
-@group(0) @binding(4) var<storage, read> residual: array<vec4f>;
-
-fn activate(v: vec4f) -> vec4f {
-  if (ACTIVATION == 1u) { return max(v, vec4f(0.0)); }
-  if (ACTIVATION == 2u) { return clamp(v, vec4f(0.0), vec4f(6.0)); }
-  return v;
-}
-
+// First input vec4 of output pixel p (clamped to the last pixel, so loads stay in range).
 fn inputBase(p: u32) -> u32 {
   let q = min(p, params.pixels - 1u);
   if (!STRIDED) { return q * params.ic4; }
@@ -61,7 +34,7 @@ fn inputBase(p: u32) -> u32 {
   return ((oy * params.strideY) * params.inW + ox * params.strideX) * params.ic4;
 }
 
-// acc + bias (+ residual), activated, stored; 'bias' is the tile's bias for column o.
+// acc + bias (+ residual), activated, stored; out-of-range pixels and vec4s are skipped.
 fn store(p: u32, o: u32, acc: vec4f, bias: vec4f) {
   if (p >= params.pixels || o >= params.oc4) { return; }
   var v = acc + bias;
@@ -70,100 +43,409 @@ fn store(p: u32, o: u32, acc: vec4f, bias: vec4f) {
   y[i] = activate(v);
 }
 
+// The mat4x4 mapping input vec4 i4 to output vec4 o (its four weight rows).
+fn weightMatrix(i4: u32, o: u32) -> mat4x4f {
+  let r0 = params.wOffset + i4 * 4u * params.oc4 + o;
+  let oc4 = params.oc4;
+  return mat4x4f(weight4(r0), weight4(r0 + oc4), weight4(r0 + 2u * oc4), weight4(r0 + 3u * oc4));
+}`;
+
+export interface RegisterTile {
+  /** Output pixels per invocation. */
+  pixels: number;
+  /** Output vec4s (4 channels each) per invocation. */
+  vec4s: number;
+}
+
+/**
+ * Register tiling, no workgroup memory: each invocation computes `pixels` consecutive
+ * output pixels x `vec4s` output vec4s in named accumulators.
+ */
+export function pointwiseTileWgsl(iface: string, tile: RegisterTile): string {
+  const { pixels: P, vec4s: C } = tile;
+  return /* wgsl */ `${POINTWISE_HEADER}
+//
+// Variant: register tile of ${P} pixels x ${C} vec4s (${P * C} vec4 accumulators), no
+// workgroup memory. Per input vec4 step an invocation loads ${P} input vec4s and ${4 * C}
+// weight vec4s and does ${P * C} mat4x4 * vec4 products. Invocation i handles output vec4
+// tile (i % oTiles) of pixel tile (i / oTiles): neighbouring invocations share input
+// pixels. Out-of-range pixels and output vec4s are clamped on load and skipped on store.
+// The large tiles suit SwiftShader (the CPU WebGPU of CI), where every load is a gather
+// across SIMD lanes and more products per loaded vec4 pay; GPUs keep 256+ live floats
+// only by spilling, hence the smaller tiles of the same generator.
+${iface}
+
+const TILE_PIXELS: u32 = ${u(P)};
+const TILE_VEC4S: u32 = ${u(C)};
+override WORKGROUP_SIZE: u32 = 32;
+${POINTWISE_COMMON}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let ot = gid.x % params.oTiles;
-  let p0 = (gid.x / params.oTiles) * TILE_PIXELS;
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let index = workgroupIndex(wid, nwg) * WORKGROUP_SIZE + lid;
+  let oTiles = (params.oc4 + TILE_VEC4S - 1u) / TILE_VEC4S;
+  let ot = index % oTiles;
+  let p0 = (index / oTiles) * TILE_PIXELS;
   if (p0 >= params.pixels) { return; }
-  let o0 = ot * 4u;
+  let o0 = ot * TILE_VEC4S;
   let lastO = params.oc4 - 1u;
   let oc4 = params.oc4;
   // Output vec4 columns of this tile, clamped so loads stay in range.
-  let c0 = min(o0, lastO);
-  let c1 = min(o0 + 1u, lastO);
-  let c2 = min(o0 + 2u, lastO);
-  let c3 = min(o0 + 3u, lastO);
-
-  let x0 = inputBase(p0 + 0u);
-  let x1 = inputBase(p0 + 1u);
-  let x2 = inputBase(p0 + 2u);
-  let x3 = inputBase(p0 + 3u);
-  let x4 = inputBase(p0 + 4u);
-  let x5 = inputBase(p0 + 5u);
-  let x6 = inputBase(p0 + 6u);
-  let x7 = inputBase(p0 + 7u);
-  let x8 = inputBase(p0 + 8u);
-  let x9 = inputBase(p0 + 9u);
-  let x10 = inputBase(p0 + 10u);
-  let x11 = inputBase(p0 + 11u);
-  let x12 = inputBase(p0 + 12u);
-  let x13 = inputBase(p0 + 13u);
-  let x14 = inputBase(p0 + 14u);
-  let x15 = inputBase(p0 + 15u);
-
-  var a00 = vec4f(0.0); var a01 = vec4f(0.0); var a02 = vec4f(0.0); var a03 = vec4f(0.0);
-  var a10 = vec4f(0.0); var a11 = vec4f(0.0); var a12 = vec4f(0.0); var a13 = vec4f(0.0);
-  var a20 = vec4f(0.0); var a21 = vec4f(0.0); var a22 = vec4f(0.0); var a23 = vec4f(0.0);
-  var a30 = vec4f(0.0); var a31 = vec4f(0.0); var a32 = vec4f(0.0); var a33 = vec4f(0.0);
-  var a40 = vec4f(0.0); var a41 = vec4f(0.0); var a42 = vec4f(0.0); var a43 = vec4f(0.0);
-  var a50 = vec4f(0.0); var a51 = vec4f(0.0); var a52 = vec4f(0.0); var a53 = vec4f(0.0);
-  var a60 = vec4f(0.0); var a61 = vec4f(0.0); var a62 = vec4f(0.0); var a63 = vec4f(0.0);
-  var a70 = vec4f(0.0); var a71 = vec4f(0.0); var a72 = vec4f(0.0); var a73 = vec4f(0.0);
-  var a80 = vec4f(0.0); var a81 = vec4f(0.0); var a82 = vec4f(0.0); var a83 = vec4f(0.0);
-  var a90 = vec4f(0.0); var a91 = vec4f(0.0); var a92 = vec4f(0.0); var a93 = vec4f(0.0);
-  var aa0 = vec4f(0.0); var aa1 = vec4f(0.0); var aa2 = vec4f(0.0); var aa3 = vec4f(0.0);
-  var ab0 = vec4f(0.0); var ab1 = vec4f(0.0); var ab2 = vec4f(0.0); var ab3 = vec4f(0.0);
-  var ac0 = vec4f(0.0); var ac1 = vec4f(0.0); var ac2 = vec4f(0.0); var ac3 = vec4f(0.0);
-  var ad0 = vec4f(0.0); var ad1 = vec4f(0.0); var ad2 = vec4f(0.0); var ad3 = vec4f(0.0);
-  var ae0 = vec4f(0.0); var ae1 = vec4f(0.0); var ae2 = vec4f(0.0); var ae3 = vec4f(0.0);
-  var af0 = vec4f(0.0); var af1 = vec4f(0.0); var af2 = vec4f(0.0); var af3 = vec4f(0.0);
+  ${indent(
+    each(C, (c) => `let c${c} = min(o0 + ${u(c)}, lastO);`),
+    2,
+  )}
+  ${indent(
+    each(P, (p) => `let x${p} = inputBase(p0 + ${u(p)});`),
+    2,
+  )}
+  ${indent(
+    grid(P, C, (p, c) => `var a${p}_${c} = vec4f(0.0);`),
+    2,
+  )}
 
   for (var i = 0u; i < params.ic4; i++) {
     let r0 = params.wOffset + i * 4u * oc4;
     let r1 = r0 + oc4;
     let r2 = r1 + oc4;
     let r3 = r2 + oc4;
-    let m0 = mat4x4f(w[r0 + c0], w[r1 + c0], w[r2 + c0], w[r3 + c0]);
-    let m1 = mat4x4f(w[r0 + c1], w[r1 + c1], w[r2 + c1], w[r3 + c1]);
-    let m2 = mat4x4f(w[r0 + c2], w[r1 + c2], w[r2 + c2], w[r3 + c2]);
-    let m3 = mat4x4f(w[r0 + c3], w[r1 + c3], w[r2 + c3], w[r3 + c3]);
-    let v0 = x[x0 + i]; a00 += m0 * v0; a01 += m1 * v0; a02 += m2 * v0; a03 += m3 * v0;
-    let v1 = x[x1 + i]; a10 += m0 * v1; a11 += m1 * v1; a12 += m2 * v1; a13 += m3 * v1;
-    let v2 = x[x2 + i]; a20 += m0 * v2; a21 += m1 * v2; a22 += m2 * v2; a23 += m3 * v2;
-    let v3 = x[x3 + i]; a30 += m0 * v3; a31 += m1 * v3; a32 += m2 * v3; a33 += m3 * v3;
-    let v4 = x[x4 + i]; a40 += m0 * v4; a41 += m1 * v4; a42 += m2 * v4; a43 += m3 * v4;
-    let v5 = x[x5 + i]; a50 += m0 * v5; a51 += m1 * v5; a52 += m2 * v5; a53 += m3 * v5;
-    let v6 = x[x6 + i]; a60 += m0 * v6; a61 += m1 * v6; a62 += m2 * v6; a63 += m3 * v6;
-    let v7 = x[x7 + i]; a70 += m0 * v7; a71 += m1 * v7; a72 += m2 * v7; a73 += m3 * v7;
-    let v8 = x[x8 + i]; a80 += m0 * v8; a81 += m1 * v8; a82 += m2 * v8; a83 += m3 * v8;
-    let v9 = x[x9 + i]; a90 += m0 * v9; a91 += m1 * v9; a92 += m2 * v9; a93 += m3 * v9;
-    let va = x[x10 + i]; aa0 += m0 * va; aa1 += m1 * va; aa2 += m2 * va; aa3 += m3 * va;
-    let vb = x[x11 + i]; ab0 += m0 * vb; ab1 += m1 * vb; ab2 += m2 * vb; ab3 += m3 * vb;
-    let vc = x[x12 + i]; ac0 += m0 * vc; ac1 += m1 * vc; ac2 += m2 * vc; ac3 += m3 * vc;
-    let vd = x[x13 + i]; ad0 += m0 * vd; ad1 += m1 * vd; ad2 += m2 * vd; ad3 += m3 * vd;
-    let ve = x[x14 + i]; ae0 += m0 * ve; ae1 += m1 * ve; ae2 += m2 * ve; ae3 += m3 * ve;
-    let vf = x[x15 + i]; af0 += m0 * vf; af1 += m1 * vf; af2 += m2 * vf; af3 += m3 * vf;
+    ${indent(
+      each(C, (c) => `let m${c} = mat4x4f(weight4(r0 + c${c}), weight4(r1 + c${c}), weight4(r2 + c${c}), weight4(r3 + c${c}));`),
+      4,
+    )}
+    ${indent(
+      each(P, (p) => `let v${p} = x[x${p} + i]; ${each(C, (c) => `a${p}_${c} += m${c} * v${p};`, ' ')}`),
+      4,
+    )}
   }
 
-  let b0 = w[params.bOffset + c0];
-  let b1 = w[params.bOffset + c1];
-  let b2 = w[params.bOffset + c2];
-  let b3 = w[params.bOffset + c3];
-  store(p0, o0, a00, b0); store(p0, o0 + 1u, a01, b1); store(p0, o0 + 2u, a02, b2); store(p0, o0 + 3u, a03, b3);
-  store(p0 + 1u, o0, a10, b0); store(p0 + 1u, o0 + 1u, a11, b1); store(p0 + 1u, o0 + 2u, a12, b2); store(p0 + 1u, o0 + 3u, a13, b3);
-  store(p0 + 2u, o0, a20, b0); store(p0 + 2u, o0 + 1u, a21, b1); store(p0 + 2u, o0 + 2u, a22, b2); store(p0 + 2u, o0 + 3u, a23, b3);
-  store(p0 + 3u, o0, a30, b0); store(p0 + 3u, o0 + 1u, a31, b1); store(p0 + 3u, o0 + 2u, a32, b2); store(p0 + 3u, o0 + 3u, a33, b3);
-  store(p0 + 4u, o0, a40, b0); store(p0 + 4u, o0 + 1u, a41, b1); store(p0 + 4u, o0 + 2u, a42, b2); store(p0 + 4u, o0 + 3u, a43, b3);
-  store(p0 + 5u, o0, a50, b0); store(p0 + 5u, o0 + 1u, a51, b1); store(p0 + 5u, o0 + 2u, a52, b2); store(p0 + 5u, o0 + 3u, a53, b3);
-  store(p0 + 6u, o0, a60, b0); store(p0 + 6u, o0 + 1u, a61, b1); store(p0 + 6u, o0 + 2u, a62, b2); store(p0 + 6u, o0 + 3u, a63, b3);
-  store(p0 + 7u, o0, a70, b0); store(p0 + 7u, o0 + 1u, a71, b1); store(p0 + 7u, o0 + 2u, a72, b2); store(p0 + 7u, o0 + 3u, a73, b3);
-  store(p0 + 8u, o0, a80, b0); store(p0 + 8u, o0 + 1u, a81, b1); store(p0 + 8u, o0 + 2u, a82, b2); store(p0 + 8u, o0 + 3u, a83, b3);
-  store(p0 + 9u, o0, a90, b0); store(p0 + 9u, o0 + 1u, a91, b1); store(p0 + 9u, o0 + 2u, a92, b2); store(p0 + 9u, o0 + 3u, a93, b3);
-  store(p0 + 10u, o0, aa0, b0); store(p0 + 10u, o0 + 1u, aa1, b1); store(p0 + 10u, o0 + 2u, aa2, b2); store(p0 + 10u, o0 + 3u, aa3, b3);
-  store(p0 + 11u, o0, ab0, b0); store(p0 + 11u, o0 + 1u, ab1, b1); store(p0 + 11u, o0 + 2u, ab2, b2); store(p0 + 11u, o0 + 3u, ab3, b3);
-  store(p0 + 12u, o0, ac0, b0); store(p0 + 12u, o0 + 1u, ac1, b1); store(p0 + 12u, o0 + 2u, ac2, b2); store(p0 + 12u, o0 + 3u, ac3, b3);
-  store(p0 + 13u, o0, ad0, b0); store(p0 + 13u, o0 + 1u, ad1, b1); store(p0 + 13u, o0 + 2u, ad2, b2); store(p0 + 13u, o0 + 3u, ad3, b3);
-  store(p0 + 14u, o0, ae0, b0); store(p0 + 14u, o0 + 1u, ae1, b1); store(p0 + 14u, o0 + 2u, ae2, b2); store(p0 + 14u, o0 + 3u, ae3, b3);
-  store(p0 + 15u, o0, af0, b0); store(p0 + 15u, o0 + 1u, af1, b1); store(p0 + 15u, o0 + 2u, af2, b2); store(p0 + 15u, o0 + 3u, af3, b3);
+  ${indent(
+    each(C, (c) => `let b${c} = weight4(params.bOffset + c${c});`),
+    2,
+  )}
+  ${indent(
+    grid(P, C, (p, c) => `store(p0 + ${u(p)}, o0 + ${u(c)}, a${p}_${c}, b${c});`),
+    2,
+  )}
 }
 `;
+}
+
+export interface SharedTile {
+  /** Output pixels per invocation (rows of its register tile). */
+  rows: number;
+  /** Output vec4s per invocation. */
+  vec4s: number;
+  /** Invocations along pixels and along output vec4s (their product is the workgroup size). */
+  threadsM: number;
+  threadsN: number;
+  /** Input vec4s per step of the reduction (the depth of the shared tiles). */
+  depth: number;
+}
+
+/** The shape a shared-tile variant covers per workgroup. */
+export function sharedTileExtent(t: SharedTile): { pixels: number; vec4s: number; invocations: number } {
+  return { pixels: t.rows * t.threadsM, vec4s: t.vec4s * t.threadsN, invocations: t.threadsM * t.threadsN };
+}
+
+/**
+ * The conventional GPU tiling (as TF.js matmul_packed and ONNX Runtime's conv2d_mm):
+ * a workgroup stages a tile of inputs and a tile of weights in workgroup memory and
+ * every invocation reads both from there for a small register tile.
+ */
+export function pointwiseSharedWgsl(iface: string, t: SharedTile): string {
+  const ext = sharedTileExtent(t);
+  const { rows: RM, vec4s: RN, depth: TK } = t;
+  const xsLoads = (ext.pixels * TK) / ext.invocations;
+  const wsLoads = (4 * TK * ext.vec4s) / ext.invocations;
+  if (!Number.isInteger(xsLoads) || !Number.isInteger(wsLoads)) throw new Error('pointwiseSharedWgsl: tiles must split evenly');
+  return /* wgsl */ `${POINTWISE_HEADER}
+//
+// Variant: shared tiles (the conventional GPU shape). A workgroup of ${ext.invocations} invocations
+// (${t.threadsM} along pixels x ${t.threadsN} along output vec4s) computes ${ext.pixels} pixels x ${ext.vec4s} output
+// vec4s. Per step of ${TK} input vec4s it stages the ${ext.pixels} x ${TK} input vec4s and the
+// ${4 * TK} x ${ext.vec4s} weight vec4s in workgroup memory (each invocation loads ${xsLoads} + ${wsLoads}), then
+// each invocation accumulates its ${RM} pixels x ${RN} vec4s (${RM * RN} accumulators) from there.
+// Loads past the tensor read zeros; every invocation reaches every barrier (no early
+// return), and only the store is masked.
+${iface}
+
+const TILE_M: u32 = ${u(ext.pixels)};
+const TILE_N: u32 = ${u(ext.vec4s)};
+const TILE_K: u32 = ${u(TK)};
+const THREADS_N: u32 = ${u(t.threadsN)};
+${POINTWISE_COMMON}
+
+var<workgroup> xs: array<vec4f, ${ext.pixels * TK}>; // [pixel][input vec4]
+var<workgroup> ws: array<vec4f, ${4 * TK * ext.vec4s}>; // [input channel][output vec4]
+
+@compute @workgroup_size(${ext.invocations})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let nTiles = (params.oc4 + TILE_N - 1u) / TILE_N;
+  let tile = workgroupIndex(wid, nwg);
+  let p0 = (tile / nTiles) * TILE_M;
+  let n0 = (tile % nTiles) * TILE_N;
+  let tx = lid % THREADS_N;
+  let ty = lid / THREADS_N;
+  let ic4 = params.ic4;
+  let oc4 = params.oc4;
+  let lastRow = ic4 * 4u - 1u;
+  // What this invocation stages: input (pixel, vec4) and weight (row, vec4) slots.
+  ${indent(
+    each(
+      xsLoads,
+      (j) =>
+        `let xm${j} = (lid + ${u(j * ext.invocations)}) / TILE_K; let xk${j} = (lid + ${u(j * ext.invocations)}) % TILE_K; ` +
+        `let xb${j} = inputBase(p0 + xm${j}); let xin${j} = p0 + xm${j} < params.pixels;`,
+    ),
+    2,
+  )}
+  ${indent(
+    each(
+      wsLoads,
+      (j) =>
+        `let wr${j} = (lid + ${u(j * ext.invocations)}) / TILE_N; let wn${j} = (lid + ${u(j * ext.invocations)}) % TILE_N; ` +
+        `let wc${j} = min(n0 + wn${j}, oc4 - 1u); let win${j} = n0 + wn${j} < oc4;`,
+    ),
+    2,
+  )}
+  ${indent(
+    grid(RM, RN, (i, j) => `var a${i}_${j} = vec4f(0.0);`),
+    2,
+  )}
+
+  for (var k0 = 0u; k0 < ic4; k0 += TILE_K) {
+    ${indent(
+      each(
+        xsLoads,
+        (j) =>
+          `xs[lid + ${u(j * ext.invocations)}] = select(vec4f(0.0), x[xb${j} + min(k0 + xk${j}, ic4 - 1u)], xin${j} && k0 + xk${j} < ic4);`,
+      ),
+      4,
+    )}
+    ${indent(
+      each(
+        wsLoads,
+        (j) =>
+          `ws[lid + ${u(j * ext.invocations)}] = select(vec4f(0.0), weight4(params.wOffset + min(k0 * 4u + wr${j}, lastRow) * oc4 + wc${j}), ` +
+          `win${j} && k0 * 4u + wr${j} <= lastRow);`,
+      ),
+      4,
+    )}
+    workgroupBarrier();
+    for (var k = 0u; k < TILE_K; k++) {
+      ${indent(
+        each(RN, (j) => {
+          const col = `tx * ${u(RN)} + ${u(j)}`;
+          return `let m${j} = mat4x4f(ws[(k * 4u) * TILE_N + ${col}], ws[(k * 4u + 1u) * TILE_N + ${col}], ws[(k * 4u + 2u) * TILE_N + ${col}], ws[(k * 4u + 3u) * TILE_N + ${col}]);`;
+        }),
+        6,
+      )}
+      ${indent(
+        each(RM, (i) => `let v${i} = xs[(ty * ${u(RM)} + ${u(i)}) * TILE_K + k]; ${each(RN, (j) => `a${i}_${j} += m${j} * v${i};`, ' ')}`),
+        6,
+      )}
+    }
+    workgroupBarrier();
+  }
+
+  ${indent(
+    each(RN, (j) => `let o${j} = n0 + tx * ${u(RN)} + ${u(j)}; let b${j} = weight4(params.bOffset + min(o${j}, oc4 - 1u));`),
+    2,
+  )}
+  ${indent(
+    grid(RM, RN, (i, j) => `store(p0 + ty * ${u(RM)} + ${u(i)}, o${j}, a${i}_${j}, b${j});`),
+    2,
+  )}
+}
+`;
+}
+
+export interface SplitTile {
+  /** Output pixels per workgroup. */
+  pixels: number;
+  /** Output vec4s per workgroup, one per invocation column. */
+  vec4s: number;
+  /** Invocations that split the reduction over input vec4s (a power of two). */
+  slices: number;
+}
+
+/**
+ * Split reduction for small outputs (the 17x17 layers at 257: 289 pixels): a workgroup
+ * computes a small output tile and its invocations share out the input channels, then
+ * add their partial sums in workgroup memory.
+ */
+export function pointwiseSplitWgsl(iface: string, t: SplitTile): string {
+  const { pixels: P, vec4s: C, slices: S } = t;
+  const invocations = C * S;
+  return /* wgsl */ `${POINTWISE_HEADER}
+//
+// Variant: split reduction, for layers with few output pixels (where a tile per invocation
+// leaves most of a GPU idle). A workgroup of ${invocations} invocations computes ${P} pixels x ${C} output
+// vec4s: invocation (slice, column) sums input vec4s slice, slice + ${S}, ... for its column's
+// ${P} pixels (${P} accumulators); the ${S} slices' partial sums are then added in workgroup
+// memory by a tree of ${Math.log2(S)} steps, each behind a barrier that every invocation reaches.
+${iface}
+
+const TILE_PIXELS: u32 = ${u(P)};
+const TILE_VEC4S: u32 = ${u(C)};
+const SLICES: u32 = ${u(S)};
+${POINTWISE_COMMON}
+
+var<workgroup> partial: array<vec4f, ${invocations * P}>; // [slice][column][pixel]
+
+@compute @workgroup_size(${invocations})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let oTiles = (params.oc4 + TILE_VEC4S - 1u) / TILE_VEC4S;
+  let tile = workgroupIndex(wid, nwg);
+  let p0 = (tile / oTiles) * TILE_PIXELS;
+  let column = lid % TILE_VEC4S;
+  let slice = lid / TILE_VEC4S;
+  let o = (tile % oTiles) * TILE_VEC4S + column;
+  let oc = min(o, params.oc4 - 1u);
+  ${indent(
+    each(P, (p) => `let x${p} = inputBase(p0 + ${u(p)});`),
+    2,
+  )}
+  ${indent(
+    each(P, (p) => `var a${p} = vec4f(0.0);`, ' '),
+    2,
+  )}
+  for (var i = slice; i < params.ic4; i += SLICES) {
+    let m = weightMatrix(i, oc);
+    ${indent(
+      each(P, (p) => `a${p} += m * x[x${p} + i];`, ' '),
+      4,
+    )}
+  }
+  let mine = (slice * TILE_VEC4S + column) * TILE_PIXELS;
+  ${indent(
+    each(P, (p) => `partial[mine + ${u(p)}] = a${p};`, ' '),
+    2,
+  )}
+  for (var gap = SLICES / 2u; gap > 0u; gap = gap / 2u) {
+    workgroupBarrier();
+    if (slice < gap) {
+      let other = ((slice + gap) * TILE_VEC4S + column) * TILE_PIXELS;
+      ${indent(
+        each(P, (p) => `partial[mine + ${u(p)}] += partial[other + ${u(p)}];`, ' '),
+        6,
+      )}
+    }
+  }
+  if (slice == 0u) {
+    let b = weight4(params.bOffset + oc);
+    ${indent(
+      each(P, (p) => `store(p0 + ${u(p)}, o, partial[mine + ${u(p)}], b);`),
+      4,
+    )}
+  }
+}
+`;
+}
+
+export interface SubgroupTile {
+  /** Output pixels per workgroup. */
+  pixels: number;
+  /** Output vec4s per workgroup. */
+  vec4s: number;
+  /** Invocations per workgroup (all of them share out the reduction). */
+  invocations: number;
+}
+
+/** WebGPU guarantees subgroups of at least 4 invocations, so a workgroup has at most invocations / 4 of them. */
+export const MIN_SUBGROUP_SIZE = 4;
+
+/**
+ * Split reduction added with subgroup operations: every invocation of the workgroup sums a
+ * share of the input channels for the whole (small) output tile, `subgroupAdd` adds the
+ * shares within each subgroup, and one invocation per subgroup leaves its sums in
+ * workgroup memory for the final add.
+ */
+export function pointwiseSubgroupWgsl(iface: string, t: SubgroupTile): string {
+  const { pixels: P, vec4s: C, invocations: N } = t;
+  const outputs = P * C;
+  const maxSubgroups = N / MIN_SUBGROUP_SIZE;
+  if (outputs > N) throw new Error('pointwiseSubgroupWgsl: more outputs than invocations');
+  return /* wgsl */ `${POINTWISE_HEADER}
+//
+// Variant: split reduction over the whole workgroup, added with subgroup operations (the
+// 'subgroups' feature; compiled only where the device has it). A workgroup of ${N}
+// invocations computes ${P} pixels x ${C} output vec4s: invocation i sums input vec4s i, i + ${N}, ...
+// into ${outputs} accumulators, subgroupAdd sums them within each subgroup, and one invocation
+// per subgroup (subgroupElect) writes the subgroup's sums to a slot it takes with an atomic
+// counter; after a barrier, ${outputs} invocations add the slots and store. Nothing here depends on
+// the subgroup size or on which invocations share a subgroup: any size from 4 (the least
+// WebGPU allows, so at most ${maxSubgroups} slots) to ${N} and beyond gives the same sums.
+${iface}
+
+const TILE_PIXELS: u32 = ${u(P)};
+const TILE_VEC4S: u32 = ${u(C)};
+const INVOCATIONS: u32 = ${u(N)};
+const MAX_SUBGROUPS: u32 = ${u(maxSubgroups)};
+${POINTWISE_COMMON}
+
+var<workgroup> partial: array<vec4f, ${maxSubgroups * outputs}>; // [subgroup slot][output]
+// Workgroup memory starts zeroed (WebGPU guarantees it).
+var<workgroup> subgroups: atomic<u32>;
+
+@compute @workgroup_size(${N})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let oTiles = (params.oc4 + TILE_VEC4S - 1u) / TILE_VEC4S;
+  let tile = workgroupIndex(wid, nwg);
+  let p0 = (tile / oTiles) * TILE_PIXELS;
+  let o0 = (tile % oTiles) * TILE_VEC4S;
+  let lastO = params.oc4 - 1u;
+  ${indent(
+    each(C, (c) => `let c${c} = min(o0 + ${u(c)}, lastO);`),
+    2,
+  )}
+  ${indent(
+    each(P, (p) => `let x${p} = inputBase(p0 + ${u(p)});`),
+    2,
+  )}
+  ${indent(
+    grid(P, C, (p, c) => `var a${p}_${c} = vec4f(0.0);`),
+    2,
+  )}
+  // A loop every invocation runs the same number of times, so the subgroup operations
+  // below are in uniform control flow.
+  for (var i0 = 0u; i0 < params.ic4; i0 += INVOCATIONS) {
+    let i = i0 + lid;
+    if (i < params.ic4) {
+      ${indent(
+        each(C, (c) => `let m${c} = weightMatrix(i, c${c});`),
+        6,
+      )}
+      ${indent(
+        each(P, (p) => `let v${p} = x[x${p} + i]; ${each(C, (c) => `a${p}_${c} += m${c} * v${p};`, ' ')}`),
+        6,
+      )}
+    }
+  }
+  ${indent(
+    grid(P, C, (p, c) => `let s${p}_${c} = subgroupAdd(a${p}_${c});`),
+    2,
+  )}
+  if (subgroupElect()) {
+    let slot = min(atomicAdd(&subgroups, 1u), MAX_SUBGROUPS - 1u) * ${u(outputs)};
+    ${indent(
+      grid(P, C, (p, c) => `partial[slot + ${u(p * C + c)}] = s${p}_${c};`),
+      4,
+    )}
+  }
+  workgroupBarrier();
+  let count = atomicLoad(&subgroups);
+  if (lid < ${u(outputs)}) {
+    var sum = vec4f(0.0);
+    for (var s = 0u; s < count; s++) { sum += partial[s * ${u(outputs)} + lid]; }
+    let o = o0 + lid % TILE_VEC4S;
+    store(p0 + lid / TILE_VEC4S, o, sum, weight4(params.bOffset + min(o, lastO)));
+  }
+}
+`;
+}

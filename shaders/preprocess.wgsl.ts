@@ -1,7 +1,10 @@
-// The preprocess kernel's WGSL, as a plain module so that Vite, Node (tsx) and bundlers all import it
-// with no loader. src/gpu/kernels.ts compiles it; its header says what it computes.
-export const preprocessWgsl = /* wgsl */ `
-// preprocess: source image (an rgba8unorm texture) -> the network's input tensor at the
+// The preprocess kernel's WGSL. src/kernels/preprocess.ts owns its bindings, uniform struct and
+// dispatch, and passes the generated interface (`iface`) in. Plain TypeScript so that Vite,
+// Node and bundlers import it with no loader; `npm run shaders -- --dump preprocess default`
+// prints the result.
+
+export function preprocessWgsl(iface: string): string {
+  return /* wgsl */ `// preprocess: source image (an rgba8unorm texture) -> the network's input tensor at the
 // plan's resolution, resized bilinearly and normalised: value = (pixel - mean) * scale,
 // with pixel the 0..255 RGB value.
 //
@@ -16,18 +19,7 @@ export const preprocessWgsl = /* wgsl */ `
 //
 // Layout: output NHWC with 4 channels (R, G, B, 0): one vec4 per pixel,
 // y[v * outW + u]. One invocation per output pixel, 8x8 workgroups.
-
-struct Params {
-  outW: u32, outH: u32, srcW: u32, srcH: u32,
-  regionW: u32, regionH: u32, originX: i32, originY: i32,
-  scaleX: f32, scaleY: f32, pad0: u32, pad1: u32,
-  mean: vec4f,
-  scale: vec4f,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var source: texture_2d<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<vec4f>;
+${iface}
 
 // Region pixel (i, j) as 0..255 RGB; black outside the source image.
 fn pixel(i: i32, j: i32) -> vec3f {
@@ -55,3 +47,4 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   y[gid.y * params.outW + gid.x] = vec4f(v.xyz, 0.0);
 }
 `;
+}

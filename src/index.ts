@@ -41,6 +41,10 @@ export type { HeadsTensor, MultiPoseOptions, PartCandidate } from './pose/multi.
 export { requestPoseNetDevice, WebGPUUnavailableError } from './gpu/device.ts';
 export type { DeviceOptions } from './gpu/device.ts';
 export { Profiler } from './gpu/profiler.ts';
+export { browserTuningStore, fileTuningStore, memoryTuningStore } from './gpu/tuning-store.ts';
+export type { FileSystem, TuningStore } from './gpu/tuning-store.ts';
+export type { TuningMode, TuningProgress } from './gpu/tuner.ts';
+export type { TuningCandidate, TuningEntry, TuningTable } from './gpu/tuning.ts';
 export type { FrameProfile, PassInfo, PassStats, TraceEvent } from './gpu/profiler.ts';
 export { GpuLedger } from './gpu/resources.ts';
 export { fetchWeights, ModelLoadError } from './model/model.ts';

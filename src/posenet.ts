@@ -6,8 +6,11 @@
  */
 import { requestPoseNetDevice } from './gpu/device.ts';
 import { KernelCache } from './gpu/kernels.ts';
-import { Profiler } from './gpu/profiler.ts';
+import { Profiler, type FrameProfile, type PassInfo } from './gpu/profiler.ts';
 import { GpuLedger, ResourceGroup } from './gpu/resources.ts';
+import { currentKernelsVersion, Tuner, type TuningMode, type TuningProgress } from './gpu/tuner.ts';
+import { adapterKey, isTuningTable, modelKey, storeKey, type TuningTable } from './gpu/tuning.ts';
+import { browserTuningStore, type TuningStore } from './gpu/tuning-store.ts';
 import { HEAD_NAMES, type HeadName, type Manifest } from './model/manifest.ts';
 import { Model, fetchWeights, type LoadedWeights } from './model/model.ts';
 import { computeFit, type Fit } from './pose/fit.ts';
@@ -57,9 +60,42 @@ export interface PoseNetConfig {
    * writeTexture), `auto` (default: `cpu` on SwiftShader, else `copy`).
    */
   upload?: UploadPath;
+  /**
+   * Kernel variants: `auto` (default) times the candidates on this device over the first
+   * frames at each resolution and caches the choices; `off` runs the default variants; a
+   * table (from `net.tuningTable()`) fixes the choices.
+   */
+  tuning?: TuningMode;
+  /**
+   * Where `auto` caches its tables: by default IndexedDB (or localStorage) in a browser;
+   * in Node pass `fileTuningStore(path, fs)`; null: no cache.
+   */
+  tuningStore?: TuningStore | null;
 }
 
 export type UploadPath = 'auto' | 'copy' | 'cpu';
+
+/** The tuner's set-up: mode, cache and the cached table (what createPoseNet loads before the net exists). */
+export interface TuningSetup {
+  mode: TuningMode;
+  store: TuningStore | null;
+  cached: TuningTable | null;
+  storeError: string | null;
+}
+
+/** Loads the cached tuning table for this device and model (a failing cache is reported, not fatal). */
+export async function loadTuning(mode: TuningMode, store: TuningStore | null, device: GPUDevice, manifest: Manifest): Promise<TuningSetup> {
+  if (typeof mode === 'object' && !isTuningTable(mode)) {
+    throw new Error('createPoseNet: tuning is not a tuning table (expected net.tuningTable() output, format posenet-webgpu/tuning)');
+  }
+  if (mode !== 'auto' || !store) return { mode, store, cached: null, storeError: null };
+  const key = storeKey(adapterKey(device.adapterInfo), modelKey(manifest), currentKernelsVersion());
+  try {
+    return { mode, store, cached: await store.load(key), storeError: null };
+  } catch (err) {
+    return { mode, store, cached: null, storeError: `tuning cache ${store.name}: cannot read: ${(err as Error).message}` };
+  }
+}
 
 function isSwiftShader(device: GPUDevice): boolean {
   return device.adapterInfo?.architecture === 'swiftshader';
@@ -161,6 +197,8 @@ export class PoseNet {
   readonly kernels: KernelCache;
   readonly ledger: GpuLedger;
   readonly profiler: Profiler;
+  private readonly tuner: Tuner;
+  private readonly tuningStore: TuningStore | null;
   private model: Model;
   private planValue: Plan;
   private readonly resources: ResourceGroup;
@@ -188,7 +226,7 @@ export class PoseNet {
     device: GPUDevice,
     loaded: LoadedWeights,
     resolution: Resolution,
-    options: { fit?: FitMode; debug?: PlanOptions; upload?: UploadPath } = {},
+    options: { fit?: FitMode; debug?: PlanOptions; upload?: UploadPath; tuning?: TuningSetup } = {},
   ) {
     this.device = device;
     const upload = options.upload ?? 'auto';
@@ -202,7 +240,76 @@ export class PoseNet {
     this.staging = this.resources.buffer('staging', SINGLE_RESULT_FLOATS * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     checkResolution(resolution.width, resolution.height, loaded.manifest.outputStride);
     this.model = new Model(device, loaded, this.ledger);
-    this.planValue = new Plan(device, this.kernels, this.model, resolution.width, resolution.height, this.ledger, this.debug);
+    const tuning = options.tuning ?? { mode: 'off', store: null, cached: null, storeError: null };
+    this.tuningStore = tuning.store;
+    this.tuner = new Tuner({
+      kernels: this.kernels,
+      profiler: this.profiler,
+      mode: this.debug.reference ? 'off' : tuning.mode,
+      store: tuning.store,
+      adapter: adapterKey(device.adapterInfo),
+      model: modelKey(loaded.manifest),
+      cached: tuning.cached,
+    });
+    if (tuning.storeError) this.tuner.noteStoreError(tuning.storeError);
+    this.planValue = this.makePlan(this.model, resolution.width, resolution.height);
+  }
+
+  /** A plan with the tuner's starting choices; the tuner takes it up (and the profiler keeps queries for it). */
+  private makePlan(model: Model, width: number, height: number): Plan {
+    const plan = new Plan(this.device, this.kernels, model, width, height, this.ledger, this.debug, this.tuner.chooser);
+    this.tuner.attach(plan);
+    if (this.tuner.mode === 'auto') this.profiler.reserve(plan.steps.length + 1);
+    return plan;
+  }
+
+  /** Where tuning stands at the current resolution (`tuning (frame/frames)` while it runs). */
+  get tuning(): TuningProgress {
+    return this.tuner.progress();
+  }
+
+  /**
+   * The tuning table: per layer shape, the candidates' times and the choice, for this
+   * adapter and model. Pass it as `createPoseNet({ tuning })` to fix the choices.
+   */
+  tuningTable(): TuningTable {
+    return this.tuner.tuningTable();
+  }
+
+  /**
+   * Tunes the current resolution now (compiles the candidates, then at most 20 frames on
+   * the network's passes, whatever the input holds) and returns the table. `force`
+   * re-measures layers that already have a choice. Frames wait for it.
+   */
+  tune(options: { force?: boolean } = {}): Promise<TuningTable> {
+    this.assertAlive();
+    return this.run(async () => {
+      const plan = this.planValue;
+      await this.tuner.tune(plan, () => this.tuningFrame(plan), !!options.force);
+      return this.tuner.tuningTable();
+    });
+  }
+
+  /** One frame of the network's layers for tune(): timed per pass, or whole on the CPU clock. */
+  private async tuningFrame(plan: Plan): Promise<void> {
+    const passes = plan.stepsOf('layers');
+    const forced = this.tuner.beforeFrame(plan);
+    const encoder = this.device.createCommandEncoder({ label: 'PoseNet.tuningFrame' });
+    plan.encode(encoder, this.profiler.beginFrame(passes, forced), 'layers');
+    this.profiler.resolve(encoder);
+    const t0 = performance.now();
+    this.device.queue.submit([encoder.finish()]);
+    const [profile] = await Promise.all([this.profiler.collect(), this.device.queue.onSubmittedWorkDone()]);
+    this.tuner.afterFrame(plan, passes, profile, performance.now() - t0);
+  }
+
+  /** Runs the tuner around a frame's encoding: sets this frame's variants, then records its timing. */
+  private beginTunedFrame(plan: Plan, passes: PassInfo[]): ((i: number) => GPUComputePassTimestampWrites) | null {
+    return this.profiler.beginFrame(passes, this.tuner.beforeFrame(plan));
+  }
+
+  private endTunedFrame(plan: Plan, passes: PassInfo[], profile: FrameProfile | null, frameMs: number): void {
+    this.tuner.afterFrame(plan, passes, profile, frameMs);
   }
 
   get manifest(): Manifest {
@@ -230,7 +337,7 @@ export class PoseNet {
     this.assertAlive();
     if (width === this.planValue.width && height === this.planValue.height) return;
     checkResolution(width, height, this.model.manifest.outputStride);
-    const next = new Plan(this.device, this.kernels, this.model, width, height, this.ledger, this.debug);
+    const next = this.makePlan(this.model, width, height);
     const old = this.planValue;
     this.planValue = next;
     // A frame in flight still holds the old plan: release it after that frame.
@@ -241,6 +348,7 @@ export class PoseNet {
   async setModel(weights: string | LoadedWeights): Promise<void> {
     this.assertAlive();
     const loaded = typeof weights === 'string' ? await fetchWeights(weights) : weights;
+    const setup = await loadTuning(this.tuner.mode === 'table' ? 'off' : this.tuner.mode, this.tuningStore, this.device, loaded.manifest);
     let { width, height } = this.resolution;
     const stride = loaded.manifest.outputStride;
     if ((width - 1) % stride || (height - 1) % stride) {
@@ -248,7 +356,9 @@ export class PoseNet {
       height = Math.round((height - 1) / stride) * stride + 1;
     }
     const model = new Model(this.device, loaded, this.ledger);
-    const plan = new Plan(this.device, this.kernels, model, width, height, this.ledger, this.debug);
+    if (this.tuner.mode !== 'table') this.tuner.setModel(modelKey(loaded.manifest), setup.cached);
+    if (setup.storeError) this.tuner.noteStoreError(setup.storeError);
+    const plan = this.makePlan(model, width, height);
     // Another model places keypoints its own way: no smoothing across the switch.
     this.history.reset();
     const oldModel = this.model;
@@ -354,13 +464,15 @@ export class PoseNet {
       const timestamp = options.timestamp ?? frameTimestampMs(source);
       const { plan } = await this.prepareFrame(source, options);
       const encoder = this.device.createCommandEncoder({ label: `PoseNet.frame` });
-      plan.encode(encoder, this.profiler.beginFrame(plan.passes));
+      const passes = plan.passes;
+      plan.encode(encoder, this.beginTunedFrame(plan, passes));
       encoder.copyBufferToBuffer(plan.resultBuffer, 0, this.staging, 0, SINGLE_RESULT_FLOATS * 4);
       this.profiler.resolve(encoder);
       this.device.queue.submit([encoder.finish()]);
       const t1 = performance.now();
-      const [result] = await Promise.all([this.readStaging(), this.profiler.collect()]);
+      const [result, profile] = await Promise.all([this.readStaging(), this.profiler.collect()]);
       const t2 = performance.now();
+      this.endTunedFrame(plan, passes, profile, t2 - t1);
       this.lastTiming = { encodeMs: t1 - t0, latencyMs: t2 - t0 };
       this.profiler.recordFrameTime(t2 - t1, t1);
       this.frameCount++;
@@ -387,14 +499,16 @@ export class PoseNet {
       const multi = this.multi;
       const { plan, fit, width } = await this.prepareFrame(source, options);
       const encoder = this.device.createCommandEncoder({ label: `PoseNet.multiPoseFrame` });
-      const timestamps = this.profiler.beginFrame(multi.passes(plan));
+      const passes = multi.passes(plan);
+      const timestamps = this.beginTunedFrame(plan, passes);
       plan.encode(encoder, timestamps, 'network');
       multi.encode(encoder, plan, settings.scoreThreshold, timestamps);
       this.profiler.resolve(encoder);
       this.device.queue.submit([encoder.finish()]);
       const t1 = performance.now();
-      const [readback] = await Promise.all([multi.read(plan), this.profiler.collect()]);
+      const [readback, profile] = await Promise.all([multi.read(plan), this.profiler.collect()]);
       const t2 = performance.now();
+      this.endTunedFrame(plan, passes, profile, t2 - t1);
       const { heads } = readback;
       const candidates = readback.candidates
         ? confirmCandidates(heads, readback.candidates, settings.scoreThreshold)
@@ -519,7 +633,11 @@ export async function createPoseNet(config: PoseNetConfig): Promise<PoseNet> {
   const loaded = typeof config.weights === 'string' ? await fetchWeights(config.weights) : config.weights;
   checkResolution(resolution.width, resolution.height, loaded.manifest.outputStride);
   const device = config.device ?? (await requestPoseNetDevice());
-  return new PoseNet(device, loaded, resolution, { fit: config.fit, debug: config.debug, upload: config.upload });
+  const mode = config.tuning ?? 'auto';
+  const store = config.tuningStore === undefined ? browserTuningStore() : config.tuningStore;
+  const tuning = await loadTuning(mode, store, device, loaded.manifest);
+  return new PoseNet(device, loaded, resolution, { fit: config.fit, debug: config.debug, upload: config.upload, tuning });
 }
 
 export type { Fit };
+export type { TuningMode, TuningProgress, TuningStore, TuningTable };

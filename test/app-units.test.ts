@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FrameRecord } from '../src/app/app.ts';
 import { RESOLUTION_PRESETS, validPresets } from '../src/app/controls.ts';
-import { buildTrace, sortedByCost, type PassRow } from '../src/app/metrics.ts';
+import { buildTrace, sortedByCost, tuningText, type PassRow } from '../src/app/metrics.ts';
 import { shortPassNames } from '../src/app/profiler-panel.ts';
 
 describe('app helpers', () => {
@@ -66,7 +66,7 @@ describe('app helpers', () => {
         totalGpuMs: 3,
         passes: [
           { name: 'preprocess', startMs: 0, durationMs: 1 },
-          { name: 'decode_single', startMs: 1.5, durationMs: 1.5 },
+          { name: 'decode_single', variant: 'default', startMs: 1.5, durationMs: 1.5 },
         ],
       },
     });
@@ -75,12 +75,22 @@ describe('app helpers', () => {
     const events = trace.traceEvents.filter((e) => e.ph === 'X');
     expect(events.map((e) => [e.name, e.ts, e.dur, (e.args as { frame: number }).frame])).toEqual([
       ['preprocess', 0, 1000, 3],
-      ['decode_single', 1500, 1500, 3],
+      ['decode_single [default]', 1500, 1500, 3],
       ['preprocess', 20000, 1000, 4],
-      ['decode_single', 21500, 1500, 4],
+      ['decode_single [default]', 21500, 1500, 4],
     ]);
+    expect((events[1]!.args as { variant: string }).variant).toBe('default');
     expect(JSON.parse(JSON.stringify(trace)).displayTimeUnit).toBe('ms');
     expect(buildTrace(history).traceEvents.filter((e) => e.ph === 'X')).toHaveLength(6);
+  });
+
+  it('says tuning (n/m) while tuning runs, nothing once tuned or off', () => {
+    const p = { frame: 3, frames: 18, timing: 'pass' as const, storeError: null };
+    expect(tuningText({ ...p, state: 'tuning' })).toBe('tuning (3/18)');
+    expect(tuningText({ ...p, state: 'compiling', frame: 0 })).toBe('tuning (0/18): compiling variants');
+    expect(tuningText({ ...p, state: 'tuned' })).toBeNull();
+    expect(tuningText({ ...p, state: 'off' })).toBeNull();
+    expect(tuningText(null)).toBeNull();
   });
 
   it('sorts passes by cost, plan order breaking ties', () => {

@@ -55,7 +55,9 @@ beforeAll(async () => {
   browser = await launchBrowser({
     extraArgs: ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${camera.file}`],
   });
-  app = await openApp(browser, `${url}/?res=257`);
+  // Tuning off: these tests are about the page, and tuning on SwiftShader makes frames
+  // slow while it runs; the tuning test below opens its own page with it on.
+  app = await openApp(browser, `${url}/?res=257&tuning=off`);
   log(`first pose drawn ${app.firstPoseMs} ms after navigation`);
 });
 
@@ -289,7 +291,11 @@ describe('the demo page', () => {
       `trace: ${file}, ${complete.length} pass events in ${byFrame.size} frames (${trace.traceEvents.length - complete.length} metadata events)`,
     );
     expect(byFrame.size).toBe(5);
-    for (const names of byFrame.values()) expect(names).toEqual(p.planPasses);
+    // Event names carry the pass's variant: `pointwise <layer> [tile16x4]`.
+    for (const names of byFrame.values()) {
+      expect(names.every((n) => / \[[\w]+\]$/.test(n))).toBe(true);
+      expect(names.map((n) => n.replace(/ \[[\w]+\]$/, ''))).toEqual(p.planPasses);
+    }
     // The events of a frame lie in order on the GPU clock.
     const frames = [...byFrame.keys()].sort((a, b) => a - b);
     const firstFrame = complete.filter((e) => e.args.frame === frames[0]);
@@ -452,7 +458,7 @@ describe('the demo page', () => {
 describe('the demo page on other sources', () => {
   it('runs on an image URL and switches the model live through the menu', async () => {
     // A second menu entry for the same weights, so that a model switch can run here.
-    const opened = await openApp(browser, `${url}/?res=161&src=/test-output/app/photo.png`, {
+    const opened = await openApp(browser, `${url}/?res=161&tuning=off&src=/test-output/app/photo.png`, {
       async setup(page) {
         await page.setRequestInterception(true);
         page.on('request', (req) => {
@@ -514,8 +520,58 @@ describe('the demo page on other sources', () => {
     }
   });
 
+  it('tunes the kernels on this GPU: the status shows tuning (n/m), then each pass shows its chosen variant', async () => {
+    const opened = await openApp(browser, `${url}/?res=129&src=/test-output/app/photo.png`);
+    const pg = opened.page;
+    try {
+      const seen = new Set<string>();
+      const t0 = Date.now();
+      let state = '';
+      while (Date.now() - t0 < 400_000) {
+        const s = await pg.evaluate(() => ({
+          status: document.getElementById('status')!.textContent!,
+          state: window.poseApp.net?.tuning.state ?? '',
+        }));
+        const m = /tuning \(\d+\/\d+\)/.exec(s.status);
+        if (m) seen.add(m[0]);
+        state = s.state;
+        if (state === 'tuned') break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      log(`app tuning at 129: ${state} after ${((Date.now() - t0) / 1000).toFixed(0)} s; status showed ${[...seen].join(', ')}`);
+      expect(state).toBe('tuned');
+      expect(seen.size).toBeGreaterThan(0);
+      await waitFrames(pg, 2);
+      await new Promise((r) => setTimeout(r, 400)); // the panel redraws at most every 250 ms
+      const p = await pg.evaluate(() => ({
+        steps: window.poseApp.net!.plan.steps.map((s) => ({ name: s.name, variant: s.variant })),
+        rows: [...document.querySelectorAll<HTMLTableRowElement>('#profiler-rows tr')].map((tr) => ({
+          pass: tr.dataset.pass!,
+          variant: tr.dataset.variant!,
+          text: tr.querySelector('.variant')!.textContent,
+        })),
+        tuning: document.getElementById('profiler-tuning')!.textContent!,
+        status: document.getElementById('status')!.textContent!,
+        table: window.poseApp.net!.tuningTable().entries.length,
+      }));
+      expect(p.tuning).toMatch(/tuned on this GPU/);
+      expect(p.status).not.toMatch(/tuning \(/);
+      expect(p.table).toBeGreaterThan(0);
+      expect(p.rows.length).toBe(p.steps.length);
+      for (const step of p.steps) {
+        const row = p.rows.find((r) => r.pass === step.name)!;
+        expect(row.variant, step.name).toBe(step.variant);
+        expect(row.text).toBe(step.variant);
+      }
+      await (await pg.$('#profiler'))!.screenshot({ path: outputFile('profiler-tuned.png') });
+      expect(opened.errors).toEqual([]);
+    } finally {
+      await pg.close();
+    }
+  });
+
   it('says so without timestamp-query and shows whole-frame timing only', async () => {
-    const opened = await openApp(browser, `${url}/?res=161&src=/test-output/app/photo.png&timestamps=0`);
+    const opened = await openApp(browser, `${url}/?res=161&tuning=off&src=/test-output/app/photo.png&timestamps=0`);
     const pg = opened.page;
     try {
       // A still picture runs once per change: ask for a stream of frames to time.
@@ -553,7 +609,7 @@ describe('the demo page on other sources', () => {
     const page = await plain.newPage();
     const errors = collectPageErrors(page);
     try {
-      await page.goto(`${url}/?res=161`);
+      await page.goto(`${url}/?res=161&tuning=off`);
       await page.waitForFunction(() => document.getElementById('drop-zone')?.hidden === false || window.poseApp.problem, {
         timeout: 60_000,
       });

@@ -1,8 +1,11 @@
 /**
  * Every compute kernel against values computed on the CPU in this test, on small odd
- * sizes: stride 2, dilation 2, channel counts that are not multiples of 4, residual
- * adds, SAME and explicit padding. Each case runs in a fresh WebGPU device inside
- * error scopes (test/pages/harness.ts); any validation error fails the test.
+ * sizes: stride 2, dilation 2, channel counts that are not multiples of 4 or 16, sizes
+ * that are not multiples of any tile, residual adds, SAME and explicit padding, 1x1 and
+ * 2x2 outputs. Each layer case runs EVERY variant its kernel offers on the device (and
+ * the reference path) in one fresh WebGPU device inside error scopes
+ * (test/pages/harness.ts); any validation error fails the test, and a last test checks
+ * that the cases together ran every variant of every layer kernel.
  *
  * Tolerance: 1e-4 absolute or 1e-4 relative per element. The GPU sums in float32 in a
  * different order than the CPU (which also sums in float64 here), so results differ by
@@ -27,6 +30,8 @@ import {
   type Tensor,
 } from './support/cpu-ref.ts';
 import { openHarness, type HarnessPage } from './support/harness-page.ts';
+import type { LayerVariantsResult } from './pages/harness.ts';
+import { layerKernel } from '../src/kernels/index.ts';
 
 const ATOL = 1e-4;
 const RTOL = 1e-4;
@@ -279,6 +284,74 @@ const CASES: Case[] = [
   }),
   conv({ name: 'pointwise heads 16->120', kind: 'pointwise', h: 5, w: 5, inC: 16, outC: 120, kernel: [1, 1], padding: P1 }),
   conv({
+    name: 'pointwise 1x1 output 36->20 relu6',
+    kind: 'pointwise',
+    h: 1,
+    w: 1,
+    inC: 36,
+    outC: 20,
+    kernel: [1, 1],
+    padding: P1,
+    activation: 'relu6',
+  }),
+  conv({ name: 'pointwise 2x2 output 70->44', kind: 'pointwise', h: 2, w: 2, inC: 70, outC: 44, kernel: [1, 1], padding: P1 }),
+  conv({
+    name: 'pointwise 9x9 72->40 relu (partial shared tiles in pixels, depth and channels)',
+    kind: 'pointwise',
+    h: 9,
+    w: 9,
+    inC: 72,
+    outC: 40,
+    kernel: [1, 1],
+    padding: P1,
+    activation: 'relu',
+  }),
+  conv({
+    name: 'pointwise 7x5 100->36 + residual relu6 (unstrided)',
+    kind: 'pointwise',
+    h: 5,
+    w: 7,
+    inC: 100,
+    outC: 36,
+    kernel: [1, 1],
+    padding: P1,
+    activation: 'relu6',
+    residual: true,
+  }),
+  conv({ name: 'conv 3x3 s2 3->24 relu6, 1x1 output', kind: 'conv', h: 2, w: 2, inC: 3, outC: 24, stride: [2, 2], activation: 'relu6' }),
+  conv({ name: 'conv 3x3 s2 3->8, 2x2 output', kind: 'conv', h: 4, w: 3, inC: 3, outC: 8, stride: [2, 2] }),
+  conv({
+    name: 'depthwise 3x3 s2 C=12, 1x1 output',
+    kind: 'depthwise',
+    h: 1,
+    w: 2,
+    inC: 12,
+    outC: 12,
+    stride: [2, 2],
+    activation: 'relu6',
+  }),
+  conv({ name: 'depthwise 3x3 s1 C=70 relu6, 2x2 output', kind: 'depthwise', h: 2, w: 2, inC: 70, outC: 70, activation: 'relu6' }),
+  conv({
+    name: 'depthwise 3x3 s2 C=20 relu6, 29 px wide',
+    kind: 'depthwise',
+    h: 7,
+    w: 29,
+    inC: 20,
+    outC: 20,
+    stride: [2, 2],
+    activation: 'relu6',
+  }),
+  conv({
+    name: 'depthwise 5x5 C=6 explicit pads',
+    kind: 'depthwise',
+    h: 6,
+    w: 9,
+    inC: 6,
+    outC: 6,
+    kernel: [5, 5],
+    padding: { mode: 'explicit', pads: [2, 1, 2, 3] },
+  }),
+  conv({
     name: 'maxpool 3x3 s2 pads 1 C=5',
     kind: 'maxpool',
     h: 13,
@@ -290,8 +363,12 @@ const CASES: Case[] = [
   }),
 ];
 
-describe('WGSL kernels against CPU references', () => {
+describe('WGSL kernels against CPU references, every variant', () => {
   let harness: HarnessPage;
+  /** Variants run, by kernel; and the device's features. */
+  const ran = new Map<string, Set<string>>();
+  let features: string[] = [];
+  let adapter = '';
   beforeAll(async () => {
     harness = await openHarness();
   });
@@ -300,29 +377,47 @@ describe('WGSL kernels against CPU references', () => {
   });
 
   for (const [i, c] of CASES.entries()) {
-    for (const reference of c.kind === 'maxpool' ? [false] : [false, true]) {
-      it(`${c.name}${reference ? ' (reference path)' : ''}`, async () => {
-        const b = buildCase(c, 1000 + i * 17);
-        const manifest = manifestFor(b.layers, b.weights.byteLength, c.inC, 'out');
-        const tensors = (await harness.call('layers', {
-          manifest,
-          weights: bytesToB64(new Uint8Array(b.weights.buffer)),
-          input: f32ToB64(padChannels(b.x)),
-          width: c.w,
-          height: c.h,
-          reference,
-        })) as Record<string, string>;
-        const e = b.expected;
-        const got = unpadChannels(b64ToF32(tensors.out!), e.h, e.w, e.c);
-        const r = compare(got.data, e.data, ATOL, RTOL);
-        expect(r.count, describeMismatches(r, [e.h, e.w, e.c])).toBe(0);
+    it(`${c.name}: every variant and the reference path`, async () => {
+      const b = buildCase(c, 1000 + i * 17);
+      const manifest = manifestFor(b.layers, b.weights.byteLength, c.inC, 'out');
+      const r = (await harness.call('layerVariants', {
+        manifest,
+        weights: bytesToB64(new Uint8Array(b.weights.buffer)),
+        input: f32ToB64(padChannels(b.x)),
+        width: c.w,
+        height: c.h,
+      })) as LayerVariantsResult;
+      features = r.features;
+      adapter = r.adapter;
+      const e = b.expected;
+      const kernel = layerKernel(c.kind).name;
+      const runs = { ...r.outputs, '(reference path)': r.reference };
+      for (const [variant, data] of Object.entries(runs)) {
+        const padded = b64ToF32(data);
+        const got = unpadChannels(padded, e.h, e.w, e.c);
+        const cmp = compare(got.data, e.data, ATOL, RTOL);
+        expect(cmp.count, `${kernel} ${variant}: ${describeMismatches(cmp, [e.h, e.w, e.c])}`).toBe(0);
         // Padded channels must stay zero (later layers read them).
-        const padded = b64ToF32(tensors.out!);
         const c4w = c4(e.c) * 4;
-        for (let p = 0; p < e.h * e.w; p++) for (let k = e.c; k < c4w; k++) expect(padded[p * c4w + k]).toBe(0);
-      });
-    }
+        for (let p = 0; p < e.h * e.w; p++) {
+          for (let k = e.c; k < c4w; k++) expect(padded[p * c4w + k], `${kernel} ${variant}: padded channel ${k} of pixel ${p}`).toBe(0);
+        }
+      }
+      const set = ran.get(kernel) ?? new Set<string>();
+      for (const v of Object.keys(r.outputs)) set.add(v);
+      ran.set(kernel, set);
+      console.log(`${c.name}: ${kernel} variants ${Object.keys(r.outputs).join(', ')} and the reference path agree with the CPU`);
+    });
   }
+
+  it('the cases ran every variant of every layer kernel the device can run (subgroups included on SwiftShader)', () => {
+    for (const kind of ['conv', 'depthwise', 'pointwise', 'maxpool'] as const) {
+      const k = layerKernel(kind);
+      const runnable = k.variants.filter((v) => (v.features ?? []).every((f) => features.includes(f))).map((v) => v.name);
+      expect([...(ran.get(k.name) ?? [])].sort(), k.name).toEqual(runnable.sort());
+    }
+    if (adapter.includes('swiftshader')) expect(features).toContain('subgroups');
+  });
 });
 
 /** TF.js resizeBilinear (no half-pixel centres) of the fitted region, normalised. */

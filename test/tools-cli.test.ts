@@ -213,45 +213,79 @@ describe('npm run infer', () => {
 });
 
 describe('npm run bench', () => {
-  it('smoke run: ours and tfjs-wasm at 161, JSON rows and passes', async () => {
+  it('smoke run: ours (tuned), ours-untuned and tfjs-wasm at 161: JSON rows, passes with variants, tuning, time to first pose', async () => {
     const json = path.join(tmp, 'bench.json');
-    const r = await runTool('bench', [
-      '--resolutions',
-      '161',
-      '--impls',
-      'ours,tfjs-wasm',
-      '--models',
-      MODEL,
-      '--frames',
-      '2',
-      '--warmup',
-      '1',
-      '--profile-frames',
-      '2',
-      '--json',
-      json,
-    ]);
+    const r = await runTool(
+      'bench',
+      [
+        '--resolutions',
+        '161',
+        '--impls',
+        'ours,ours-untuned,tfjs-wasm',
+        '--models',
+        MODEL,
+        '--frames',
+        '2',
+        '--warmup',
+        '1',
+        '--profile-frames',
+        '2',
+        '--first-pose',
+        '1',
+        '--json',
+        json,
+      ],
+      900_000,
+    );
     expect(r.code, show(r)).toBe(0);
     const out = JSON.parse(fs.readFileSync(json, 'utf8')) as {
-      rows: { impl: string; model: string; resolution: string; msPerFrame: number; n: number }[];
-      passes: { name: string; gpuMs: number }[];
+      rows: { impl: string; model: string; resolution: string; msPerFrame: number; n: number; tuningMs?: number; pairedRatio?: number }[];
+      passes: { impl: string; name: string; variant: string; gpuMs: number }[];
+      tuning: {
+        runs: {
+          resolution: string;
+          ms: number;
+          frames: number;
+          layers: { name: string; kernel: string; candidates: { variant: string; ms: number | null }[]; choice: string }[];
+        }[];
+      };
+      firstPose: { runs: { totalMs: number }[] };
       failures: unknown[];
     };
     expect(out.failures).toEqual([]);
-    expect(out.rows.map((row) => row.impl).sort()).toEqual(['ours', 'tfjs-wasm']);
+    expect(out.rows.map((row) => row.impl).sort()).toEqual(['ours', 'ours-untuned', 'tfjs-wasm']);
     for (const row of out.rows) {
       expect(row.model).toBe(MODEL);
       expect(row.resolution).toBe('161x161');
       expect(Number.isFinite(row.msPerFrame) && row.msPerFrame > 0, JSON.stringify(row)).toBe(true);
       expect(row.n).toBe(2);
     }
-    expect(out.passes.length).toBeGreaterThan(2);
-    for (const p of out.passes) {
-      expect(typeof p.name).toBe('string');
-      expect(Number.isFinite(p.gpuMs) && p.gpuMs >= 0, JSON.stringify(p)).toBe(true);
+    // Tuning time is reported apart, for ours only; ours and ours-untuned ran paired.
+    expect(out.rows.find((x) => x.impl === 'ours')!.tuningMs).toBeGreaterThan(0);
+    expect(out.rows.find((x) => x.impl === 'ours')!.pairedRatio).toBeGreaterThan(0);
+    expect(out.rows.find((x) => x.impl === 'ours-untuned')!.tuningMs).toBeUndefined();
+    for (const impl of ['ours', 'ours-untuned']) {
+      const passes = out.passes.filter((p) => p.impl === impl);
+      expect(passes.length, impl).toBeGreaterThan(2);
+      expect(passes.map((p) => p.name)).toContain('preprocess');
+      for (const p of passes) {
+        expect(typeof p.variant).toBe('string');
+        expect(Number.isFinite(p.gpuMs) && p.gpuMs >= 0, JSON.stringify(p)).toBe(true);
+      }
     }
-    expect(out.passes.map((p) => p.name)).toContain('preprocess');
-    // The printed table: a row for 161x161 with both columns.
-    expect(r.stdout).toMatch(/161x161\s+[\d.]+\s+[\d.]+ \([\d.]+\)/);
+    // Untuned runs the defaults; the tuned passes name their choices.
+    expect(
+      out.passes.filter((p) => p.impl === 'ours-untuned' && p.name.startsWith('pointwise')).every((p) => p.variant === 'tile16x4'),
+    ).toBe(true);
+    const t = out.tuning.runs[0]!;
+    expect(t.resolution).toBe('161x161');
+    expect(t.frames).toBeLessThanOrEqual(20);
+    const pointwise = t.layers.filter((l) => l.kernel === 'pointwise');
+    expect(pointwise.length).toBeGreaterThan(5);
+    for (const l of t.layers) if (l.candidates.length) expect(l.candidates.map((c) => c.variant)).toContain(l.choice);
+    expect(out.firstPose.runs).toHaveLength(1);
+    // The printed table: a row for 161x161 with all three columns.
+    expect(r.stdout).toMatch(/161x161\s+[\d.]+\s+[\d.]+ \([\d.]+ paired\)\s+[\d.]+ \([\d.]+\)/);
+    expect(r.stdout).toMatch(/GPU ms per kernel, tuned \/ untuned/);
   });
 });

@@ -1,14 +1,25 @@
 /**
  * bench (`npm run bench`): end-to-end milliseconds per frame, from the source image to
- * keypoints on the CPU, for this project and for @tensorflow-models/posenet 2.2.2 on the
- * same model with TF.js's webgpu, webgl and wasm backends, in one headless Chromium
- * session; then this project's GPU time per pass (timestamp queries) at one resolution.
+ * keypoints on the CPU, for this project (tuned, `ours`, and on the default kernel
+ * variants, `ours-untuned`) and for @tensorflow-models/posenet 2.2.2 on the same model
+ * with TF.js's webgpu, webgl and wasm backends, in one headless Chromium session; then
+ * our GPU time per pass (timestamp queries), tuned and untuned, with totals per kernel.
  * A benchmark, not a test: it reports, it does not judge.
  *
- *   npm run bench -- [--resolutions 161,257,321,481,641,801] [--impls ours,tfjs-webgpu,tfjs-webgl,tfjs-wasm]
+ *   npm run bench -- [--resolutions 161,257,321,481,641,801]
+ *                    [--impls ours,ours-untuned,tfjs-webgpu,tfjs-webgl,tfjs-wasm]
  *                    [--models <name,...>] [--frames 10] [--warmup 2] [--budget 150]
- *                    [--profile-resolution 257] [--profile-frames 10] [--profile first|all|none]
- *                    [--image <file>] [--json out.json]
+ *                    [--profile-resolution 257[,481,...]] [--profile-frames 10] [--profile first|all|none]
+ *                    [--first-pose 3] [--image <file>] [--json out.json]
+ *
+ * - `ours` tunes each resolution first (`await net.tune()`, from an empty cache): the
+ *   tuning's wall time and frames are reported apart (rows' tuningMs, tuningFrames, and
+ *   the top-level `tuning`), never inside ms per frame or the budget. `ours-untuned` runs
+ *   the kernels' default variants (tuning 'off'), the fixed choice of earlier versions.
+ *   Asked for together, they run in one page on one device with their frames (and their
+ *   profiled frames) alternated, so that a load that drifts over minutes on a shared
+ *   machine weighs on both alike; the table's ratio is then the median over rounds of
+ *   ours / untuned (`pairedRatio`), each round's two frames having run back to back.
  *
  * - ms per frame is the median of --frames timed frames after --warmup untimed ones, each
  *   `await estimateSinglePose(imageBitmap)` on the same ImageBitmap (a coco-mini photograph,
@@ -22,10 +33,13 @@
  *   weights/tfjs/<name>/ first, after making the random-weight ResNet50 (stride 16, 32)
  *   and MobileNetV1 1.0 / 0.5 stride-8 models of tools/lib/synthetic-models.ts there). TF.js peers run only on models that have such a copy
  *   (the real MobileNet); the others (random-weight ResNet50, stride 8) have no TF.js graph.
+ * - --first-pose N: time to first pose of ours on the first model at the first resolution,
+ *   N times, each on a fresh page and device: device request, createPoseNet (fetch, build,
+ *   compile) and the first frame (0: skip).
  * - Our profiler is off while timing end to end (on, every pass gets its own compute pass);
  *   the per-pass profile is taken afterwards.
  * - --json writes { rows: [{ impl, model, resolution, msPerFrame, n, ... }], passes: [{ name,
- *   gpuMs, ... }], failures, environment, settings }.
+ *   gpuMs, ... }], firstPose, failures, environment, settings }.
  *
  * Exit status 1 when a cell failed (a backend that does not start, a WebGPU error) after
  * printing and writing what was measured.
@@ -36,12 +50,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { checkResolution } from '../src/plan/shapes.ts';
-import type { Impl, OpenInfo, ProfileResult, TimeResult } from './pages/bench.ts';
+import type { FirstPoseResult, Impl, OpenInfo, ProfileResult, TimeResult, TuningLayer } from './pages/bench.ts';
+import { isOurs } from './lib/impls.ts';
 import { SYNTHETIC_MODELS, ensureSyntheticModel } from './lib/synthetic-models.ts';
 import { listWeights, openSession, parseResolution, repoRoot, resolveModel, runTool, ToolError, type ToolPage } from './lib/browser-run.ts';
 import { jsonIsOurs, MiB, OutputFile, readInputFile, userPath } from './lib/cli.ts';
 
-const IMPLS: readonly Impl[] = ['ours', 'tfjs-webgpu', 'tfjs-webgl', 'tfjs-wasm'];
+const IMPLS: readonly Impl[] = ['ours', 'ours-untuned', 'tfjs-webgpu', 'tfjs-webgl', 'tfjs-wasm'];
 const DEFAULT_RESOLUTIONS = '161,257,321,481,641,801';
 /** A photograph with one large person (640x474), from ../shared/coco-mini. */
 const BENCH_IMAGE = '000000488571.jpg';
@@ -49,8 +64,8 @@ const COCO_IMAGES = path.resolve(repoRoot, '../shared/coco-mini/images');
 
 const USAGE = `usage: npm run bench -- [--resolutions ${DEFAULT_RESOLUTIONS}] [--impls ${IMPLS.join(',')}]
                       [--models <name,...>] [--frames 10] [--warmup 2] [--budget <seconds per impl per model>]
-                      [--profile-resolution 257] [--profile-frames 10] [--profile first|all|none]
-                      [--image <file>] [--json out.json]`;
+                      [--profile-resolution 257[,481,...]] [--profile-frames 10] [--profile first|all|none]
+                      [--first-pose 3] [--image <file>] [--json out.json]`;
 
 interface Res {
   width: number;
@@ -75,13 +90,25 @@ export interface BenchRow {
   poseScore: number;
   /** 1-minute load average when the cell finished (other processes disturb timings). */
   load1: number;
+  /** Every timed frame, in order (for ours and ours-untuned run paired, frame i of each is one round). */
+  samplesMs: number[];
+  /** Ours tuned, run paired with ours-untuned: the median over rounds of ours / untuned frame time. */
+  pairedRatio?: number;
+  /** Ours tuned: wall ms of tuning this resolution before timing (never in msPerFrame). */
+  tuningMs?: number;
+  /** Ours tuned: tuning frames run. */
+  tuningFrames?: number;
 }
 
 export interface BenchPass {
+  /** `ours` (tuned) or `ours-untuned`. */
+  impl: Impl;
   model: string;
   resolution: string;
   name: string;
   shapes: string;
+  /** The kernel variant the pass ran. */
+  variant: string;
   /** Mean GPU ms of the pass over the profiled frames. */
   gpuMs: number;
   sdMs: number;
@@ -97,9 +124,32 @@ export interface BenchFailure {
   error: string;
 }
 
+export interface BenchFirstPose {
+  model: string;
+  resolution: string;
+  /** One entry per fresh page. */
+  runs: { createMs: number; firstFrameMs: number; totalMs: number }[];
+  medianTotalMs: number;
+}
+
+/** What tuning did for one model at one resolution (`ours`). */
+export interface BenchTuning {
+  model: string;
+  resolution: string;
+  /** Wall ms of net.tune(), compiling the candidates included. */
+  ms: number;
+  frames: number;
+  /** `pass`: each layer timed by timestamp-query; `frame`: whole frames. */
+  timing: 'pass' | 'frame';
+  layers: TuningLayer[];
+}
+
 export interface BenchJson {
   rows: BenchRow[];
   passes: BenchPass[];
+  /** Per model and resolution, per layer: name, kernel, candidates [{variant, ms}], choice. */
+  tuning: { adapter: string | null; runs: BenchTuning[] };
+  firstPose: BenchFirstPose | null;
   failures: BenchFailure[];
   environment: Record<string, unknown>;
   settings: Record<string, unknown>;
@@ -149,7 +199,10 @@ function modelTable(model: string, resolutions: Res[], impls: Impl[], rows: Benc
     (impl) => rows.some((r) => r.model === model && r.impl === impl) || failures.some((f) => f.model === model && f.impl === impl),
   );
   if (!cols.length) return '';
-  const header = ['resolution', ...cols.map((c) => (c === 'ours' ? 'ours ms' : `${c} ms (ours/peer)`))];
+  const header = [
+    'resolution',
+    ...cols.map((c) => (c === 'ours' ? 'ours ms' : `${c} ms (ours/${c === 'ours-untuned' ? 'untuned' : 'peer'})`)),
+  ];
   const body: string[][] = [];
   for (const r of resolutions) {
     const key = resText(r);
@@ -164,7 +217,8 @@ function modelTable(model: string, resolutions: Res[], impls: Impl[], rows: Benc
       }
       let cell = fmtMs(row.msPerFrame);
       if (row.n < frames) cell += ` n=${row.n}`;
-      if (c !== 'ours' && ours) cell += ` (${(ours.msPerFrame / row.msPerFrame).toFixed(2)})`;
+      if (c === 'ours-untuned' && ours?.pairedRatio !== undefined) cell += ` (${ours.pairedRatio.toFixed(2)} paired)`;
+      else if (c !== 'ours' && ours) cell += ` (${(ours.msPerFrame / row.msPerFrame).toFixed(2)})`;
       line.push(cell);
     }
     body.push(line);
@@ -202,22 +256,33 @@ function passTable(passes: BenchPass[], e2eMs: number | undefined, timestamps: b
     String(i),
     String(rank.get(p)),
     short[i]!,
+    p.variant,
     p.shapes,
     `${p.gpuMs.toFixed(3)} ± ${p.sdMs.toFixed(3)}`,
     `${(p.share * 100).toFixed(1)}%`,
   ]);
-  const header = ['#', 'rank', 'pass', 'shapes', 'gpu ms (mean ± sd)', 'share'];
+  const header = ['#', 'rank', 'pass', 'variant', 'shapes', 'gpu ms (mean ± sd)', 'share'];
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (l: string[]) => l.map((c, i) => pad(c, widths[i]!, i === 2 || i === 3)).join('  ');
+  const fmt = (l: string[]) => l.map((c, i) => pad(c, widths[i]!, i >= 2 && i <= 4)).join('  ');
   const first = passes[0]!;
   const out = [
-    `GPU time per pass, ${first.model} at ${first.resolution} (${timestamps ? 'timestamp queries' : 'no timestamp-query: whole frame only'}, ${first.samples} frames)`,
+    `GPU time per pass, ${first.impl}, ${first.model} at ${first.resolution} (${timestamps ? 'timestamp queries' : 'no timestamp-query: whole frame only'}, ${first.samples} frames)`,
     fmt(header),
     fmt(widths.map((w) => '-'.repeat(w))),
     ...lines.map(fmt),
     `sum of passes ${total.toFixed(2)} ms GPU${e2eMs !== undefined ? `; end-to-end median ${e2eMs.toFixed(1)} ms (profiler off)` : ''}`,
   ];
-  // By kernel (first word of the pass name), sorted by cost.
+  out.push('by kernel, most costly first:');
+  for (const [k, e] of [...kernelTotals(passes)].sort((a, b) => b[1].ms - a[1].ms)) {
+    out.push(
+      `  ${k.padEnd(16)} ${String(e.count).padStart(3)} passes  ${e.ms.toFixed(2).padStart(9)} ms  ${((e.ms / total) * 100).toFixed(1).padStart(5)}%`,
+    );
+  }
+  return out.join('\n');
+}
+
+/** GPU ms and pass count per kernel (the first word of a pass name). */
+function kernelTotals(passes: BenchPass[]): Map<string, { ms: number; count: number }> {
   const byKernel = new Map<string, { ms: number; count: number }>();
   for (const p of passes) {
     const k = p.name.split(' ')[0]!;
@@ -226,12 +291,47 @@ function passTable(passes: BenchPass[], e2eMs: number | undefined, timestamps: b
     e.count++;
     byKernel.set(k, e);
   }
-  out.push('by kernel, most costly first:');
-  for (const [k, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms)) {
-    out.push(
-      `  ${k.padEnd(16)} ${String(e.count).padStart(3)} passes  ${e.ms.toFixed(2).padStart(9)} ms  ${((e.ms / total) * 100).toFixed(1).padStart(5)}%`,
-    );
+  return byKernel;
+}
+
+/** Per resolution: GPU ms per kernel, tuned / untuned, from the profiles of both. */
+function tunedVsUntunedTable(model: string, passes: BenchPass[]): string {
+  const mine = passes.filter((p) => p.model === model);
+  const resolutions = [...new Set(mine.map((p) => p.resolution))];
+  const kernels = [...new Set(mine.map((p) => p.name.split(' ')[0]!))];
+  const header = ['resolution', ...kernels.map((k) => `${k} ms`), 'sum ms'];
+  const body: string[][] = [];
+  for (const r of resolutions) {
+    const t = kernelTotals(mine.filter((p) => p.resolution === r && p.impl === 'ours'));
+    const u = kernelTotals(mine.filter((p) => p.resolution === r && p.impl === 'ours-untuned'));
+    if (!t.size || !u.size) continue;
+    const cell = (a: number | undefined, b: number | undefined) => `${a?.toFixed(2) ?? '-'} / ${b?.toFixed(2) ?? '-'}`;
+    const sum = (m: Map<string, { ms: number }>) => [...m.values()].reduce((a, e) => a + e.ms, 0);
+    body.push([r, ...kernels.map((k) => cell(t.get(k)?.ms, u.get(k)?.ms)), cell(sum(t), sum(u))]);
   }
+  if (!body.length) return '';
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((l) => l[i]!.length)));
+  const fmt = (l: string[]) => l.map((c, i) => pad(c, widths[i]!, i === 0)).join('  ');
+  return [
+    `GPU ms per kernel, tuned / untuned (sum of per-pass means), ${model}`,
+    fmt(header),
+    fmt(widths.map((w) => '-'.repeat(w))),
+    ...body.map(fmt),
+  ].join('\n');
+}
+
+/** The layers whose tuned choice is not the default, and how each candidate timed. */
+function tuningSummary(t: BenchTuning): string {
+  const out = [
+    `tuning ${t.model} at ${t.resolution}: ${t.ms.toFixed(0)} ms, ${t.frames} frames (${t.timing === 'pass' ? 'per-pass timestamps' : 'whole frames'})`,
+  ];
+  const short = shortPassNames(t.layers.map((l) => l.name));
+  t.layers.forEach((l, i) => {
+    const c = l.candidates
+      .map((x) => `${x.variant}${x.variant === l.choice ? '*' : ''} ${x.ms === null ? '-' : x.ms.toFixed(3)}`)
+      .join(', ');
+    out.push(`  ${short[i]!.padEnd(48)} ${c}`);
+  });
   return out.join('\n');
 }
 
@@ -253,6 +353,7 @@ async function main(): Promise<void> {
         'profile-resolution': { type: 'string', default: '257' },
         'profile-frames': { type: 'string', default: '10' },
         profile: { type: 'string', default: 'first' },
+        'first-pose': { type: 'string', default: '3' },
         image: { type: 'string' },
         json: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -271,6 +372,7 @@ async function main(): Promise<void> {
   const budgetS = Number(values.budget);
   if (!(budgetS > 0)) throw new ToolError(`invalid --budget "${values.budget}": expected seconds > 0`);
   const profileFrames = positiveInt(values['profile-frames'], '--profile-frames');
+  const firstPoseRuns = positiveInt(values['first-pose'], '--first-pose', 0);
   const profileMode = values.profile;
   if (!['first', 'all', 'none'].includes(profileMode))
     throw new ToolError(`invalid --profile "${profileMode}": expected first, all or none`);
@@ -281,7 +383,8 @@ async function main(): Promise<void> {
   if (!impls.length) throw new ToolError('--impls is empty');
   const resolutions = list(values.resolutions).map((t) => parseResolution(t, '--resolutions'));
   if (!resolutions.length) throw new ToolError('--resolutions is empty');
-  const profileRes = parseResolution(values['profile-resolution'], '--profile-resolution');
+  const profileResolutions = list(values['profile-resolution']).map((t) => parseResolution(t, '--profile-resolution'));
+  if (!profileResolutions.length) throw new ToolError('--profile-resolution is empty');
   // Checked and reserved now: a bad --json fails before minutes of measuring, not after.
   const jsonOut = values.json
     ? OutputFile.reserve(userPath(values.json), values.json, {
@@ -326,7 +429,10 @@ async function main(): Promise<void> {
 
   const rows: BenchRow[] = [];
   const passes: BenchPass[] = [];
+  const tuningRuns: BenchTuning[] = [];
+  let tuningAdapter: string | null = null;
   const failures: BenchFailure[] = [];
+  let firstPose: BenchFirstPose | null = null;
   const environment: Record<string, unknown> = {
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model,
@@ -337,7 +443,7 @@ async function main(): Promise<void> {
   let profileTimestamps = true;
   const started = Date.now();
 
-  const usesTfjs = impls.some((i) => i !== 'ours');
+  const usesTfjs = impls.some((i) => !isOurs(i));
   log(
     `bench: starting Vite and Chromium${usesTfjs ? ' (pre-bundling TF.js)' : ''}; load average ${os
       .loadavg()
@@ -347,10 +453,48 @@ async function main(): Promise<void> {
   const session = await openSession({ tfjs: usesTfjs });
   environment.browser = await session.browser.version();
   try {
+    if (firstPoseRuns > 0 && impls.some(isOurs)) {
+      const model = models[0]!;
+      const r = resolutions.find((x) => {
+        try {
+          checkResolution(x.width, x.height, refs.get(model)!.outputStride);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      if (r) {
+        const runs: BenchFirstPose['runs'] = [];
+        for (let i = 0; i < firstPoseRuns; i++) {
+          const page = await session.openPage('tools/pages/bench.html', 'bench');
+          try {
+            const f = await page.call<FirstPoseResult>('firstPose', {
+              weights: refs.get(model)!.url,
+              resolution: r,
+              image: imageUrl,
+              imageB64,
+            });
+            if (f.errors.length) throw new Error(f.errors.join('\n'));
+            runs.push({ createMs: f.createMs, firstFrameMs: f.firstFrameMs, totalMs: f.totalMs });
+          } catch (err) {
+            failures.push({ impl: 'ours', model, resolution: resText(r), error: `first pose: ${(err as Error).message}` });
+          } finally {
+            await page.close().catch(() => undefined);
+          }
+        }
+        if (runs.length) {
+          firstPose = { model, resolution: resText(r), runs, medianTotalMs: median(runs.map((x) => x.totalMs)) };
+          log(
+            `bench: ${model} ours: time to first pose at ${resText(r)}: median ${firstPose.medianTotalMs.toFixed(0)} ms of ` +
+              runs.map((x) => `${x.totalMs.toFixed(0)} (create ${x.createMs.toFixed(0)} + frame ${x.firstFrameMs.toFixed(0)})`).join(', '),
+          );
+        }
+      }
+    }
     for (const [mi, model] of models.entries()) {
       const manifest = refs.get(model)!;
       // TF.js peers run only where the model has a TF.js copy.
-      const modelImpls = impls.filter((impl) => impl === 'ours' || manifest.tfjsUrl);
+      const modelImpls = impls.filter((impl) => isOurs(impl) || manifest.tfjsUrl);
       const valid: Res[] = [];
       for (const r of resolutions) {
         try {
@@ -361,8 +505,10 @@ async function main(): Promise<void> {
           log(`bench: ${model}: skipping ${resText(r)}: ${(err as Error).message}`);
         }
       }
+      // ours and ours-untuned run paired in one page, their frames alternated (see tools/pages/bench.ts).
+      const paired = modelImpls.includes('ours') && modelImpls.includes('ours-untuned');
       for (const impl of modelImpls) {
-        if (!valid.length) continue;
+        if (!valid.length || (paired && impl === 'ours-untuned')) continue;
         let page: ToolPage | null = null;
         try {
           page = await session.openPage('tools/pages/bench.html', 'bench');
@@ -373,14 +519,18 @@ async function main(): Promise<void> {
             resolution: valid[0],
             image: imageUrl,
             imageB64,
+            pairUntuned: paired && impl === 'ours',
           });
-          const detail =
-            impl === 'ours' ? `adapter ${info.adapter}, timestamp-query ${info.timestamps ? 'yes' : 'no'}` : `backend ${info.backend}`;
+          const detail = isOurs(impl)
+            ? `adapter ${info.adapter}, timestamp-query ${info.timestamps ? 'yes' : 'no'}`
+            : `backend ${info.backend}`;
+          if (isOurs(impl)) tuningAdapter ??= info.adapter ?? null;
           log(
             `bench: ${model} ${impl}: loaded in ${info.loadMs.toFixed(0)} ms (${detail}); image ${info.image.width}x${info.image.height}`,
           );
-          (environment[impl] as Record<string, unknown> | undefined) ??=
-            impl === 'ours' ? { adapter: info.adapter, timestamps: info.timestamps } : { backend: info.backend };
+          (environment[impl] as Record<string, unknown> | undefined) ??= isOurs(impl)
+            ? { adapter: info.adapter, timestamps: info.timestamps }
+            : { backend: info.backend };
           if (info.image.generated) environment.image = 'generated 640x480 picture';
           let budgetLeftMs = budgetS * 1000;
           for (const [ri, r] of valid.entries()) {
@@ -389,21 +539,50 @@ async function main(): Promise<void> {
             try {
               const t = await page.call<TimeResult>('time', { resolution: r, frames, warmup, budgetMs: cellBudget });
               if (t.errors.length) throw new Error(t.errors.join('\n'));
-              const row: BenchRow = {
-                impl,
+              const makeRow = (rowImpl: Impl, samplesMs: number[], warmupMs: number[], poseScore: number): BenchRow => ({
+                impl: rowImpl,
                 model,
                 resolution: resText(r),
-                msPerFrame: median(t.samplesMs),
-                n: t.samplesMs.length,
-                warmup: t.warmupMs.length,
+                msPerFrame: median(samplesMs),
+                n: samplesMs.length,
+                warmup: warmupMs.length,
                 cut: t.cut,
-                meanMs: t.samplesMs.reduce((a, b) => a + b, 0) / t.samplesMs.length,
-                minMs: Math.min(...t.samplesMs),
-                maxMs: Math.max(...t.samplesMs),
-                poseScore: t.poseScore,
+                meanMs: samplesMs.reduce((a, b) => a + b, 0) / samplesMs.length,
+                minMs: Math.min(...samplesMs),
+                maxMs: Math.max(...samplesMs),
+                poseScore,
                 load1: os.loadavg()[0]!,
+                samplesMs,
+              });
+              const row: BenchRow = {
+                ...makeRow(impl, t.samplesMs, t.warmupMs, t.poseScore),
+                ...(t.tuning ? { tuningMs: t.tuning.ms, tuningFrames: t.tuning.frames } : {}),
               };
               rows.push(row);
+              if (t.paired) {
+                const u = makeRow('ours-untuned', t.paired.samplesMs, t.paired.warmupMs, t.paired.poseScore);
+                rows.push(u);
+                // Frames i of both nets ran back to back: their ratio sees the same load.
+                row.pairedRatio = median(t.samplesMs.map((ms, i) => ms / t.paired!.samplesMs[i]!));
+                log(
+                  `bench: ${model} ours-untuned ${u.resolution} (frames alternated with ours): ${fmtMs(u.msPerFrame)} ms median of ${u.n}` +
+                    ` (min ${fmtMs(u.minMs)}, max ${fmtMs(u.maxMs)}); pose score ${u.poseScore.toFixed(3)}`,
+                );
+              }
+              if (t.tuning) {
+                tuningRuns.push({
+                  model,
+                  resolution: resText(r),
+                  ms: t.tuning.ms,
+                  frames: t.tuning.frames,
+                  timing: t.tuning.timing,
+                  layers: t.tuning.layers,
+                });
+                log(
+                  `bench: ${model} ${impl} ${row.resolution}: tuned in ${t.tuning.ms.toFixed(0)} ms, ${t.tuning.frames} frames; ` +
+                    `${t.tuning.layers.filter((l) => l.candidates.length > 1).length} layers had candidates`,
+                );
+              }
               log(
                 `bench: ${model} ${impl} ${row.resolution}: ${fmtMs(row.msPerFrame)} ms median of ${row.n}` +
                   ` (min ${fmtMs(row.minMs)}, max ${fmtMs(row.maxMs)}; warm-up ${t.warmupMs.map((w) => w.toFixed(0)).join(', ')} ms)` +
@@ -416,30 +595,40 @@ async function main(): Promise<void> {
             }
             budgetLeftMs = Math.max(0, budgetLeftMs - (Date.now() - t0));
           }
-          const profileThis = impl === 'ours' && (profileMode === 'all' || (profileMode === 'first' && mi === 0));
-          if (profileThis) {
+          const profileThis = isOurs(impl) && (profileMode === 'all' || (profileMode === 'first' && mi === 0));
+          for (const profileRes of profileThis ? profileResolutions : []) {
             try {
               checkResolution(profileRes.width, profileRes.height, manifest.outputStride);
               const p = await page.call<ProfileResult>('profile', { resolution: profileRes, frames: profileFrames, warmup: 1 });
               if (p.errors.length) throw new Error(p.errors.join('\n'));
               profileTimestamps &&= p.timestamps;
-              const total = p.rows.reduce((a, x) => a + x.meanMs, 0);
-              for (const x of p.rows) {
-                passes.push({
-                  model,
-                  resolution: resText(profileRes),
-                  name: x.name,
-                  shapes: x.shapes,
-                  gpuMs: x.meanMs,
-                  sdMs: x.sdMs,
-                  share: total > 0 ? x.meanMs / total : 0,
-                  samples: x.samples,
-                });
+              const sets: [Impl, typeof p.rows][] = [
+                [impl, p.rows],
+                ...(p.pairedRows ? [['ours-untuned', p.pairedRows] as [Impl, typeof p.rows]] : []),
+              ];
+              for (const [rowImpl, profileRows] of sets) {
+                const total = profileRows.reduce((a, x) => a + x.meanMs, 0);
+                for (const x of profileRows) {
+                  passes.push({
+                    impl: rowImpl,
+                    model,
+                    resolution: resText(profileRes),
+                    name: x.name,
+                    shapes: x.shapes,
+                    variant: x.variant ?? 'default',
+                    gpuMs: x.meanMs,
+                    sdMs: x.sdMs,
+                    share: total > 0 ? x.meanMs / total : 0,
+                    samples: x.samples,
+                  });
+                }
               }
-              log(`bench: ${model} ours: profiled ${p.rows.length} passes at ${resText(profileRes)} over ${profileFrames} frames`);
+              log(
+                `bench: ${model} ${sets.map(([i]) => i).join(' and ')}: profiled ${p.rows.length} passes at ${resText(profileRes)} over ${profileFrames} frames${p.pairedRows ? ' each, alternated' : ''}`,
+              );
             } catch (err) {
               failures.push({ impl, model, resolution: resText(profileRes), error: `profile: ${(err as Error).message}` });
-              log(`bench: ${model} ours profile: FAILED: ${(err as Error).message}`);
+              log(`bench: ${model} ${impl} profile: FAILED: ${(err as Error).message}`);
             }
           }
           const closeErrors = await page.call<string[]>('close');
@@ -471,6 +660,12 @@ async function main(): Promise<void> {
     `image ${environment.image}; ${environment.browser}; ${os.cpus().length} CPUs; load average ${loads(environment.loadAverageStart as number[])} at the start,` +
       ` ${loads(os.loadavg())} at the end, ${environment.wallSeconds} s`,
   );
+  if (firstPose) {
+    out.push(
+      `time to first pose (ours, ${firstPose.model} at ${firstPose.resolution}, fresh page and device each): median ` +
+        `${firstPose.medianTotalMs.toFixed(0)} ms of ${firstPose.runs.map((x) => x.totalMs.toFixed(0)).join(', ')}`,
+    );
+  }
   for (const model of models) {
     const t = modelTable(model, resolutions, impls, rows, failures, frames);
     if (t) out.push('', t);
@@ -486,10 +681,18 @@ async function main(): Promise<void> {
   }
   const passModels = [...new Set(passes.map((p) => p.model))];
   for (const m of passModels) {
-    const ps = passes.filter((p) => p.model === m);
-    const e2e = rows.find((r) => r.model === m && r.impl === 'ours' && r.resolution === ps[0]!.resolution)?.msPerFrame;
-    out.push('', passTable(ps, e2e, profileTimestamps));
+    for (const impl of ['ours', 'ours-untuned'] as const) {
+      for (const res of [...new Set(passes.map((p) => p.resolution))]) {
+        const ps = passes.filter((p) => p.model === m && p.impl === impl && p.resolution === res);
+        if (!ps.length) continue;
+        const e2e = rows.find((r) => r.model === m && r.impl === impl && r.resolution === res)?.msPerFrame;
+        out.push('', passTable(ps, e2e, profileTimestamps));
+      }
+    }
+    const t = tunedVsUntunedTable(m, passes);
+    if (t) out.push('', t);
   }
+  for (const t of tuningRuns) out.push('', tuningSummary(t));
   if (failures.length) {
     out.push('', 'failures:');
     for (const f of failures)
@@ -501,6 +704,8 @@ async function main(): Promise<void> {
     const json: BenchJson = {
       rows,
       passes,
+      tuning: { adapter: tuningAdapter, runs: tuningRuns },
+      firstPose,
       failures,
       environment,
       settings: {
@@ -510,8 +715,9 @@ async function main(): Promise<void> {
         frames,
         warmup,
         budgetSeconds: budgetS,
-        profileResolution: resText(profileRes),
+        profileResolutions: profileResolutions.map(resText),
         profileFrames,
+        firstPoseRuns,
       },
     };
     jsonOut?.write(`${JSON.stringify(json, null, 2)}\n`);

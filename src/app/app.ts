@@ -15,7 +15,7 @@
  * their own modules and listen to `on('frame' | 'change' | 'device', ...)`.
  */
 import type { DeviceOptions } from '../gpu/device.ts';
-import type { FrameProfile } from '../gpu/profiler.ts';
+import { STATS_WINDOW, type FrameProfile } from '../gpu/profiler.ts';
 import { fetchWeights, type LoadedWeights } from '../model/model.ts';
 import { checkResolution, snapResolution } from '../plan/shapes.ts';
 import { toPoseRecord, type PoseRecord } from '../pose/record.ts';
@@ -116,8 +116,6 @@ interface Events {
 }
 
 const HISTORY = 240;
-/** Frames per statistic, as the core profiler's rolling window. */
-export const STATS_WINDOW = 30;
 
 const nextAnimationFrame = () => new Promise<number>((resolve) => requestAnimationFrame(resolve));
 
@@ -180,13 +178,16 @@ export class PoseApp {
   readonly direct: boolean;
   /** How devices are requested, the first (by the page) and any replacement. */
   readonly deviceOptions: DeviceOptions;
+  /** Kernel variant tuning (see PoseNetConfig.tuning). */
+  readonly tuning: 'auto' | 'off';
 
   constructor(
     readonly view: HTMLCanvasElement,
     settings: Settings,
-    options: { direct?: boolean; device?: DeviceOptions } = {},
+    options: { direct?: boolean; device?: DeviceOptions; tuning?: 'auto' | 'off' } = {},
   ) {
     this.direct = !!options.direct;
+    this.tuning = options.tuning ?? 'auto';
     this.deviceOptions = options.device ?? {};
     this.settings = { ...settings, resolution: { ...settings.resolution } };
     this.frameCtx = this.frameCanvas.getContext('2d', { alpha: false })!;
@@ -253,7 +254,7 @@ export class PoseApp {
         if (this.watch?.device === device) void this.recover(info);
       },
     });
-    const net = await createPoseNet({ weights: this.loaded!, resolution: this.settings.resolution, device });
+    const net = await createPoseNet({ weights: this.loaded!, resolution: this.settings.resolution, device, tuning: this.tuning });
     net.profiler.setEnabled(true);
     this.generation++;
     this.lastProfile = null;

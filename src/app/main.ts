@@ -11,6 +11,8 @@
  * - `continuous=1`: re-run a still image or paused video on every animation frame (timing);
  * - `camera=0`: do not ask for the camera (offer the file drop straight away);
  * - `timestamps=0`: a device without timestamp-query (the profiler's whole-frame mode);
+ * - `tuning=off`: the kernels' default variants (no tuning; default `auto`: tuned on this
+ *   GPU over the first frames at each resolution, cached for the next visit);
  * - `direct=1`: give the network the video / image element itself rather than the
  *   frame's copy on a canvas (see PoseApp.direct; breaks video on SwiftShader).
  *
@@ -25,7 +27,7 @@ import { Controls, type SourceActions } from './controls.ts';
 import { Banner } from './device-loss.ts';
 import { bytes, h, ms } from './dom.ts';
 import { installHandle } from './debug-handle.ts';
-import { computeProfile } from './metrics.ts';
+import { computeProfile, tuningText } from './metrics.ts';
 import { fetchModelIndex, type ModelEntry } from './models.ts';
 import { ProfilerPanel } from './profiler-panel.ts';
 import { hasCameraApi, listCameras, openCamera, openFile, openUrl, type FrameSource } from './sources.ts';
@@ -83,6 +85,9 @@ async function boot(): Promise<void> {
   statusLine.textContent = 'loading the model…';
   const { settings, notes } = readUrlSettings(params);
   settings.model = checkModel(settings.model, models, notes);
+  const tuningParam = params.get('tuning');
+  if (tuningParam !== null && tuningParam !== 'auto' && tuningParam !== 'off')
+    notes.push(`tuning=${tuningParam} is not one of auto, off: using auto.`);
   const canvas = h('canvas', {
     id: 'view',
     width: 640,
@@ -90,7 +95,11 @@ async function boot(): Promise<void> {
     role: 'img',
     'aria-label': 'the picture with the detected pose drawn over it (no source yet)',
   });
-  const engine = new PoseApp(canvas, settings, { direct: params.get('direct') === '1', device: deviceOptions });
+  const engine = new PoseApp(canvas, settings, {
+    direct: params.get('direct') === '1',
+    device: deviceOptions,
+    tuning: tuningParam === 'off' ? 'off' : 'auto',
+  });
   app = engine;
 
   // ----- layout -----
@@ -218,7 +227,8 @@ async function boot(): Promise<void> {
           ? `pose score ${pose.score.toFixed(2)} · ${shown}/17 keypoints ≥ ${engine.settings.minScore.toFixed(2)}`
           : 'no pose';
     canvas.setAttribute('aria-label', `${r.source}, with the detected pose drawn over it: ${poseInfo.textContent}`);
-    const state = `running ${engine.settings.model} on ${r.source}`;
+    const tuning = tuningText(engine.net?.tuning ?? null);
+    const state = `running ${engine.settings.model} on ${r.source}${tuning ? ` · ${tuning}` : ''}`;
     if (statusLine.textContent !== state) {
       statusLine.className = 'status ok';
       statusLine.textContent = state;

@@ -20,6 +20,7 @@
  * CPU from submit to readback, and total GPU ms is that figure.
  */
 import { STATS_WINDOW, summarize, type PassStats, type TraceEvent } from '../gpu/profiler.ts';
+import type { TuningProgress } from '../gpu/tuner.ts';
 import type { Resolution } from '../posenet.ts';
 import type { FrameRecord, PoseApp } from './app.ts';
 
@@ -62,8 +63,18 @@ export interface AppProfile {
   gpuBufferBytes: number;
   /** CPU ms of the last resolution switch (building the new plan). */
   switchMs: number;
+  /** Kernel variant tuning at the current resolution (null before the net exists). */
+  tuning: TuningProgress | null;
   /** Chrome trace of the last `frames` frames (default: all kept, up to 60). */
   trace(frames?: number): ChromeTrace;
+}
+
+/** The status of tuning in a few words: `tuning (n/m)` while it runs, else null. */
+export function tuningText(t: TuningProgress | null): string | null {
+  if (!t) return null;
+  if (t.state === 'tuning') return `tuning (${t.frame}/${t.frames})`;
+  if (t.state === 'compiling' || t.state === 'waiting') return `tuning (0/${t.frames}): compiling variants`;
+  return null;
 }
 
 export function sortedByCost(rows: PassRow[]): PassRow[] {
@@ -120,6 +131,7 @@ export function computeProfile(app: PoseApp): AppProfile {
     gpuBytes: net?.gpuBytes() ?? 0,
     gpuBufferBytes: net?.ledger.bytes(false) ?? 0,
     switchMs: app.lastSwitchMs,
+    tuning: net ? net.tuning : null,
     trace: (frames?: number) => buildTrace(app.history, frames, app.adapterInfo),
   };
 }
@@ -144,14 +156,14 @@ export function buildTrace(history: FrameRecord[], frames = 60, adapter = ''): C
     const p = r.profile!;
     for (const pass of p.passes) {
       events.push({
-        name: pass.name,
+        name: pass.variant ? `${pass.name} [${pass.variant}]` : pass.name,
         cat: 'pass',
         ph: 'X',
         ts: round3((p.startMs - origin + pass.startMs) * 1000),
         dur: round3(pass.durationMs * 1000),
         pid: 1,
         tid: 1,
-        args: { frame: r.frame, resolution: `${r.width}x${r.height}`, model: r.model },
+        args: { frame: r.frame, resolution: `${r.width}x${r.height}`, model: r.model, ...(pass.variant ? { variant: pass.variant } : {}) },
       });
     }
   }

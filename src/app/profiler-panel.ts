@@ -1,13 +1,14 @@
 /**
- * The profiler panel: per pass of the plan its name and shapes, GPU ms (rolling mean ±
- * sd from timestamp queries) and share of the frame as a bar, sorted by cost; the
+ * The profiler panel: per pass of the plan its name, kernel variant and shapes, GPU ms
+ * (rolling mean ± sd from timestamp queries) and share of the frame as a bar, sorted by
+ * cost; where kernel tuning stands ("tuning (n/m)", then the variants chosen); the
  * frame's totals (GPU ms, CPU encode ms, latency, fps, GPU memory); and "Export trace",
  * which downloads a Chrome trace of the last N frames. Without timestamp-query it says
  * so and shows whole-frame timing only. Redrawn at most four times a second.
  */
 import type { PoseApp } from './app.ts';
 import { bytes, download, h, ms } from './dom.ts';
-import { computeProfile, sortedByCost, type AppProfile } from './metrics.ts';
+import { computeProfile, sortedByCost, tuningText, type AppProfile } from './metrics.ts';
 
 const REDRAW_MS = 250;
 /** Most frames the trace export takes (the history keeps 240; a trace of 60 frames is already large). */
@@ -25,6 +26,7 @@ export function parseTraceFrames(text: string): number | { error: string } {
 export class ProfilerPanel {
   readonly element: HTMLElement;
   private readonly mode = h('p', { id: 'profiler-mode', class: 'muted small' });
+  private readonly tuning = h('p', { id: 'profiler-tuning', class: 'small' });
   private readonly summary = h('dl', { id: 'profiler-summary', class: 'summary' });
   private readonly tbody = h('tbody', { id: 'profiler-rows' });
   private readonly traceFrames = h('input', {
@@ -48,6 +50,7 @@ export class ProfilerPanel {
       { class: 'profiler', id: 'profiler' },
       h('h2', {}, 'Profiler'),
       this.mode,
+      this.tuning,
       h(
         'label',
         {
@@ -128,6 +131,15 @@ export class ProfilerPanel {
           'no per-pass GPU timing, whole-frame timing only (CPU clock, submit to readback).'
         : 'Per-pass timing is off: whole-frame timing only.';
     this.element.classList.toggle('no-timestamps', !p.timestamps);
+    const t = p.tuning;
+    this.tuning.textContent =
+      tuningText(t) ??
+      (t?.state === 'tuned'
+        ? `Kernel variants tuned on this GPU (${t.timing === 'pass' ? 'each layer timed' : 'whole frames timed'}); each pass shows its choice.`
+        : t?.state === 'fixed'
+          ? 'Kernel variants fixed by the given tuning table.'
+          : 'Default kernel variants (tuning off).');
+    this.tuning.dataset.state = t?.state ?? 'none';
     const items: [string, string, string][] = [
       ['total GPU', p.timestamps ? `${ms(p.totalGpuMs)} ± ${ms(p.totalGpuSdMs)} ms` : `${ms(p.totalGpuMs)} ms (whole frame)`, 'total-gpu'],
       ['sum of passes', p.timestamps ? `${ms(p.passSumMs)} ms` : '–', 'pass-sum'],
@@ -156,7 +168,13 @@ export class ProfilerPanel {
           h(
             'td',
             { class: 'name' },
-            h('div', { class: 'pass-name' }, h('span', { class: 'kernel' }), h('span', { class: 'layer' })),
+            h(
+              'div',
+              { class: 'pass-name' },
+              h('span', { class: 'kernel' }),
+              h('span', { class: 'variant' }),
+              h('span', { class: 'layer' }),
+            ),
             h('div', { class: 'shapes muted small' }),
           ),
           h('td', { class: 'num' }),
@@ -167,9 +185,11 @@ export class ProfilerPanel {
       const [idx, name, num, share] = [...tr.children] as HTMLElement[];
       idx!.textContent = String(row.index);
       const [passName, shapes] = [...name!.children] as HTMLElement[];
-      const [kernel, layer] = [...passName!.children] as HTMLElement[];
+      const [kernel, variant, layer] = [...passName!.children] as HTMLElement[];
       kernel!.textContent = short[row.index]!.kernel;
+      variant!.textContent = row.variant ?? '';
       layer!.textContent = short[row.index]!.layer;
+      tr.dataset.variant = row.variant ?? '';
       passName!.title = row.name;
       tr.dataset.pass = row.name;
       shapes!.textContent = row.shapes;

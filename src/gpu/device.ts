@@ -1,7 +1,8 @@
 /**
  * WebGPU device set-up for PoseNet: an adapter, the optional `timestamp-query` feature
- * (for the profiler) and the largest storage buffers the adapter allows (ResNet50's
- * weights are ~100 MB in one buffer).
+ * (for the profiler and the tuner), the optional `subgroups` feature (for the kernel
+ * variants that use subgroup operations) and the largest storage buffers the adapter
+ * allows (ResNet50's weights are ~100 MB in one buffer).
  */
 
 export class WebGPUUnavailableError extends Error {
@@ -12,6 +13,8 @@ export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
   /** Ask for timestamp-query when the adapter has it (default true). */
   timestamps?: boolean;
+  /** Ask for subgroups when the adapter has it (default true). */
+  subgroups?: boolean;
 }
 
 export async function requestPoseNetDevice(options: DeviceOptions = {}): Promise<GPUDevice> {
@@ -31,6 +34,8 @@ export async function requestPoseNetDevice(options: DeviceOptions = {}): Promise
   }
   const requiredFeatures: GPUFeatureName[] = [];
   if ((options.timestamps ?? true) && adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  // A string: TF.js's older @webgpu/types, also in this build, lacks the name.
+  if ((options.subgroups ?? true) && adapter.features.has('subgroups')) requiredFeatures.push('subgroups' as GPUFeatureName);
   return adapter.requestDevice({
     label: 'PoseNet.device',
     requiredFeatures,

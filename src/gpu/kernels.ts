@@ -1,64 +1,33 @@
 /**
- * Kernel registry and pipeline cache.
+ * Pipeline cache over the kernel modules (src/kernels). A pipeline is keyed by kernel,
+ * variant and override constants, never by a shape, so one pipeline serves every layer
+ * of its kind and variant at every resolution: switching resolution compiles nothing.
+ * Pipelines come synchronously (`pipeline`, for what a frame needs now) or in the
+ * background (`pipelineAsync`, createComputePipelineAsync, for the tuner's candidates);
+ * either way each is made once and kept for the device's life.
  *
- * A kernel is one WGSL module in shaders/ (a TypeScript module exporting the WGSL text, so
- * that Vite, Node and bundlers import it with no loader) with one entry point `main`,
- * described here as data: its bind group layout and its uniform size. Shapes reach a
- * kernel through its uniform; choices (activation, kernel size, residual, workgroup size)
- * are `override` constants. The cache key is the kernel name plus its constants, never a
- * shape, so one pipeline serves every layer of its kind at every resolution: switching
- * resolution compiles nothing.
+ * A compile error names the kernel, the variant, the WGSL line and that line's text.
  */
-import { conv2dWgsl } from '../../shaders/conv2d.wgsl.ts';
-import { decodeCandidatesWgsl } from '../../shaders/decode_candidates.wgsl.ts';
-import { decodeSingleWgsl } from '../../shaders/decode_single.wgsl.ts';
-import { depthwiseWgsl } from '../../shaders/depthwise.wgsl.ts';
-import { maxpoolWgsl } from '../../shaders/maxpool.wgsl.ts';
-import { pointwiseWgsl } from '../../shaders/pointwise.wgsl.ts';
-import { preprocessWgsl } from '../../shaders/preprocess.wgsl.ts';
+import { KERNEL_MODULES } from '../kernels/index.ts';
+import {
+  findVariant,
+  variantAvailable,
+  variantSource,
+  type BindingKind,
+  type Constants,
+  type KernelModule,
+  type KernelName,
+} from '../kernels/kernel.ts';
 
-export type KernelName = 'preprocess' | 'conv2d' | 'depthwise' | 'pointwise' | 'maxpool' | 'decode_single' | 'decode_candidates';
+export type { Constants, KernelName };
 
-type Binding = 'uniform' | 'read' | 'write' | 'texture';
-
-interface KernelSpec {
-  bindings: Binding[];
-  /** Bytes of the kernel's uniform struct (a multiple of 16). */
-  uniformBytes: number;
-}
-
-export const KERNELS: Record<KernelName, KernelSpec> = {
-  preprocess: { bindings: ['uniform', 'texture', 'write'], uniformBytes: 80 },
-  conv2d: { bindings: ['uniform', 'read', 'read', 'write', 'read'], uniformBytes: 64 },
-  depthwise: { bindings: ['uniform', 'read', 'read', 'write'], uniformBytes: 64 },
-  pointwise: { bindings: ['uniform', 'read', 'read', 'write', 'read'], uniformBytes: 48 },
-  maxpool: { bindings: ['uniform', 'read', 'write'], uniformBytes: 48 },
-  decode_single: { bindings: ['uniform', 'read', 'write'], uniformBytes: 64 },
-  decode_candidates: { bindings: ['uniform', 'read', 'write'], uniformBytes: 32 },
-};
-
-const SOURCES: Record<KernelName, string> = {
-  preprocess: preprocessWgsl,
-  conv2d: conv2dWgsl,
-  depthwise: depthwiseWgsl,
-  pointwise: pointwiseWgsl,
-  maxpool: maxpoolWgsl,
-  decode_single: decodeSingleWgsl,
-  decode_candidates: decodeCandidatesWgsl,
-};
-
-export function kernelSource(name: KernelName): string {
-  return SOURCES[name];
-}
-
-export type Constants = Record<string, number | boolean>;
-
-function layoutEntry(binding: number, kind: Binding): GPUBindGroupLayoutEntry {
+function layoutEntry(binding: number, kind: BindingKind): GPUBindGroupLayoutEntry {
   const visibility = GPUShaderStage.COMPUTE;
   switch (kind) {
     case 'uniform':
       return { binding, visibility, buffer: { type: 'uniform' } };
     case 'read':
+    case 'weights':
       return { binding, visibility, buffer: { type: 'read-only-storage' } };
     case 'write':
       return { binding, visibility, buffer: { type: 'storage' } };
@@ -67,74 +36,155 @@ function layoutEntry(binding: number, kind: Binding): GPUBindGroupLayoutEntry {
   }
 }
 
+/** A bound resource: a buffer (whole, or a slice such as a pass's uniform) or a texture view. */
+export type BoundResource = GPUBuffer | { buffer: GPUBuffer; offset: number; size: number } | GPUTextureView;
+
+/** A message for one WGSL compile error: kernel, variant, line, the line's text. */
+export function describeCompileMessage(kernel: KernelName, variant: string, source: string, m: GPUCompilationMessage): string {
+  const text = source.split('\n')[m.lineNum - 1]?.trim() ?? '';
+  return `kernel ${kernel}, variant ${variant}, WGSL line ${m.lineNum}:${m.linePos} \`${text}\`: ${m.message}`;
+}
+
 /**
  * Per-device cache of shader modules, bind group layouts and pipelines. Owned by the
  * PoseNet instance (or a test); pipelines live as long as the device.
  */
 export class KernelCache {
-  private readonly modules = new Map<KernelName, GPUShaderModule>();
+  private readonly modules = new Map<string, GPUShaderModule>();
   private readonly layouts = new Map<KernelName, GPUBindGroupLayout>();
   private readonly pipelineLayouts = new Map<KernelName, GPUPipelineLayout>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  /** Shader compilation errors found so far, by kernel. */
+  private readonly pending = new Map<string, Promise<GPUComputePipeline | null>>();
+  /** Device features that variants may need (e.g. subgroups). */
+  readonly features: ReadonlySet<string>;
+  /** Shader compilation errors found so far (see describeCompileMessage). */
   readonly compileErrors: string[] = [];
 
-  constructor(readonly device: GPUDevice) {}
+  constructor(readonly device: GPUDevice) {
+    this.features = new Set(device.features as unknown as Iterable<string>);
+  }
+
+  /** Whether this device can run a kernel's variant (has the features it needs). */
+  available(kernel: KernelName, variant: string): boolean {
+    return variantAvailable(findVariant(KERNEL_MODULES[kernel] as KernelModule<unknown>, variant), this.features);
+  }
 
   layout(name: KernelName): GPUBindGroupLayout {
     let layout = this.layouts.get(name);
     if (!layout) {
       layout = this.device.createBindGroupLayout({
         label: `Kernel.${name}.bindGroupLayout`,
-        entries: KERNELS[name].bindings.map((kind, i) => layoutEntry(i, kind)),
+        entries: KERNEL_MODULES[name].bindings.map((b, i) => layoutEntry(i, b.kind)),
       });
       this.layouts.set(name, layout);
     }
     return layout;
   }
 
-  private module(name: KernelName): GPUShaderModule {
-    let module = this.modules.get(name);
+  /**
+   * A bind group for a kernel from its resources by binding name (every binding of the
+   * kernel must be given; the uniform usually as a slice of a shared buffer).
+   */
+  bindGroup(name: KernelName, label: string, resources: Record<string, BoundResource>): GPUBindGroup {
+    const bindings = KERNEL_MODULES[name].bindings;
+    for (const key of Object.keys(resources)) {
+      if (!bindings.some((b) => b.name === key)) throw new Error(`${label}: kernel ${name} has no binding "${key}"`);
+    }
+    return this.device.createBindGroup({
+      label,
+      layout: this.layout(name),
+      entries: bindings.map((b, binding) => {
+        const r = resources[b.name];
+        if (!r) throw new Error(`${label}: kernel ${name} needs binding "${b.name}"`);
+        return { binding, resource: r instanceof GPUBuffer ? { buffer: r } : r };
+      }),
+    });
+  }
+
+  private module(name: KernelName, variant: string): GPUShaderModule {
+    const key = `${name}/${variant}`;
+    let module = this.modules.get(key);
     if (!module) {
-      module = this.device.createShaderModule({ label: `Kernel.${name}`, code: kernelSource(name) });
-      this.modules.set(name, module);
+      const source = variantSource(KERNEL_MODULES[name], variant);
+      module = this.device.createShaderModule({ label: `Kernel.${key}`, code: source });
+      this.modules.set(key, module);
       void module.getCompilationInfo?.().then((info) => {
         for (const m of info.messages) {
-          if (m.type === 'error')
-            this.compileErrors.push(`shaders/${name}.wgsl.ts (WGSL line ${m.lineNum}, column ${m.linePos}): ${m.message}`);
+          if (m.type === 'error') this.compileErrors.push(describeCompileMessage(name, variant, source, m));
         }
       });
     }
     return module;
   }
 
-  static key(name: KernelName, constants: Constants): string {
+  static key(name: KernelName, variant: string, constants: Constants): string {
     const parts = Object.keys(constants)
       .sort()
       .map((k) => `${k}=${Number(constants[k])}`);
-    return `${name}(${parts.join(',')})`;
+    return `${name}/${variant}(${parts.join(',')})`;
   }
 
-  /** The pipeline for a kernel with these override constants (created once). */
-  pipeline(name: KernelName, constants: Constants = {}): GPUComputePipeline {
-    const key = KernelCache.key(name, constants);
+  private descriptor(name: KernelName, variant: string, constants: Constants, key: string): GPUComputePipelineDescriptor {
+    if (!this.available(name, variant)) {
+      throw new Error(
+        `kernel ${name}, variant ${variant}: this device lacks ${findVariant(KERNEL_MODULES[name], variant).features?.join(', ')}`,
+      );
+    }
+    let layout = this.pipelineLayouts.get(name);
+    if (!layout) {
+      layout = this.device.createPipelineLayout({ label: `Kernel.${name}.pipelineLayout`, bindGroupLayouts: [this.layout(name)] });
+      this.pipelineLayouts.set(name, layout);
+    }
+    const numeric: Record<string, number> = {};
+    for (const [k, v] of Object.entries(constants)) numeric[k] = Number(v);
+    return {
+      label: `Kernel.${key}`,
+      layout,
+      compute: { module: this.module(name, variant), entryPoint: 'main', constants: numeric },
+    };
+  }
+
+  /** The pipeline for a kernel's variant with these override constants (created once, now). */
+  pipeline(name: KernelName, variant: string, constants: Constants = {}): GPUComputePipeline {
+    const key = KernelCache.key(name, variant, constants);
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
-      let layout = this.pipelineLayouts.get(name);
-      if (!layout) {
-        layout = this.device.createPipelineLayout({ label: `Kernel.${name}.pipelineLayout`, bindGroupLayouts: [this.layout(name)] });
-        this.pipelineLayouts.set(name, layout);
-      }
-      const numeric: Record<string, number> = {};
-      for (const [k, v] of Object.entries(constants)) numeric[k] = Number(v);
-      pipeline = this.device.createComputePipeline({
-        label: `Kernel.${key}`,
-        layout,
-        compute: { module: this.module(name), entryPoint: 'main', constants: numeric },
-      });
+      pipeline = this.device.createComputePipeline(this.descriptor(name, variant, constants, key));
       this.pipelines.set(key, pipeline);
     }
     return pipeline;
+  }
+
+  /**
+   * The same pipeline compiled in the background (createComputePipelineAsync); resolves
+   * to null, with the error recorded in compileErrors, when it cannot be made.
+   */
+  pipelineAsync(name: KernelName, variant: string, constants: Constants = {}): Promise<GPUComputePipeline | null> {
+    const key = KernelCache.key(name, variant, constants);
+    const ready = this.pipelines.get(key);
+    if (ready) return Promise.resolve(ready);
+    let promise = this.pending.get(key);
+    if (!promise) {
+      promise = this.device.createComputePipelineAsync(this.descriptor(name, variant, constants, key)).then(
+        (pipeline) => {
+          if (!this.pipelines.has(key)) this.pipelines.set(key, pipeline);
+          this.pending.delete(key);
+          return this.pipelines.get(key)!;
+        },
+        (err: unknown) => {
+          this.pending.delete(key);
+          this.compileErrors.push(`kernel ${name}, variant ${variant}: pipeline ${key} failed: ${(err as Error).message}`);
+          return null;
+        },
+      );
+      this.pending.set(key, promise);
+    }
+    return promise;
+  }
+
+  /** The pipeline if it is made already (no compile), else null. */
+  ready(name: KernelName, variant: string, constants: Constants = {}): GPUComputePipeline | null {
+    return this.pipelines.get(KernelCache.key(name, variant, constants)) ?? null;
   }
 
   get pipelineCount(): number {

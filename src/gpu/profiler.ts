@@ -10,6 +10,12 @@
  *
  * Without `timestamp-query` it degrades to whole-frame timing (submit to readback on the
  * CPU), reported as one row named `frame`.
+ *
+ * Each pass carries the kernel variant it ran (the tuner may switch it): statistics are
+ * kept per pass and variant, stats() reports the variant running now, and the trace
+ * names it. The tuner borrows the timestamp machinery for its tuning frames
+ * (`beginFrame(passes, true)`) without turning the profiler on: such frames are timed
+ * and returned by collect(), not recorded.
  */
 import type { GpuLedger } from './resources.ts';
 import { ResourceGroup } from './resources.ts';
@@ -19,6 +25,8 @@ export interface PassInfo {
   name: string;
   /** Human-readable shapes, e.g. `65x65x96 -> 65x65x96`. */
   shapes: string;
+  /** The kernel variant the pass runs (e.g. `tile16x4`); absent for passes without variants. */
+  variant?: string;
 }
 
 export interface PassStats extends PassInfo {
@@ -31,7 +39,7 @@ export interface PassStats extends PassInfo {
 export interface FrameProfile {
   /** Frame start on the GPU clock, in ms (timestamp mode), else on performance.now(). */
   startMs: number;
-  passes: { name: string; startMs: number; durationMs: number }[];
+  passes: { name: string; variant?: string; startMs: number; durationMs: number }[];
   totalGpuMs: number;
 }
 
@@ -59,7 +67,13 @@ export class Profiler {
   private readBuffer: GPUBuffer | null = null;
   private capacity = 0;
   private passes: PassInfo[] = [];
+  /** The variant of each pass in the frame being timed (passes' variants can change between frames). */
+  private frameVariants: (string | undefined)[] = [];
   private pendingCount = 0;
+  /** The pending frame is timed for the tuner only (the profiler is off). */
+  private pendingForced = false;
+  /** The tuner keeps the queries allocated (reserve()). */
+  private reserved = false;
   private history = new Map<string, number[]>();
   private frames: FrameProfile[] = [];
   private frameWindow: number[] = [];
@@ -81,7 +95,17 @@ export class Profiler {
     if (on === this.enabledFlag) return;
     this.enabledFlag = on;
     this.reset();
-    if (!on) this.releaseQueries();
+    if (!on && !this.reserved) this.releaseQueries();
+  }
+
+  /**
+   * Allocates the queries for frames of up to `passCount` passes now and keeps them until
+   * dispose (the tuner calls this outside frames, so tuning frames allocate nothing).
+   */
+  reserve(passCount: number): void {
+    if (!this.supported) return;
+    if (passCount > this.capacity) this.allocate(passCount);
+    this.reserved = true;
   }
 
   get timestampsActive(): boolean {
@@ -96,10 +120,13 @@ export class Profiler {
 
   /**
    * Starts a frame with these passes; returns a function giving the timestampWrites of
-   * pass i, or null when timestamps are off.
+   * pass i, or null when timestamps are off. `force` (the tuner) times the frame even
+   * with the profiler off, without recording it.
    */
-  beginFrame(passes: PassInfo[]): ((i: number) => GPUComputePassTimestampWrites) | null {
-    if (!this.timestampsActive) return null;
+  beginFrame(passes: PassInfo[], force = false): ((i: number) => GPUComputePassTimestampWrites) | null {
+    this.pendingForced = false;
+    if (!this.timestampsActive && !(force && this.supported)) return null;
+    this.pendingForced = !this.timestampsActive;
     if (passes.length > this.capacity) this.allocate(passes.length);
     if (this.passes !== passes) {
       // New plan (resolution or model changed): old statistics describe other shapes.
@@ -109,13 +136,15 @@ export class Profiler {
       this.passes = passes;
     }
     this.pendingCount = passes.length;
+    this.frameVariants.length = passes.length;
+    for (let i = 0; i < passes.length; i++) this.frameVariants[i] = passes[i]!.variant;
     const querySet = this.querySet!;
     return (i: number) => ({ querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 });
   }
 
   /** Resolves this frame's queries into the readback buffer (call before finish()). */
   resolve(encoder: GPUCommandEncoder): void {
-    if (!this.timestampsActive || this.pendingCount === 0) return;
+    if (this.pendingCount === 0) return;
     const n = this.pendingCount * 2;
     encoder.resolveQuerySet(this.querySet!, 0, n, this.resolveBuffer!, 0);
     encoder.copyBufferToBuffer(this.resolveBuffer!, 0, this.readBuffer!, 0, n * 8);
@@ -123,8 +152,9 @@ export class Profiler {
 
   /** Reads the frame's timestamps back (after submit). */
   async collect(): Promise<FrameProfile | null> {
-    if (!this.timestampsActive || this.pendingCount === 0) return null;
+    if (this.pendingCount === 0) return null;
     const count = this.pendingCount;
+    const record = !this.pendingForced;
     this.pendingCount = 0;
     const buffer = this.readBuffer!;
     await buffer.mapAsync(GPUMapMode.READ, 0, count * 16);
@@ -137,9 +167,11 @@ export class Profiler {
       const end = stamps[2 * i + 1]!;
       const durationMs = end >= begin ? Number(end - begin) / 1e6 : 0;
       const info = this.passes[i]!;
-      frame.passes.push({ name: info.name, startMs: Number(begin - t0) / 1e6, durationMs });
+      const variant = this.frameVariants[i];
+      frame.passes.push({ name: info.name, variant, startMs: Number(begin - t0) / 1e6, durationMs });
       frame.totalGpuMs += durationMs;
-      const key = `${i}:${info.name}`;
+      if (!record) continue;
+      const key = historyKey(i, info.name, variant);
       let h = this.history.get(key);
       if (!h) {
         h = [];
@@ -148,7 +180,7 @@ export class Profiler {
       h.push(durationMs);
       if (h.length > STATS_WINDOW) h.shift();
     }
-    this.pushFrame(frame);
+    if (record) this.pushFrame(frame);
     return frame;
   }
 
@@ -165,7 +197,10 @@ export class Profiler {
     if (this.frames.length > TRACE_FRAMES) this.frames.shift();
   }
 
-  /** Rolling statistics per pass, in plan order (one `frame` row without timestamps). */
+  /**
+   * Rolling statistics per pass, in plan order (one `frame` row without timestamps), of
+   * the variant each pass runs now.
+   */
   stats(): PassStats[] {
     if (!this.timestampsActive) {
       if (!this.frameWindow.length) return [];
@@ -173,7 +208,7 @@ export class Profiler {
     }
     const out: PassStats[] = [];
     this.passes.forEach((info, i) => {
-      const h = this.history.get(`${i}:${info.name}`);
+      const h = this.history.get(historyKey(i, info.name, info.variant));
       if (h?.length) out.push({ ...info, ...summarize(h) });
     });
     return out;
@@ -184,6 +219,7 @@ export class Profiler {
   }
 
   dispose(): void {
+    this.reserved = false;
     this.releaseQueries();
     this.resources.dispose();
   }
@@ -206,6 +242,8 @@ export class Profiler {
     this.pendingCount = 0;
   }
 }
+
+const historyKey = (i: number, name: string, variant: string | undefined): string => `${i}:${name}:${variant ?? ''}`;
 
 /** Mean, sample standard deviation (0 for one value), last value and count; NaNs when empty. */
 export function summarize(values: readonly number[]): { meanMs: number; sdMs: number; lastMs: number; samples: number } {

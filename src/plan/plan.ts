@@ -11,18 +11,20 @@
  * heads by the decoders). With `retainAll` every tensor keeps its own buffer, so any
  * layer's output can be dumped.
  */
-import { KERNELS, type Constants, type KernelCache, type KernelName } from '../gpu/kernels.ts';
+import type { Constants, KernelCache, KernelName } from '../gpu/kernels.ts';
 import type { PassInfo } from '../gpu/profiler.ts';
 import { ResourceGroup, type GpuLedger } from '../gpu/resources.ts';
 import { tensorBytes } from '../model/layout.ts';
-import type { Activation, Layer, Manifest } from '../model/manifest.ts';
+import type { Manifest } from '../model/manifest.ts';
+import { decodeSingle, layerKernel, preprocess, referenceKernel, type LayerKernel } from '../kernels/index.ts';
+import { dispatchSize, findVariant, variantAvailable } from '../kernels/kernel.ts';
 import type { Model } from '../model/model.ts';
 import type { Fit } from '../pose/fit.ts';
 import { NUM_KEYPOINTS } from '../pose/keypoints.ts';
 import { describeShape, inferShapes, type LayerShape, type PlanShapes, type TensorShape } from './shapes.ts';
 
 export interface PlanOptions {
-  /** Run pointwise layers through the simple conv2d kernel (to check the fast one). */
+  /** Run every layer on its kernel's simple reference variant (to check the fast ones). */
   reference?: boolean;
   /** Give every tensor its own buffer so that any layer's output can be read back. */
   retainAll?: boolean;
@@ -30,51 +32,37 @@ export interface PlanOptions {
   unchecked?: boolean;
 }
 
+/** Picks a layer's starting variant (the tuner's cached choice); undefined: the kernel's default. */
+export type VariantChooser = (kernel: KernelName, ls: LayerShape, candidates: readonly string[]) => string | undefined;
+
 export type PlanPart = 'frame' | 'network' | 'layers' | 'preprocess' | 'decode';
+
+/** One variant a step can run, with what it needs for this layer. */
+export interface StepOption {
+  variant: string;
+  constants: Constants;
+  dispatch: [number, number, number];
+}
 
 export interface PlanStep extends PassInfo {
   kernel: KernelName;
+  /** The variant the step runs now. */
+  variant: string;
   /** Manifest layer name, for layers. */
   layer?: string;
+  /** The layer at this resolution (null for preprocess and decode). */
+  shape: LayerShape | null;
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup | null;
   dispatch: [number, number, number];
   uniformOffset: number;
+  /** The variants this step may run on this device, its kernel's default first. */
+  options: StepOption[];
 }
 
 const UNIFORM_ALIGN = 256;
 /** Floats the single-pose decoder writes: 17 x (x, y, score) + pose score. */
 export const SINGLE_RESULT_FLOATS = NUM_KEYPOINTS * 3 + 1;
-
-const ACTIVATION_CODE: Record<Activation, number> = { none: 0, relu: 1, relu6: 2 };
-const WG_MATMUL = 32;
-/** Output pixels per pointwise invocation: TILE_PIXELS in shaders/pointwise.wgsl.ts. */
-const POINTWISE_TILE_PIXELS = 16;
-/** Output pixels per conv2d invocation in its 3x3 stride-2 mode: CONV3X3S2_PIXELS in shaders/conv2d.wgsl.ts. */
-const CONV3X3S2_TILE_PIXELS = 16;
-const WG_ELEMENTWISE = 64;
-
-class UniformWriter {
-  readonly view: DataView;
-  constructor(bytes: number) {
-    this.view = new DataView(new ArrayBuffer(bytes));
-  }
-  u32(offset: number, values: number[]): void {
-    values.forEach((v, i) => {
-      this.view.setUint32(offset + 4 * i, v, true);
-    });
-  }
-  i32(offset: number, values: number[]): void {
-    values.forEach((v, i) => {
-      this.view.setInt32(offset + 4 * i, v, true);
-    });
-  }
-  f32(offset: number, values: number[]): void {
-    values.forEach((v, i) => {
-      this.view.setFloat32(offset + 4 * i, v, true);
-    });
-  }
-}
 
 export class Plan {
   readonly width: number;
@@ -92,7 +80,10 @@ export class Plan {
 
   private readonly resources: ResourceGroup;
   private readonly uniforms: GPUBuffer;
-  private readonly uniformData: UniformWriter;
+  private readonly uniformData: DataView;
+  /** Scratch copies of the per-frame uniforms (written whole each frame, no allocation). */
+  private readonly preprocessUniform = new DataView(new ArrayBuffer(preprocess.uniforms.bytes));
+  private readonly decodeUniform = new DataView(new ArrayBuffer(decodeSingle.uniforms.bytes));
   private readonly preprocessStep: PlanStep;
   private readonly decodeStep: PlanStep;
   private sourceView: GPUTextureView | null = null;
@@ -105,6 +96,7 @@ export class Plan {
     height: number,
     ledger: GpuLedger,
     readonly options: PlanOptions = {},
+    chooser: VariantChooser | null = null,
   ) {
     const manifest = model.manifest;
     this.width = width;
@@ -114,7 +106,7 @@ export class Plan {
 
     const stepCount = manifest.layers.length + 2;
     this.uniforms = this.resources.buffer('uniforms', stepCount * UNIFORM_ALIGN, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    this.uniformData = new UniformWriter(stepCount * UNIFORM_ALIGN);
+    this.uniformData = new DataView(new ArrayBuffer(stepCount * UNIFORM_ALIGN));
 
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const inputShape = this.shapes.tensors.get(manifest.input.tensor)!;
@@ -127,23 +119,27 @@ export class Plan {
     this.resultBuffer = this.resources.buffer('result', SINGLE_RESULT_FLOATS * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
     this.allocateActivations(manifest, headsTensor, storage);
 
+    const limit = device.limits.maxComputeWorkgroupsPerDimension;
+    const pre = preprocess.variants[0]!;
     this.preprocessStep = {
       kernel: 'preprocess',
+      variant: pre.name,
       name: 'preprocess',
       shapes: `source -> ${describeShape(inputShape)}`,
-      pipeline: kernels.pipeline('preprocess'),
+      shape: null,
+      pipeline: kernels.pipeline('preprocess', pre.name),
       bindGroup: null,
-      dispatch: [Math.ceil(width / 8), Math.ceil(height / 8), 1],
+      dispatch: dispatchSize(pre, { width, height }, limit),
       uniformOffset: 0,
+      options: [],
     };
     this.steps.push(this.preprocessStep);
     this.shapes.layers.forEach((ls, i) => {
-      this.steps.push(this.layerStep(ls, (i + 1) * UNIFORM_ALIGN));
+      this.steps.push(this.layerStep(ls, (i + 1) * UNIFORM_ALIGN, chooser, limit));
     });
     this.decodeStep = this.makeDecodeStep((manifest.layers.length + 1) * UNIFORM_ALIGN);
     this.steps.push(this.decodeStep);
 
-    const limit = device.limits.maxComputeWorkgroupsPerDimension;
     for (const step of this.steps) {
       if (step.dispatch.some((d) => d > limit)) {
         throw new Error(
@@ -151,7 +147,7 @@ export class Plan {
         );
       }
     }
-    device.queue.writeBuffer(this.uniforms, 0, this.uniformData.view.buffer);
+    device.queue.writeBuffer(this.uniforms, 0, this.uniformData.buffer);
   }
 
   get label(): string {
@@ -211,176 +207,146 @@ export class Plan {
     return b;
   }
 
-  private bindGroup(kernel: KernelName, name: string, uniformOffset: number, buffers: GPUBuffer[]): GPUBindGroup {
-    return this.device.createBindGroup({
-      label: `${this.label}.${name}.bindGroup`,
-      layout: this.kernels.layout(kernel),
-      entries: [
-        { binding: 0, resource: { buffer: this.uniforms, offset: uniformOffset, size: KERNELS[kernel].uniformBytes } },
-        ...buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
-      ],
-    });
-  }
-
-  private layerStep(ls: LayerShape, uniformOffset: number): PlanStep {
-    const { layer, input, output, pads } = ls;
-    const u = this.uniformData;
-    const o = uniformOffset;
-    const wOffset = (layer.weights?.offset ?? 0) / 16;
-    const bOffset = (layer.bias?.offset ?? 0) / 16;
-    const activation = ACTIVATION_CODE[layer.activation];
-    const residual = layer.residual !== undefined ? this.buffer(layer.residual) : this.model.empty;
-    const x = this.buffer(layer.input);
-    const y = this.buffer(layer.output);
-    const shapes = `${describeShape(input)} -> ${describeShape(output)}`;
-    const base = { layer: layer.name, shapes, uniformOffset };
-    const kind = layer.kind === 'pointwise' && this.options.reference ? 'conv' : layer.kind;
-    switch (kind) {
-      case 'pointwise': {
-        const pixels = output.w * output.h;
-        const oTiles = Math.ceil(output.c4 / 4);
-        u.u32(o, [input.w, input.h, output.w, output.h, input.c4, output.c4, layer.stride[1], layer.stride[0]]);
-        u.u32(o + 32, [wOffset, bOffset, pixels, oTiles]);
-        const constants: Constants = {
-          WORKGROUP_SIZE: WG_MATMUL,
-          ACTIVATION: activation,
-          HAS_RESIDUAL: layer.residual !== undefined,
-          STRIDED: layer.stride[0] !== 1 || layer.stride[1] !== 1,
-        };
-        return {
-          ...base,
-          kernel: 'pointwise',
-          name: `pointwise ${layer.name}`,
-          pipeline: this.kernels.pipeline('pointwise', constants),
-          bindGroup: this.bindGroup('pointwise', layer.name, o, [x, this.model.weights, y, residual]),
-          dispatch: [Math.ceil((Math.ceil(pixels / POINTWISE_TILE_PIXELS) * oTiles) / WG_MATMUL), 1, 1],
-        };
-      }
-      case 'conv': {
-        const mode = this.options.reference ? 0 : conv2dMode(layer);
-        const oTiles = Math.ceil(output.c4 / 4);
-        const xTiles = Math.ceil(output.w / (mode === 1 ? CONV3X3S2_TILE_PIXELS : 4));
-        u.u32(o, [input.w, input.h, output.w, output.h, input.c4, output.c4, layer.stride[1], layer.stride[0]]);
-        u.u32(o + 32, [layer.dilation[1], layer.dilation[0]]);
-        u.i32(o + 40, [pads[1], pads[0]]);
-        u.u32(o + 48, [wOffset, bOffset, oTiles, xTiles]);
-        const constants: Constants = {
-          WORKGROUP_SIZE: WG_MATMUL,
-          KERNEL_H: layer.kernel[0],
-          KERNEL_W: layer.kernel[1],
-          ACTIVATION: activation,
-          HAS_RESIDUAL: layer.residual !== undefined,
-          MODE: mode,
-        };
-        return {
-          ...base,
-          kernel: 'conv2d',
-          name: `conv2d ${layer.name}`,
-          pipeline: this.kernels.pipeline('conv2d', constants),
-          bindGroup: this.bindGroup('conv2d', layer.name, o, [x, this.model.weights, y, residual]),
-          dispatch: [Math.ceil((output.h * xTiles * oTiles) / WG_MATMUL), 1, 1],
-        };
-      }
-      case 'depthwise': {
-        const mode = this.options.reference ? 0 : depthwiseMode(layer);
-        const xTiles = Math.ceil(output.w / (mode === 0 ? 4 : 8));
-        u.u32(o, [input.w, input.h, output.w, output.h, output.c4, xTiles, layer.stride[1], layer.stride[0]]);
-        u.u32(o + 32, [layer.dilation[1], layer.dilation[0]]);
-        u.i32(o + 40, [pads[1], pads[0]]);
-        u.u32(o + 48, [wOffset, bOffset, 0, 0]);
-        const constants: Constants = {
-          WORKGROUP_SIZE: WG_ELEMENTWISE,
-          KERNEL_H: layer.kernel[0],
-          KERNEL_W: layer.kernel[1],
-          MODE: mode,
-          ACTIVATION: activation,
-        };
-        return {
-          ...base,
-          kernel: 'depthwise',
-          name: `depthwise ${layer.name}`,
-          pipeline: this.kernels.pipeline('depthwise', constants),
-          bindGroup: this.bindGroup('depthwise', layer.name, o, [x, this.model.weights, y]),
-          dispatch: [Math.ceil((output.h * xTiles * output.c4) / WG_ELEMENTWISE), 1, 1],
-        };
-      }
-      case 'maxpool': {
-        u.u32(o, [input.w, input.h, output.w, output.h, output.c4, layer.stride[1], layer.stride[0], 0]);
-        u.i32(o + 32, [pads[1], pads[0]]);
-        const constants: Constants = { WORKGROUP_SIZE: WG_ELEMENTWISE, KERNEL_H: layer.kernel[0], KERNEL_W: layer.kernel[1] };
-        return {
-          ...base,
-          kernel: 'maxpool',
-          name: `maxpool ${layer.name}`,
-          pipeline: this.kernels.pipeline('maxpool', constants),
-          bindGroup: this.bindGroup('maxpool', layer.name, o, [x, y]),
-          dispatch: [Math.ceil((output.w * output.h * output.c4) / WG_ELEMENTWISE), 1, 1],
-        };
-      }
+  private layerStep(ls: LayerShape, uniformOffset: number, chooser: VariantChooser | null, limit: number): PlanStep {
+    const { layer, input, output } = ls;
+    let kernel: LayerKernel;
+    let variants: string[];
+    if (this.options.reference) {
+      const ref = referenceKernel(layer.kind);
+      kernel = ref.kernel;
+      variants = [ref.variant];
+    } else {
+      kernel = layerKernel(layer.kind);
+      const first = kernel.defaultVariant(ls);
+      variants = kernel.variants
+        .filter((v) => variantAvailable(v, this.kernels.features) && v.supports(ls))
+        .map((v) => v.name)
+        .sort((a, b) => Number(b === first) - Number(a === first));
     }
+    const options: StepOption[] = variants.map((name) => {
+      const v = findVariant(kernel, name);
+      return { variant: name, constants: v.constants(ls), dispatch: dispatchSize(v, ls, limit) };
+    });
+    kernel.uniforms.write(this.uniformData, uniformOffset, kernel.uniformValues(ls));
+    const residual = layer.residual !== undefined ? this.buffer(layer.residual) : this.model.empty;
+    const buffers = { x: this.buffer(layer.input), w: this.model.weights, y: this.buffer(layer.output), residual };
+    const resources: Record<string, GPUBuffer | { buffer: GPUBuffer; offset: number; size: number }> = {
+      params: { buffer: this.uniforms, offset: uniformOffset, size: kernel.uniforms.bytes },
+    };
+    for (const b of kernel.bindings) if (b.name !== 'params') resources[b.name] = buffers[b.name as keyof typeof buffers];
+    const chosen = chooser?.(kernel.name, ls, variants);
+    const option = options.find((o) => o.variant === chosen) ?? options[0]!;
+    return {
+      kernel: kernel.name,
+      variant: option.variant,
+      layer: layer.name,
+      name: `${kernel.name} ${layer.name}`,
+      shapes: `${describeShape(input)} -> ${describeShape(output)}`,
+      shape: ls,
+      pipeline: this.kernels.pipeline(kernel.name, option.variant, option.constants),
+      bindGroup: this.kernels.bindGroup(kernel.name, `${this.label}.${layer.name}.bindGroup`, resources),
+      dispatch: option.dispatch,
+      uniformOffset,
+      options,
+    };
   }
 
   private makeDecodeStep(uniformOffset: number): PlanStep {
     const heads = this.model.manifest.heads;
-    const u = this.uniformData;
-    const o = uniformOffset;
-    u.u32(o, [this.grid.w, this.grid.h, this.headsShape.c4, heads.heatmap.channelOffset, heads.offsets.channelOffset, 0, 0, 0]);
-    u.f32(o + 32, [this.model.manifest.outputStride, 1, 0, 0, 1, 1, 0, 0]);
+    const u = decodeSingle.uniforms;
+    u.write(this.decodeUniform, 0, {
+      gridW: this.grid.w,
+      gridH: this.grid.h,
+      headsC4: this.headsShape.c4,
+      heatmapChannel: heads.heatmap.channelOffset,
+      offsetsChannel: heads.offsets.channelOffset,
+      flip: 0,
+      outputStride: this.model.manifest.outputStride,
+      srcW: 1,
+      scale: [1, 1],
+      origin: [0, 0],
+    });
+    new Uint8Array(this.uniformData.buffer, uniformOffset, u.bytes).set(new Uint8Array(this.decodeUniform.buffer));
+    const v = decodeSingle.variants[0]!;
     return {
       kernel: 'decode_single',
+      variant: v.name,
       name: 'decode_single',
       shapes: `${describeShape(this.headsShape)} -> ${NUM_KEYPOINTS}x3`,
-      pipeline: this.kernels.pipeline('decode_single'),
-      bindGroup: this.bindGroup('decode_single', 'decode_single', o, [this.headsBuffer, this.resultBuffer]),
-      dispatch: [1, 1, 1],
-      uniformOffset: o,
+      shape: null,
+      pipeline: this.kernels.pipeline('decode_single', v.name),
+      bindGroup: this.kernels.bindGroup('decode_single', `${this.label}.decode_single.bindGroup`, {
+        params: { buffer: this.uniforms, offset: uniformOffset, size: u.bytes },
+        heads: this.headsBuffer,
+        result: this.resultBuffer,
+      }),
+      dispatch: dispatchSize(v, null, this.device.limits.maxComputeWorkgroupsPerDimension),
+      uniformOffset,
+      options: [],
     };
+  }
+
+  /**
+   * Switches a layer step to another of its variants, if that variant's pipeline is
+   * compiled (returns false otherwise, and changes nothing). Allocates nothing.
+   */
+  useVariant(step: PlanStep, variant: string): boolean {
+    if (step.variant === variant) return true;
+    const option = step.options.find((o) => o.variant === variant);
+    if (!option) throw new Error(`${this.label}: pass "${step.name}" has no variant "${variant}"`);
+    const pipeline = this.kernels.ready(step.kernel, variant, option.constants);
+    if (!pipeline) return false;
+    step.variant = variant;
+    step.pipeline = pipeline;
+    step.dispatch = option.dispatch;
+    return true;
+  }
+
+  /** Switches a layer step to a variant, compiling its pipeline now if it is not yet (tests and tools). */
+  setVariant(step: PlanStep, variant: string): void {
+    const option = step.options.find((o) => o.variant === variant);
+    if (!option) throw new Error(`${this.label}: pass "${step.name}" has no variant "${variant}"`);
+    this.kernels.pipeline(step.kernel, variant, option.constants);
+    this.useVariant(step, variant);
   }
 
   /** Points the preprocess pass at a source texture (a new bind group only when it changes). */
   setSource(view: GPUTextureView): void {
     if (view === this.sourceView && this.preprocessStep.bindGroup) return;
     this.sourceView = view;
-    this.preprocessStep.bindGroup = this.device.createBindGroup({
-      label: `${this.label}.preprocess.bindGroup`,
-      layout: this.kernels.layout('preprocess'),
-      entries: [
-        { binding: 0, resource: { buffer: this.uniforms, offset: 0, size: KERNELS.preprocess.uniformBytes } },
-        { binding: 1, resource: view },
-        { binding: 2, resource: { buffer: this.inputBuffer } },
-      ],
+    this.preprocessStep.bindGroup = this.kernels.bindGroup('preprocess', `${this.label}.preprocess.bindGroup`, {
+      params: { buffer: this.uniforms, offset: 0, size: preprocess.uniforms.bytes },
+      source: view,
+      y: this.inputBuffer,
     });
   }
 
   /** Writes the per-frame uniforms: how the source maps to the input, and flipping. */
   writeFrameParams(fit: Fit, srcW: number, srcH: number, flipHorizontal: boolean): void {
     const p = this.model.manifest.preprocess;
-    const pre = new DataView(new ArrayBuffer(KERNELS.preprocess.uniformBytes));
-    [this.width, this.height, srcW, srcH, fit.regionW, fit.regionH].forEach((v, i) => {
-      pre.setUint32(4 * i, v, true);
-    });
-    pre.setInt32(24, fit.originX, true);
-    pre.setInt32(28, fit.originY, true);
-    pre.setFloat32(32, fit.scaleX, true);
-    pre.setFloat32(36, fit.scaleY, true);
-    [...p.mean, 0].forEach((v, i) => {
-      pre.setFloat32(48 + 4 * i, v, true);
-    });
-    [...p.scale, 0].forEach((v, i) => {
-      pre.setFloat32(64 + 4 * i, v, true);
-    });
-    this.device.queue.writeBuffer(this.uniforms, 0, pre.buffer);
+    const pre = preprocess.uniforms;
+    const pv = this.preprocessUniform;
+    pre.set(pv, 0, 'outW', this.width);
+    pre.set(pv, 0, 'outH', this.height);
+    pre.set(pv, 0, 'srcW', srcW);
+    pre.set(pv, 0, 'srcH', srcH);
+    pre.set(pv, 0, 'regionW', fit.regionW);
+    pre.set(pv, 0, 'regionH', fit.regionH);
+    pre.set(pv, 0, 'originX', fit.originX);
+    pre.set(pv, 0, 'originY', fit.originY);
+    pre.set(pv, 0, 'scaleX', fit.scaleX);
+    pre.set(pv, 0, 'scaleY', fit.scaleY);
+    pre.set(pv, 0, 'mean', [p.mean[0], p.mean[1], p.mean[2], 0]);
+    pre.set(pv, 0, 'scale', [p.scale[0], p.scale[1], p.scale[2], 0]);
+    this.device.queue.writeBuffer(this.uniforms, 0, pv.buffer);
 
-    const dec = new DataView(new ArrayBuffer(32));
-    dec.setFloat32(0, srcW, true);
-    dec.setFloat32(16, fit.scaleX, true);
-    dec.setFloat32(20, fit.scaleY, true);
-    dec.setFloat32(24, fit.originX, true);
-    dec.setFloat32(28, fit.originY, true);
-    const o = this.decodeStep.uniformOffset;
-    this.device.queue.writeBuffer(this.uniforms, o + 20, new Uint32Array([flipHorizontal ? 1 : 0]));
-    this.device.queue.writeBuffer(this.uniforms, o + 36, dec.buffer, 0, 4);
-    this.device.queue.writeBuffer(this.uniforms, o + 48, dec.buffer, 16, 16);
+    const dec = decodeSingle.uniforms;
+    const dv = this.decodeUniform;
+    dec.set(dv, 0, 'flip', flipHorizontal ? 1 : 0);
+    dec.set(dv, 0, 'srcW', srcW);
+    dec.set(dv, 0, 'scale', [fit.scaleX, fit.scaleY]);
+    dec.set(dv, 0, 'origin', [fit.originX, fit.originY]);
+    this.device.queue.writeBuffer(this.uniforms, this.decodeStep.uniformOffset, dv.buffer);
   }
 
   /**
@@ -440,19 +406,4 @@ export class Plan {
   get isDisposed(): boolean {
     return this.resources.isDisposed;
   }
-}
-
-/** conv2d's MODE: the 8-pixel shared-load path for 3x3 stride 2 without dilation. */
-function conv2dMode(layer: Layer): number {
-  const k3 = layer.kernel[0] === 3 && layer.kernel[1] === 3;
-  const s2 = layer.stride[0] === 2 && layer.stride[1] === 2;
-  const d1 = layer.dilation[0] === 1 && layer.dilation[1] === 1;
-  return layer.kind === 'conv' && k3 && s2 && d1 ? 1 : 0;
-}
-
-/** depthwise's MODE: the shared-load paths for 3x3 stride 1 or 2 without dilation. */
-function depthwiseMode(layer: Layer): number {
-  const plain3x3 = layer.kernel[0] === 3 && layer.kernel[1] === 3 && layer.dilation[0] === 1 && layer.dilation[1] === 1;
-  if (!plain3x3 || layer.stride[0] !== layer.stride[1]) return 0;
-  return layer.stride[0] === 1 ? 1 : layer.stride[0] === 2 ? 2 : 0;
 }

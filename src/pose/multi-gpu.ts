@@ -9,16 +9,15 @@
  * heads is reused alike. dispose() releases everything.
  */
 import type { KernelCache } from '../gpu/kernels.ts';
-import { KERNELS } from '../gpu/kernels.ts';
+import { CANDIDATE_BYTES, CANDIDATES_HEADER_BYTES, decodeCandidates } from '../kernels/decode_candidates.ts';
+import { dispatchSize } from '../kernels/kernel.ts';
 import type { PassInfo } from '../gpu/profiler.ts';
 import { ResourceGroup, type GpuLedger } from '../gpu/resources.ts';
 import type { Plan } from '../plan/plan.ts';
 import { NUM_KEYPOINTS } from './keypoints.ts';
 import type { HeadsTensor, PartCandidate } from './multi.ts';
 
-/** Bytes of the candidate buffer's header {count, capacity, 0, 0}, and of one candidate. */
-const HEADER_BYTES = 16;
-const CANDIDATE_BYTES = 16;
+const HEADER_BYTES = CANDIDATES_HEADER_BYTES;
 /** Most candidates read back per frame; past it the CPU scans the heads itself. */
 export const DEFAULT_CANDIDATE_CAPACITY = 4096;
 /**
@@ -26,7 +25,6 @@ export const DEFAULT_CANDIDATE_CAPACITY = 4096;
  * by this much so the GPU's list is a superset of the exact one (multi.ts confirms).
  */
 export const CANDIDATE_SLACK = 1e-5;
-const WORKGROUP_SIZE = 64;
 
 export interface CandidateReadback {
   heads: HeadsTensor;
@@ -47,7 +45,10 @@ interface Built {
   candidateBytes: number;
   capacity: number;
   bindGroup: GPUBindGroup;
-  dispatch: number;
+  pipeline: GPUComputePipeline;
+  dispatch: [number, number, number];
+  /** The uniform, written whole on each frame (the threshold may change). */
+  uniformData: DataView;
   pass: PassInfo;
   passes: PassInfo[];
   heads: HeadsTensor;
@@ -77,25 +78,33 @@ export class MultiPoseGpu {
     const headsBytes = shape.h * shape.w * shape.c4 * 16;
     const candidateBytes = HEADER_BYTES + capacity * CANDIDATE_BYTES;
     const r = this.resources;
-    const uniforms = r.buffer('uniforms', KERNELS.decode_candidates.uniformBytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const layout = decodeCandidates.uniforms;
+    const uniforms = r.buffer('uniforms', layout.bytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     const candidates = r.buffer('candidates', candidateBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     const stagingHeads = r.buffer('stagingHeads', headsBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     const stagingCandidates = r.buffer('stagingCandidates', candidateBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    const u = new DataView(new ArrayBuffer(KERNELS.decode_candidates.uniformBytes));
-    [w, h, shape.c4, manifest.heads.heatmap.channelOffset, capacity, 0].forEach((v, i) => {
-      u.setUint32(4 * i, v, true);
+    const uniformData = new DataView(new ArrayBuffer(layout.bytes));
+    layout.write(uniformData, 0, {
+      gridW: w,
+      gridH: h,
+      headsC4: shape.c4,
+      heatmapChannel: manifest.heads.heatmap.channelOffset,
+      capacity,
+      scoreThreshold: 0,
+      slack: CANDIDATE_SLACK,
     });
-    this.device.queue.writeBuffer(uniforms, 0, u.buffer);
-    const bindGroup = this.device.createBindGroup({
-      label: `MultiPose.decode_candidates.bindGroup(${plan.label})`,
-      layout: this.kernels.layout('decode_candidates'),
-      entries: [
-        { binding: 0, resource: { buffer: uniforms } },
-        { binding: 1, resource: { buffer: plan.headsBuffer } },
-        { binding: 2, resource: { buffer: candidates } },
-      ],
+    const bindGroup = this.kernels.bindGroup('decode_candidates', `MultiPose.decode_candidates.bindGroup(${plan.label})`, {
+      params: uniforms,
+      heads: plan.headsBuffer,
+      candidates,
     });
-    const pass: PassInfo = { name: 'decode_candidates', shapes: `${w}x${h}x${NUM_KEYPOINTS} -> <=${capacity} candidates` };
+    const variant = decodeCandidates.variants[0]!;
+    const pipeline = this.kernels.pipeline('decode_candidates', variant.name, variant.constants({ gridW: w, gridH: h }));
+    const pass: PassInfo = {
+      name: 'decode_candidates',
+      shapes: `${w}x${h}x${NUM_KEYPOINTS} -> <=${capacity} candidates`,
+      variant: variant.name,
+    };
     const cellStride = shape.c4 * 4;
     const heads: HeadsTensor = {
       data: new Float32Array(headsBytes / 4),
@@ -107,10 +116,7 @@ export class MultiPoseGpu {
       displacementFwd: manifest.heads.displacementFwd.channelOffset,
       displacementBwd: manifest.heads.displacementBwd.channelOffset,
     };
-    const dispatch = Math.ceil((w * h * NUM_KEYPOINTS) / WORKGROUP_SIZE);
-    const limit = this.device.limits.maxComputeWorkgroupsPerDimension;
-    if (dispatch > limit)
-      throw new Error(`MultiPose: pass decode_candidates needs ${dispatch} workgroups, over this device's limit of ${limit}`);
+    const dispatch = dispatchSize(variant, { gridW: w, gridH: h }, this.device.limits.maxComputeWorkgroupsPerDimension);
     this.built = {
       plan,
       uniforms,
@@ -121,7 +127,9 @@ export class MultiPoseGpu {
       candidateBytes,
       capacity,
       bindGroup,
+      pipeline,
       dispatch,
+      uniformData,
       pass,
       passes: [...plan.stepsOf('network'), pass],
       heads,
@@ -146,15 +154,16 @@ export class MultiPoseGpu {
     timestampWrites: ((i: number) => GPUComputePassTimestampWrites) | null = null,
   ): void {
     const b = this.build(plan);
-    this.device.queue.writeBuffer(b.uniforms, 24, new Float32Array([scoreThreshold, CANDIDATE_SLACK]));
+    decodeCandidates.uniforms.set(b.uniformData, 0, 'scoreThreshold', scoreThreshold);
+    this.device.queue.writeBuffer(b.uniforms, 0, b.uniformData.buffer);
     encoder.clearBuffer(b.candidates, 0, HEADER_BYTES);
     const pass = encoder.beginComputePass({
       label: 'decode_candidates',
       ...(timestampWrites ? { timestampWrites: timestampWrites(b.passes.length - 1) } : {}),
     });
-    pass.setPipeline(this.kernels.pipeline('decode_candidates', { WORKGROUP_SIZE }));
+    pass.setPipeline(b.pipeline);
     pass.setBindGroup(0, b.bindGroup);
-    pass.dispatchWorkgroups(b.dispatch);
+    pass.dispatchWorkgroups(...b.dispatch);
     pass.end();
     encoder.copyBufferToBuffer(plan.headsBuffer, 0, b.stagingHeads, 0, b.headsBytes);
     encoder.copyBufferToBuffer(b.candidates, 0, b.stagingCandidates, 0, b.candidateBytes);

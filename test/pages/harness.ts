@@ -47,34 +47,58 @@ export interface LayersCase {
   reference?: boolean;
 }
 
-/** Runs a manifest's layers (no preprocess or decode) on a given input; returns every tensor, padded NHWC. */
-async function layers(c: LayersCase): Promise<GpuResult<Record<string, string>>> {
-  const out = await withDevice(async (device) => {
+export interface LayerVariantsResult {
+  /** The tested (last) layer's output, padded NHWC base64, per variant run. */
+  outputs: Record<string, string>;
+  /** The same from the reference path. */
+  reference: string;
+  /** The device's features (to tell which variants could run). */
+  features: string[];
+  adapter: string;
+}
+
+/**
+ * Runs the last layer of a manifest on every variant its kernel offers on this device
+ * (and the reference path), on one device: returns the layer's output for each.
+ */
+async function layerVariants(c: LayersCase): Promise<GpuResult<LayerVariantsResult>> {
+  return withDevice(async (device) => {
     const ledger = new GpuLedger();
     const kernels = new KernelCache(device);
     const weights = b64ToBytes(c.weights);
     const model = new Model(device, { manifest: c.manifest, weights: weights.slice().buffer, source: 'test' }, ledger);
-    const plan = new Plan(device, kernels, model, c.width, c.height, ledger, {
-      retainAll: true,
-      unchecked: true,
-      reference: !!c.reference,
+    const run = async (reference: boolean, each: (plan: Plan, step: Plan['steps'][number]) => Promise<void>) => {
+      const plan = new Plan(device, kernels, model, c.width, c.height, ledger, { retainAll: true, unchecked: true, reference });
+      device.queue.writeBuffer(plan.inputBuffer, 0, b64ToF32(c.input));
+      await each(plan, plan.steps[plan.steps.length - 2]!);
+      plan.dispose();
+    };
+    const read = async (plan: Plan) => {
+      const encoder = device.createCommandEncoder();
+      plan.encode(encoder, null, 'layers');
+      device.queue.submit([encoder.finish()]);
+      const out = c.manifest.layers[c.manifest.layers.length - 1]!.output;
+      const shape = plan.shapes.tensors.get(out)!;
+      return f32ToB64(await readBuffer(device, plan.tensorBuffers.get(out)!, shape.h * shape.w * shape.c4 * 16));
+    };
+    const outputs: Record<string, string> = {};
+    await run(false, async (plan, step) => {
+      for (const option of step.options) {
+        plan.setVariant(step, option.variant);
+        outputs[option.variant] = await read(plan);
+      }
     });
-    device.queue.writeBuffer(plan.inputBuffer, 0, b64ToF32(c.input));
-    const encoder = device.createCommandEncoder();
-    plan.encode(encoder, null, 'layers');
-    device.queue.submit([encoder.finish()]);
-    const tensors: Record<string, string> = {};
-    for (const [name, shape] of plan.shapes.tensors) {
-      tensors[name] = f32ToB64(await readBuffer(device, plan.tensorBuffers.get(name)!, shape.h * shape.w * shape.c4 * 16));
-    }
-    plan.dispose();
+    let reference = '';
+    await run(true, async (plan) => {
+      reference = await read(plan);
+    });
     model.dispose();
     if (ledger.count !== 0) throw new Error(`leak: ${JSON.stringify(ledger.entries())}`);
     const ce = compileErrors(kernels);
     if (ce.length) throw new Error(ce.join('\n'));
-    return tensors;
+    const info = device.adapterInfo;
+    return { outputs, reference, features: [...kernels.features], adapter: `${info?.vendor} ${info?.architecture}` };
   });
-  return out;
 }
 
 /** A manifest with a single zero pointwise layer from the input to a 120-channel heads tensor. */
@@ -239,6 +263,9 @@ async function model(c: ModelCase) {
       device,
       fit: c.fit,
       debug: { reference: !!c.reference, retainAll: !!c.dumpTensors },
+      // The default variants: each variant is checked by the kernel tests, the tuned path
+      // by test/tuning-gpu.test.ts; compiling and timing candidates here only costs time.
+      tuning: 'off',
     });
     const runs: ModelRun[] = [];
     for (const r of c.resolutions) {
@@ -375,7 +402,7 @@ async function sources(c: { weightsUrl: string; imageUrl: string; resolution: nu
     while (!video.videoWidth) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 200));
 
-    const net = await createPoseNet({ weights: c.weightsUrl, resolution: c.resolution, device, upload: c.upload });
+    const net = await createPoseNet({ weights: c.weightsUrl, resolution: c.resolution, device, upload: c.upload, tuning: 'off' });
     const poses: Record<string, Pose> = {};
     const all: [string, Parameters<typeof net.estimateSinglePose>[0]][] = [
       ['image', img],
@@ -419,6 +446,6 @@ async function loadError({
   }
 }
 
-const harness = { layers, preprocess, decode, model, loadError, imagePixels, allocations, sources };
+const harness = { layerVariants, preprocess, decode, model, loadError, imagePixels, allocations, sources };
 (window as unknown as { harness: typeof harness }).harness = harness;
 export type Harness = typeof harness;

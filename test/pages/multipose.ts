@@ -4,7 +4,9 @@
  * the heads read back. As in harness.ts, each entry point gets a fresh device, runs in
  * validation / out-of-memory / internal error scopes and returns every GPU error seen.
  */
-import { KernelCache, KERNELS } from '../../src/gpu/kernels.ts';
+import { KernelCache } from '../../src/gpu/kernels.ts';
+import { CANDIDATE_BYTES, CANDIDATES_HEADER_BYTES, decodeCandidates } from '../../src/kernels/decode_candidates.ts';
+import { dispatchSize } from '../../src/kernels/kernel.ts';
 import { computeFit, type Fit } from '../../src/pose/fit.ts';
 import type { MultiPoseOptions } from '../../src/pose/multi.ts';
 import type { Pose } from '../../src/pose/types.ts';
@@ -29,39 +31,36 @@ export interface CandidatesCase {
 async function candidates(c: CandidatesCase) {
   return withDevice(async (device) => {
     const kernels = new KernelCache(device);
-    const uniforms = device.createBuffer({
-      size: KERNELS.decode_candidates.uniformBytes,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    const layout = decodeCandidates.uniforms;
+    const uniforms = device.createBuffer({ size: layout.bytes, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const u = new DataView(new ArrayBuffer(layout.bytes));
+    layout.write(u, 0, {
+      gridW: c.gridW,
+      gridH: c.gridH,
+      headsC4: c.headsC4,
+      heatmapChannel: c.heatmapChannel,
+      capacity: c.capacity,
+      scoreThreshold: c.scoreThreshold,
+      slack: c.slack,
     });
-    const u = new DataView(new ArrayBuffer(KERNELS.decode_candidates.uniformBytes));
-    [c.gridW, c.gridH, c.headsC4, c.heatmapChannel, c.capacity, 0].forEach((v, i) => {
-      u.setUint32(4 * i, v, true);
-    });
-    u.setFloat32(24, c.scoreThreshold, true);
-    u.setFloat32(28, c.slack, true);
     device.queue.writeBuffer(uniforms, 0, u.buffer);
     const data = b64ToF32(c.heads);
     const heads = device.createBuffer({ size: data.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(heads, 0, data);
-    const bytes = 16 + c.capacity * 16;
+    const bytes = CANDIDATES_HEADER_BYTES + c.capacity * CANDIDATE_BYTES;
     const out = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     const staging = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const bindGroup = device.createBindGroup({
-      layout: kernels.layout('decode_candidates'),
-      entries: [
-        { binding: 0, resource: { buffer: uniforms } },
-        { binding: 1, resource: { buffer: heads } },
-        { binding: 2, resource: { buffer: out } },
-      ],
-    });
+    const bindGroup = kernels.bindGroup('decode_candidates', 'test.decode_candidates', { params: uniforms, heads, candidates: out });
+    const variant = decodeCandidates.variants[0]!;
+    const grid = { gridW: c.gridW, gridH: c.gridH };
     const encoder = device.createCommandEncoder();
     // Garbage in the header and items: the pass relies only on the header being cleared.
     device.queue.writeBuffer(out, 0, new Uint32Array(bytes / 4).fill(0xdeadbeef));
-    encoder.clearBuffer(out, 0, 16);
+    encoder.clearBuffer(out, 0, CANDIDATES_HEADER_BYTES);
     const pass = encoder.beginComputePass();
-    pass.setPipeline(kernels.pipeline('decode_candidates', { WORKGROUP_SIZE: 64 }));
+    pass.setPipeline(kernels.pipeline('decode_candidates', variant.name, variant.constants(grid)));
     pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(Math.ceil((c.gridW * c.gridH * 17) / 64));
+    pass.dispatchWorkgroups(...dispatchSize(variant, grid, device.limits.maxComputeWorkgroupsPerDimension));
     pass.end();
     encoder.copyBufferToBuffer(out, 0, staging, 0, bytes);
     device.queue.submit([encoder.finish()]);
@@ -110,7 +109,7 @@ export interface MultiPoseRun {
 async function multipose(c: MultiPoseCase) {
   return withDevice(async (device) => {
     const first = c.resolutions[0]!;
-    const net = await createPoseNet({ weights: c.weightsUrl, resolution: first, device });
+    const net = await createPoseNet({ weights: c.weightsUrl, resolution: first, device, tuning: 'off' });
     const runs: MultiPoseRun[] = [];
     for (const r of c.resolutions) {
       net.setResolution(r.width, r.height);

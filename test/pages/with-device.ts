@@ -4,15 +4,15 @@
  * exceptions caught, the device destroyed afterwards, and every error returned with the
  * result so the Node side can fail on it.
  */
-import { requestPoseNetDevice } from '../../src/gpu/device.ts';
+import { requestPoseNetDevice, type DeviceOptions } from '../../src/gpu/device.ts';
 
 export interface GpuResult<T> {
   result: T | null;
   errors: string[];
 }
 
-export async function withDevice<T>(fn: (device: GPUDevice) => Promise<T>): Promise<GpuResult<T>> {
-  const device = await requestPoseNetDevice();
+export async function withDevice<T>(fn: (device: GPUDevice) => Promise<T>, options: DeviceOptions = {}): Promise<GpuResult<T>> {
+  const device = await requestPoseNetDevice(options);
   const errors: string[] = [];
   device.addEventListener('uncapturederror', (e) => errors.push(`uncaptured: ${(e as GPUUncapturedErrorEvent).error.message}`));
   device.pushErrorScope('validation');

@@ -5,7 +5,14 @@
  *   open({impl, weights?, resolution, image})  load the model and the image
  *   time({resolution, frames, warmup, budgetMs})  end-to-end ms of each frame
  *   profile({resolution, frames, warmup})      our per-pass GPU times (timestamp queries)
+ *   firstPose({weights, resolution, image})    ours: time to first pose on a fresh device
  *   close()                                    dispose; returns the GPU errors seen
+ *
+ * `ours` is tuned: at each resolution `await net.tune()` first (its time reported apart as
+ * tuningMs, never in a frame's time), from an empty cache; `ours-untuned` runs the
+ * kernels' default variants (tuning 'off'), the fixed choice of earlier versions. Opened
+ * with `pairUntuned`, the `ours` page holds both nets on one device and alternates their
+ * frames (ABBA order), so that load drifting on a shared machine weighs on both alike.
  *
  * A frame is end to end, from the source image to keypoints on the CPU: for ours
  * `await net.estimateSinglePose(bitmap)` (upload, preprocess, network, decode, readback),
@@ -14,13 +21,34 @@
  * while timing (with it on every pass becomes its own compute pass).
  */
 import { requestPoseNetDevice } from '../../src/gpu/device.ts';
+import { shapeKey, type TuningCandidate } from '../../src/gpu/tuning.ts';
+import { memoryTuningStore } from '../../src/gpu/tuning-store.ts';
 import { createPoseNet, type PoseNet } from '../../src/posenet.ts';
 import type { Pose } from '../../src/pose/types.ts';
+import { isOurs, type Impl } from '../lib/impls.ts';
 import { GpuErrorGuard } from './gpu-guard.ts';
 import type { TfjsBackendName, TfjsPoseNet } from './tfjs-reference.ts';
 import { drawFigure } from './synthetic-figure.ts';
 
-export type Impl = 'ours' | 'tfjs-webgpu' | 'tfjs-webgl' | 'tfjs-wasm';
+export type { Impl };
+
+/** One layer's tuning at one resolution, as the bench reports it. */
+export interface TuningLayer {
+  name: string;
+  kernel: string;
+  shapes: string;
+  candidates: { variant: string; ms: number | null }[];
+  choice: string;
+}
+
+export interface TuningResult {
+  /** Wall ms of net.tune() (compiling the candidates included). */
+  ms: number;
+  /** Tuning frames it ran. */
+  frames: number;
+  timing: 'pass' | 'frame';
+  layers: TuningLayer[];
+}
 
 export interface Res {
   width: number;
@@ -38,6 +66,8 @@ export interface OpenRequest {
   image?: string;
   /** The source image's bytes in base64 (instead of a URL). */
   imageB64?: string;
+  /** Ours: also open `ours-untuned` on the same device and alternate frames with it. */
+  pairUntuned?: boolean;
 }
 
 export interface OpenInfo {
@@ -66,12 +96,17 @@ export interface TimeResult {
   cut: boolean;
   /** Pose score of the last frame (a sanity check: every impl sees the same image). */
   poseScore: number;
+  /** Ours tuned: the tuning done at this resolution before timing. */
+  tuning?: TuningResult;
+  /** With pairUntuned: the untuned net's frames, alternated with these. */
+  paired?: { samplesMs: number[]; warmupMs: number[]; poseScore: number };
   errors: string[];
 }
 
 export interface ProfileRow {
   name: string;
   shapes: string;
+  variant?: string;
   meanMs: number;
   sdMs: number;
   samples: number;
@@ -81,11 +116,15 @@ export interface ProfileResult {
   /** False: no timestamp-query, the rows are one whole-frame row. */
   timestamps: boolean;
   rows: ProfileRow[];
+  /** With pairUntuned: the untuned net's rows, from frames alternated with these. */
+  pairedRows?: ProfileRow[];
   errors: string[];
 }
 
 interface Runner {
   setResolution(r: Res): void;
+  /** Ours tuned: tunes the current resolution (before timing). */
+  tune?(): Promise<TuningResult>;
   estimate(source: ImageBitmap): Promise<Pose>;
   /** GPU errors since the last call. */
   check(context: string): Promise<string[]>;
@@ -94,6 +133,8 @@ interface Runner {
 
 let runner: Runner | null = null;
 let ours: PoseNet | null = null;
+/** With pairUntuned: the untuned net and its runner. */
+let partner: { runner: Runner; net: PoseNet } | null = null;
 let source: ImageBitmap | null = null;
 
 /** A stand-in picture (a figure on a gradient) when the coco-mini photographs are absent. */
@@ -129,22 +170,64 @@ async function loadSource(url: string | undefined, b64: string | undefined): Pro
   return { url: null, width: source.width, height: source.height, generated: true };
 }
 
+/** The tuning of each layer of the current plan, from the net's table. */
+function tuningLayers(net: PoseNet): TuningLayer[] {
+  const entries = net.tuningTable().entries;
+  const layers: TuningLayer[] = [];
+  for (const step of net.plan.steps) {
+    if (!step.shape) continue;
+    const e = entries.find((x) => x.shape === shapeKey(step.kernel, step.shape!));
+    const candidates = e ? e.candidates.map((c: TuningCandidate) => ({ variant: c.variant, ms: c.ms })) : [];
+    layers.push({ name: step.name, kernel: step.kernel, shapes: step.shapes, candidates, choice: step.variant });
+  }
+  return layers;
+}
+
+function netRunner(net: PoseNet, tuned: boolean): Pick<Runner, 'setResolution' | 'tune' | 'estimate'> {
+  return {
+    setResolution: (r) => net.setResolution(r.width, r.height),
+    tune: tuned
+      ? async () => {
+          const t0 = performance.now();
+          await net.tune();
+          const ms = performance.now() - t0;
+          const p = net.tuning;
+          return { ms, frames: p.frame, timing: p.timing, layers: tuningLayers(net) };
+        }
+      : undefined,
+    estimate: (s) => net.estimateSinglePose(s),
+  };
+}
+
 async function openOurs(req: OpenRequest): Promise<Runner & { adapter: string; timestamps: boolean }> {
   if (!req.weights) throw new Error('bench.open: ours needs a weights URL');
   const device = await requestPoseNetDevice();
   const guard = new GpuErrorGuard(device);
-  const net = await createPoseNet({ weights: req.weights, resolution: req.resolution, device });
+  const tuned = req.impl === 'ours';
+  const open = (tuning: 'auto' | 'off') =>
+    // An empty cache: the bench measures tuning from scratch.
+    createPoseNet({ weights: req.weights!, resolution: req.resolution, device, tuning, tuningStore: memoryTuningStore() });
+  const net = await open(tuned ? 'auto' : 'off');
   ours = net;
+  if (tuned && req.pairUntuned) {
+    const other = await open('off');
+    partner = {
+      net: other,
+      runner: { ...netRunner(other, false), check: async () => [], close: async () => [] },
+    };
+  }
   const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
   return {
     adapter: info ? [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') : 'unknown',
     timestamps: net.profiler.supported,
-    setResolution: (r) => net.setResolution(r.width, r.height),
-    estimate: (s) => net.estimateSinglePose(s),
+    ...netRunner(net, tuned),
     check: (context) => guard.check(context),
     async close() {
       net.dispose();
-      const leaked = net.ledger.count;
+      const pairNet = partner?.net;
+      partner = null;
+      pairNet?.dispose();
+      const leaked = net.ledger.count + (pairNet?.ledger.count ?? 0);
       const errors = await guard.release('ours');
       device.destroy();
       ours = null;
@@ -191,7 +274,7 @@ async function open(req: OpenRequest): Promise<OpenInfo> {
   const t0 = performance.now();
   const image = await loadSource(req.image, req.imageB64);
   let info: OpenInfo;
-  if (req.impl === 'ours') {
+  if (isOurs(req.impl)) {
     const r = await openOurs(req);
     runner = r;
     info = { impl: req.impl, image, adapter: r.adapter, timestamps: r.timestamps, loadMs: 0 };
@@ -216,53 +299,131 @@ async function time(req: TimeRequest): Promise<TimeResult> {
   if (!runner || !source) throw new Error('bench.time before bench.open');
   if (ours?.profiler.enabled) throw new Error('bench.time: the profiler is on; end-to-end timing needs it off');
   const context = `${req.resolution.width}x${req.resolution.height}`;
+  const img = source;
   runner.setResolution(req.resolution);
+  partner?.runner.setResolution(req.resolution);
+  // Tuning is reported apart and never counted in the budget or the frames.
+  const tuning = runner.tune ? await runner.tune() : undefined;
   const start = performance.now();
   const over = () => performance.now() - start > req.budgetMs;
-  const warmupMs: number[] = [];
-  const samplesMs: number[] = [];
-  let pose: Pose | null = null;
+  const main = { warmupMs: [] as number[], samplesMs: [] as number[], pose: null as Pose | null };
+  const pair = { warmupMs: [] as number[], samplesMs: [] as number[], pose: null as Pose | null };
+  const frame = async (r: Runner, into: typeof main, list: 'warmupMs' | 'samplesMs') => {
+    const t0 = performance.now();
+    into.pose = await r.estimate(img);
+    into[list].push(performance.now() - t0);
+  };
+  // One round: a frame of each net, in ABBA order across rounds.
+  const round = async (i: number, list: 'warmupMs' | 'samplesMs') => {
+    const order: [Runner, typeof main][] = partner
+      ? i % 2
+        ? [
+            [partner.runner, pair],
+            [runner!, main],
+          ]
+        : [
+            [runner!, main],
+            [partner.runner, pair],
+          ]
+      : [[runner!, main]];
+    for (const [r, into] of order) await frame(r, into, list);
+  };
   let cut = false;
   for (let i = 0; i < req.warmup; i++) {
-    const t0 = performance.now();
-    pose = await runner.estimate(source);
-    warmupMs.push(performance.now() - t0);
+    await round(i, 'warmupMs');
     if (i + 1 < req.warmup && over()) {
       cut = true;
       break;
     }
   }
   for (let i = 0; i < req.frames; i++) {
-    const t0 = performance.now();
-    pose = await runner.estimate(source);
-    samplesMs.push(performance.now() - t0);
+    await round(i, 'samplesMs');
     if (i + 1 < req.frames && over()) {
       cut = true;
       break;
     }
   }
-  assertPose(pose!, context);
+  assertPose(main.pose!, context);
+  if (partner) assertPose(pair.pose!, `${context} (untuned)`);
   const errors = await runner.check(context);
-  return { samplesMs, warmupMs, cut, poseScore: pose!.score, errors };
+  return {
+    samplesMs: main.samplesMs,
+    warmupMs: main.warmupMs,
+    cut,
+    poseScore: main.pose!.score,
+    tuning,
+    ...(partner ? { paired: { samplesMs: pair.samplesMs, warmupMs: pair.warmupMs, poseScore: pair.pose!.score } } : {}),
+    errors,
+  };
 }
+
+const statsRows = (net: PoseNet): ProfileRow[] =>
+  net.profiler.stats().map(({ name, shapes, variant, meanMs, sdMs, samples }) => ({ name, shapes, variant, meanMs, sdMs, samples }));
 
 async function profile(req: { resolution: Res; frames: number; warmup: number }): Promise<ProfileResult> {
   if (!runner || !source || !ours) throw new Error('bench.profile needs ours open');
-  const net = ours;
+  const nets = [ours, ...(partner ? [partner.net] : [])];
+  const img = source;
   runner.setResolution(req.resolution);
-  for (let i = 0; i < req.warmup; i++) await net.estimateSinglePose(source);
-  net.profiler.setEnabled(true);
+  partner?.runner.setResolution(req.resolution);
+  await runner.tune?.();
+  for (let i = 0; i < req.warmup; i++) for (const net of nets) await net.estimateSinglePose(img);
+  for (const net of nets) net.profiler.setEnabled(true);
   try {
-    for (let i = 0; i < req.frames; i++) await net.estimateSinglePose(source);
-    const rows = net.profiler.stats().map(({ name, shapes, meanMs, sdMs, samples }) => ({ name, shapes, meanMs, sdMs, samples }));
+    // Frames alternate between the nets (ABBA), as in time().
+    for (let i = 0; i < req.frames; i++) for (const net of i % 2 ? [...nets].reverse() : nets) await net.estimateSinglePose(img);
     return {
-      timestamps: net.profiler.timestampsActive,
-      rows,
+      timestamps: ours.profiler.timestampsActive,
+      rows: statsRows(ours),
+      ...(partner ? { pairedRows: statsRows(partner.net) } : {}),
       errors: await runner.check(`profile ${req.resolution.width}x${req.resolution.height}`),
     };
   } finally {
-    net.profiler.setEnabled(false);
+    for (const net of nets) net.profiler.setEnabled(false);
   }
+}
+
+export interface FirstPoseRequest {
+  weights: string;
+  resolution: Res;
+  image?: string;
+  imageB64?: string;
+}
+
+export interface FirstPoseResult {
+  /** requestPoseNetDevice + createPoseNet (weights fetched, pipelines compiled). */
+  createMs: number;
+  /** The first estimateSinglePose. */
+  firstFrameMs: number;
+  /** createMs + firstFrameMs: from nothing to the first pose on the CPU. */
+  totalMs: number;
+  errors: string[];
+}
+
+/**
+ * Time to first pose, as a page that starts from nothing sees it: a new device, the
+ * model fetched and built, and the first frame on the CPU (the image is decoded before).
+ * Default tuning ('auto') with an empty cache: a first visit.
+ */
+async function firstPose(req: FirstPoseRequest): Promise<FirstPoseResult> {
+  if (runner) await close();
+  await loadSource(req.image, req.imageB64);
+  const t0 = performance.now();
+  const device = await requestPoseNetDevice();
+  const guard = new GpuErrorGuard(device);
+  const net = await createPoseNet({ weights: req.weights, resolution: req.resolution, device, tuningStore: memoryTuningStore() });
+  const t1 = performance.now();
+  const pose = await net.estimateSinglePose(source!);
+  const t2 = performance.now();
+  assertPose(pose, 'firstPose');
+  // The first frame started compiling the tuning candidates: let them finish, so that the
+  // next measurement does not share the GPU process with them.
+  const until = performance.now() + 300_000;
+  while (['waiting', 'compiling'].includes(net.tuning.state) && performance.now() < until) await new Promise((r) => setTimeout(r, 100));
+  net.dispose();
+  const errors = await guard.release('firstPose');
+  device.destroy();
+  return { createMs: t1 - t0, firstFrameMs: t2 - t1, totalMs: t2 - t0, errors };
 }
 
 async function close(): Promise<string[]> {
@@ -274,6 +435,6 @@ async function close(): Promise<string[]> {
   return errors;
 }
 
-const bench = { open, time, profile, close };
+const bench = { open, time, profile, firstPose, close };
 (window as unknown as { bench: typeof bench }).bench = bench;
 export type BenchPage = typeof bench;

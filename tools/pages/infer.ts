@@ -74,7 +74,8 @@ async function run(req: InferRequest): Promise<InferResponse> {
   const results: InferResponse['results'] = [];
   const errors: string[] = [];
   try {
-    const net = await createPoseNet({ weights: req.weights, resolution: req.resolution, device });
+    // A few images: compiling and timing kernel variants would cost more than it saves.
+    const net = await createPoseNet({ weights: req.weights, resolution: req.resolution, device, tuning: 'off' });
     errors.push(...(await guard.check('loading the model')));
     try {
       for (const b64 of req.images) results.push(await inferOne(b64, net, guard, max));

@@ -1,0 +1,36 @@
+/**
+ * What the network's layer kernels (conv2d, depthwise, pointwise, maxpool) share: they
+ * run one manifest layer at one resolution (its LayerShape) and bind the same named
+ * buffers.
+ */
+import type { Activation } from '../model/manifest.ts';
+import type { LayerShape } from '../plan/shapes.ts';
+import type { KernelModule } from './kernel.ts';
+import type { UniformValues } from './uniforms.ts';
+
+export interface LayerKernel<F extends string = string> extends KernelModule<LayerShape, F> {
+  /** The layer's uniform (shared by every variant). */
+  uniformValues(ls: LayerShape): UniformValues<F>;
+}
+
+/**
+ * Buffers a layer binds, by binding name: `x` input, `w` the model's weights, `y`
+ * output, `residual` (the model's empty buffer when the layer has none).
+ */
+export type LayerBuffers = Record<'x' | 'w' | 'y' | 'residual', GPUBuffer>;
+
+/** ACTIVATION override constant of the kernels (see activationWgsl). */
+export const ACTIVATION_CODE: Readonly<Record<Activation, number>> = { none: 0, relu: 1, relu6: 2 };
+
+/** Vec4 offset of a layer's weights and bias in the weights buffer. */
+export function weightOffsets(ls: LayerShape): { wOffset: number; bOffset: number } {
+  return { wOffset: (ls.layer.weights?.offset ?? 0) / 16, bOffset: (ls.layer.bias?.offset ?? 0) / 16 };
+}
+
+/** 3x3, dilation 1, the same stride both ways: what the shared-row variants handle. */
+export function isPlain3x3(ls: LayerShape): boolean {
+  const l = ls.layer;
+  return l.kernel[0] === 3 && l.kernel[1] === 3 && l.dilation[0] === 1 && l.dilation[1] === 1 && l.stride[0] === l.stride[1];
+}
+
+export const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
