@@ -1,15 +1,18 @@
 /**
- * infer (`npm run infer`): single-pose keypoints for images on disk, headless (Puppeteer,
- * Chromium with WebGPU, the library through a Vite dev server).
+ * infer (`npm run infer`): single-pose keypoints for images on disk, headless: in Chromium
+ * with WebGPU (the library through a Vite dev server), or with `--runtime node` in Node on
+ * Dawn (tools/lib/runtime.ts).
  *
  *   npm run infer -- <images...> [--resolution 257 | 513x385] [--model <name>] [--json out.json]
+ *                    [--runtime browser|node] [--adapter list | <adapter>]
  *
  * Prints per image the 17 keypoints (part, x, y, score; x and y in source-image pixels)
  * and the pose score. --json writes `[{ file, score, keypoints: [[x, y, score] x17],
  * width, height }]`, keypoints in COCO order (PoseNet's). --model is a weights folder
  * name under weights/ (default posenet-mobilenet-v1-075-s16) or a path to a converted model's folder.
  *
- * Images are read in Node and decoded in the page (createImageBitmap): a file that is
+ * Images are read in Node and decoded in the page (createImageBitmap; sharp under
+ * --runtime node, EXIF orientation applied as browsers do): a file that is
  * missing or cannot be decoded is named in the error, the exit status is 1 and no JSON is
  * written. The resolution is checked against the model's output stride before anything starts.
  */
@@ -20,9 +23,10 @@ import { parseArgs } from 'node:util';
 import { checkResolution } from '../src/plan/shapes.ts';
 import { PART_NAMES } from '../src/pose/keypoints.ts';
 import type { InferResponse } from './pages/infer.ts';
-import { DEFAULT_MODEL, openSession, parseResolution, resolveModel, runTool, ToolError } from './lib/browser-run.ts';
+import { maybeListAdapters, openRuntime, RUNTIME_OPTIONS, RUNTIME_USAGE, runtimeOptions } from './lib/runtime.ts';
+import { DEFAULT_MODEL, parseResolution, resolveModel, runTool, ToolError } from './lib/tool.ts';
 
-const USAGE = 'usage: npm run infer -- <images...> [--resolution 257 | 513x385] [--model <name | folder>] [--json out.json]';
+const USAGE = `usage: npm run infer -- <images...> [--resolution 257 | 513x385] [--model <name | folder>] [--json out.json] ${RUNTIME_USAGE}`;
 
 export interface InferJsonEntry {
   file: string;
@@ -54,6 +58,7 @@ async function main(): Promise<void> {
         resolution: { type: 'string', default: '257' },
         model: { type: 'string', default: DEFAULT_MODEL },
         json: { type: 'string' },
+        ...RUNTIME_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -66,6 +71,8 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
+  const runtimeChoice = runtimeOptions(values);
+  if (await maybeListAdapters('infer', runtimeChoice)) return;
   if (!files.length) throw new ToolError(`no images given\n${USAGE}`);
 
   const manifest = resolveModel(values.model);
@@ -77,14 +84,14 @@ async function main(): Promise<void> {
   }
   const images = files.map((f) => readImage(f).toString('base64'));
 
-  const session = await openSession();
+  const runtime = await openRuntime(runtimeChoice);
   let response: InferResponse;
   try {
-    const page = await session.openPage('tools/pages/infer.html', 'infer');
+    const page = await runtime.openPage('tools/pages/infer.html', 'infer');
     response = await page.call<InferResponse>('run', { weights: manifest.url, resolution, images });
     if (page.errors.length && process.env.PAGE_LOG) process.stderr.write(`page errors:\n  ${page.errors.join('\n  ')}\n`);
   } finally {
-    await session.close();
+    await runtime.close();
   }
   if (!response.ok) throw new ToolError(`cannot decode ${files[response.undecodable]} as an image`);
   if (response.errors.length) throw new Error(`WebGPU errors:\n${response.errors.join('\n')}`);
@@ -113,7 +120,7 @@ async function main(): Promise<void> {
     });
   }
   process.stdout.write(out.join('\n'));
-  process.stderr.write(`infer: ${files.length} image(s) on ${response.adapter}\n`);
+  process.stderr.write(`infer: ${files.length} image(s) on ${response.adapter} (${runtime.description})\n`);
 
   if (values.json) {
     const file = path.resolve(values.json);

@@ -29,6 +29,14 @@ export async function requestPoseNetDevice(options: DeviceOptions = {}): Promise
         'update the graphics driver, or enable chrome://flags/#enable-unsafe-webgpu.',
     );
   }
+  return requestPoseNetDeviceOn(adapter, options);
+}
+
+/**
+ * The device PoseNet wants on a given adapter: timestamp-query where offered, the largest
+ * storage buffers. (In Node, src/node/device.ts finds the adapter through Dawn.)
+ */
+export function requestPoseNetDeviceOn(adapter: GPUAdapter, options: Pick<DeviceOptions, 'timestamps'> = {}): Promise<GPUDevice> {
   const requiredFeatures: GPUFeatureName[] = [];
   if ((options.timestamps ?? true) && adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
   return adapter.requestDevice({

@@ -1,24 +1,28 @@
 /**
- * Node side of the headless tools (infer, bench, and eval): one Vite server and one
- * Chromium (tools/lib/browser.ts) for the whole run, pages under tools/pages that expose
- * their entry points on `window`, calls into them, and clean-up on exit or Ctrl-C.
- *
- * Tool errors that are the user's (a missing file, a bad flag) are `ToolError`s: the tools
- * print their message alone and exit 1; anything else is printed with its stack.
+ * The browser runtime of the headless tools (infer, bench, and eval): one Vite server and
+ * one Chromium (tools/lib/browser.ts) for the whole run, pages under tools/pages that
+ * expose their entry points on `window`, calls into them, and clean-up on exit or Ctrl-C.
+ * tools/lib/runtime.ts chooses between this and the Node runtime; tools/lib/tool.ts holds
+ * what tools share whatever the runtime (errors, models, flags).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'puppeteer';
 import type { InlineConfig, ViteDevServer } from 'vite';
 
-import { collectPageErrors, launchBrowser, repoRoot, startServer } from './browser.ts';
+import { collectPageErrors, launchBrowser, startServer } from './browser.ts';
+import { onToolExit, repoRoot } from './tool.ts';
 
-export { repoRoot };
-
-/** An error meant for the user as it is: the tool prints `<tool>: <message>` and exits 1. */
-export class ToolError extends Error {
-  override name = 'ToolError';
-}
+export {
+  DEFAULT_MODEL,
+  listWeights,
+  parseResolution,
+  readManifest,
+  repoRoot,
+  resolveModel,
+  runTool,
+  ToolError,
+  type ModelRef,
+} from './tool.ts';
 
 /**
  * TF.js imports CommonJS packages (long, seedrandom), which the browser cannot load as they
@@ -64,23 +68,7 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
-const sessions = new Set<BrowserSession>();
-let handlersInstalled = false;
-
-/** Closes Chromium and the server when the process is interrupted (no orphaned browsers). */
-function installSignalHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      process.stderr.write(`\n${signal}: closing the browser\n`);
-      void Promise.allSettled([...sessions].map((s) => s.close())).then(() => process.exit(130));
-    });
-  }
-}
-
 export async function openSession(options: SessionOptions = {}): Promise<BrowserSession> {
-  installSignalHandlers();
   let server: ViteDevServer | undefined;
   let browser: Browser | undefined;
   try {
@@ -119,117 +107,17 @@ export async function openSession(options: SessionOptions = {}): Promise<Browser
       async close() {
         if (closed) return;
         closed = true;
-        sessions.delete(session);
+        forget();
         await b.close().catch(() => undefined);
         await srv.close().catch(() => undefined);
       },
     };
-    sessions.add(session);
+    // Closes Chromium and the server when the tool fails or is interrupted (no orphaned browsers).
+    const forget = onToolExit(() => session.close());
     return session;
   } catch (err) {
     await browser?.close().catch(() => undefined);
     await server?.close().catch(() => undefined);
     throw err;
   }
-}
-
-/** The weights folders under weights/ that hold a model.json (converter output), by name. */
-export function listWeights(): string[] {
-  const dir = path.join(repoRoot, 'weights');
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, 'model.json')))
-    .map((d) => d.name)
-    .filter((name) => {
-      try {
-        const json = JSON.parse(fs.readFileSync(path.join(dir, name, 'model.json'), 'utf8')) as { format?: unknown };
-        return json.format === 'posenet-webgpu/manifest';
-      } catch {
-        return false;
-      }
-    })
-    .sort();
-}
-
-export const DEFAULT_MODEL = 'posenet-mobilenet-v1-075-s16';
-
-/** A weights folder's manifest (read in Node, to validate flags before starting a browser). */
-export function readManifest(name: string): { outputStride: number; architecture: string; name: string } {
-  const file = path.join(repoRoot, 'weights', name, 'model.json');
-  if (!fs.existsSync(file)) {
-    const known = listWeights();
-    throw new ToolError(
-      `no model "${name}": ${path.relative(process.cwd(), file)} does not exist ` +
-        (known.length ? `(models: ${known.join(', ')})` : '(run `npm run weights`)'),
-    );
-  }
-  const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { outputStride: number; architecture: string; name: string };
-  return json;
-}
-
-export interface ModelRef {
-  /** The folder's name (weights/<name>) or the path given. */
-  name: string;
-  /** Absolute path of the folder holding model.json + weights.bin. */
-  dir: string;
-  /** URL of that folder on the tools' Vite server. */
-  url: string;
-  /** URL of the TF.js copy's model.json (weights/tfjs/<name>/), when there is one. */
-  tfjsUrl: string | null;
-  outputStride: number;
-  architecture: string;
-}
-
-/**
- * A model given as a weights folder name (weights/<name>) or as a path to a folder with
- * model.json + weights.bin anywhere on disk (served through Vite's /@fs/).
- */
-export function resolveModel(arg: string): ModelRef {
-  const named = path.join(repoRoot, 'weights', arg);
-  if (!arg.includes('/') || fs.existsSync(path.join(named, 'model.json'))) {
-    const m = readManifest(arg);
-    const tfjs = path.join(repoRoot, 'weights/tfjs', arg, 'model.json');
-    return {
-      name: arg,
-      dir: named,
-      url: `/weights/${arg}`,
-      tfjsUrl: fs.existsSync(tfjs) ? `/weights/tfjs/${arg}/model.json` : null,
-      outputStride: m.outputStride,
-      architecture: m.architecture,
-    };
-  }
-  const dir = path.resolve(arg);
-  const file = path.join(dir, 'model.json');
-  if (!fs.existsSync(file)) throw new ToolError(`no model at ${arg}: ${file} does not exist`);
-  const m = JSON.parse(fs.readFileSync(file, 'utf8')) as { outputStride: number; architecture: string; format?: string };
-  if (m.format !== 'posenet-webgpu/manifest')
-    throw new ToolError(`${file} is not a posenet-webgpu manifest (make one with \`npm run convert\`)`);
-  const rel = path.relative(repoRoot, dir);
-  const url = !rel.startsWith('..') && !path.isAbsolute(rel) ? `/${rel.split(path.sep).join('/')}` : `/@fs${dir}`;
-  return { name: arg, dir, url, tfjsUrl: null, outputStride: m.outputStride, architecture: m.architecture };
-}
-
-/** Parses `257` or `513x385` into {width, height}; throws a ToolError naming the value otherwise. */
-export function parseResolution(text: string, flag = '--resolution'): { width: number; height: number } {
-  const m = /^\s*(\d+)\s*(?:[x×]\s*(\d+))?\s*$/i.exec(text);
-  if (!m) throw new ToolError(`invalid ${flag} "${text}": expected N or WxH (e.g. 257 or 513x385)`);
-  const width = Number(m[1]);
-  const height = m[2] === undefined ? width : Number(m[2]);
-  return { width, height };
-}
-
-/** Runs a tool's main: ToolErrors print as `<tool>: <message>` and exit 1, other errors with their stack. */
-export function runTool(tool: string, main: () => Promise<void>): void {
-  main().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      if (err instanceof ToolError || (err instanceof Error && err.name === 'ResolutionError')) {
-        process.stderr.write(`${tool}: ${err.message}\n`);
-      } else {
-        process.stderr.write(`${tool}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      }
-      void Promise.allSettled([...sessions].map((s) => s.close())).then(() => process.exit(1));
-    },
-  );
 }

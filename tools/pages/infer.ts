@@ -1,14 +1,14 @@
 /**
  * Browser side of `npm run infer` (tools/infer.ts drives it through Puppeteer):
- * `window.infer.run({weights, resolution, images})` decodes every image (bytes in base64)
- * with createImageBitmap, then runs `estimateSinglePose` on each with one PoseNet, inside
- * WebGPU error scopes. Nothing runs unless every image decodes; an image that does not is
- * reported by its index.
+ * `window.infer.run({weights, resolution, images})` decodes every image (bytes in base64;
+ * createImageBitmap in the browser, sharp in Node: tools/pages/platform.ts), then runs
+ * `estimateSinglePose` on each with one PoseNet, inside WebGPU error scopes. Nothing runs
+ * unless every image decodes; an image that does not is reported by its index.
  */
-import { requestPoseNetDevice } from '../../src/gpu/device.ts';
 import { createPoseNet } from '../../src/posenet.ts';
 import type { Pose } from '../../src/pose/types.ts';
 import { GpuErrorGuard } from './gpu-guard.ts';
+import { exposePage, platform, type PageImage } from './platform.ts';
 
 export interface InferRequest {
   /** Weights folder URL, e.g. /weights/posenet-mobilenet-v1-075-s16 */
@@ -37,34 +37,32 @@ function bytesOf(b64: string): Uint8Array<ArrayBuffer> {
 }
 
 async function run(req: InferRequest): Promise<InferResponse> {
-  const bitmaps: ImageBitmap[] = [];
+  const images: PageImage[] = [];
   for (const [i, b64] of req.images.entries()) {
     try {
-      bitmaps.push(await createImageBitmap(new Blob([bytesOf(b64)])));
+      images.push(await platform().decodeImage(bytesOf(b64)));
     } catch (err) {
-      for (const b of bitmaps) b.close();
+      for (const b of images) b.close();
       return { ok: false, undecodable: i, reason: (err as Error).message };
     }
   }
-  const device = await requestPoseNetDevice({ timestamps: false });
+  const { device, adapter } = await platform().requestDevice({ timestamps: false });
   const guard = new GpuErrorGuard(device);
-  const info = device.adapterInfo;
-  const adapter = info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(' / ') : 'unknown';
   const results: InferImageResult[] = [];
   const errors: string[] = [];
   try {
-    const net = await createPoseNet({ weights: req.weights, resolution: req.resolution, device });
+    const net = await createPoseNet({ weights: await platform().loadWeights(req.weights), resolution: req.resolution, device });
     try {
-      for (const bitmap of bitmaps) {
+      for (const image of images) {
         const t0 = performance.now();
-        const pose = await net.estimateSinglePose(bitmap);
-        results.push({ width: bitmap.width, height: bitmap.height, pose, ms: performance.now() - t0 });
+        const pose = await net.estimateSinglePose(image.source);
+        results.push({ width: image.width, height: image.height, pose, ms: performance.now() - t0 });
       }
     } finally {
       net.dispose();
     }
   } finally {
-    for (const b of bitmaps) b.close();
+    for (const b of images) b.close();
     errors.push(...(await guard.release('infer')));
     device.destroy();
   }
@@ -72,5 +70,5 @@ async function run(req: InferRequest): Promise<InferResponse> {
 }
 
 const infer = { run };
-(window as unknown as { infer: typeof infer }).infer = infer;
+exposePage('infer', infer);
 export type InferPage = typeof infer;
