@@ -29,7 +29,7 @@ export type { AdapterDescription, AdapterEntry, NodeDevice, NodeDeviceOptions } 
 export { decodeImage, ImageDecodeError } from './image.ts';
 export type { DecodedImage } from './image.ts';
 export { loadWeights } from './weights.ts';
-export { describeVulkanSearch, searchVulkan, SWIFTSHADER_ICD } from './vulkan.ts';
+export { describeVulkanSearch, preferSwiftShaderWhenNoDriver, searchVulkan, SWIFTSHADER_ICD } from './vulkan.ts';
 export type { VulkanSearch } from './vulkan.ts';
 
 export interface NodePoseNetConfig extends Omit<PoseNetConfig, 'weights'> {

@@ -125,3 +125,15 @@ export function describeVulkanSearch(s: VulkanSearch = searchVulkan()): string {
   }
   return lines.join('\n');
 }
+
+/**
+ * Points VK_ICD_FILENAMES at Chromium's SwiftShader when no driver is configured or
+ * installed and that file exists (for tools and tests on machines without a GPU). Must run
+ * before Dawn's first adapter request; returns a note saying so, or null when it did nothing.
+ */
+export function preferSwiftShaderWhenNoDriver(env: NodeJS.ProcessEnv = process.env): string | null {
+  if (process.platform !== 'linux' || env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES) return null;
+  if (searchVulkan(env).icds.length || !fs.existsSync(SWIFTSHADER_ICD)) return null;
+  env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  return `no Vulkan driver is installed or configured: using Chromium's SwiftShader (${SWIFTSHADER_ICD}), a CPU implementation`;
+}

@@ -11,7 +11,7 @@
  *
  * Without a Vulkan driver configured (no VK_ICD_FILENAMES / VK_DRIVER_FILES, no ICD
  * manifest in the standard folders) it falls back to Chromium's SwiftShader where Debian's
- * chromium package installed it, and says so.
+ * chromium package installed it, and says so (src/node/vulkan.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,7 +19,7 @@ import webgpuPackage from 'webgpu/package.json' with { type: 'json' };
 
 import { listAdapters, nodeGpu, requestNodeDevice } from '../../src/node/device.ts';
 import { decodeImage } from '../../src/node/image.ts';
-import { describeVulkanSearch, searchVulkan, SWIFTSHADER_ICD } from '../../src/node/vulkan.ts';
+import { describeVulkanSearch, preferSwiftShaderWhenNoDriver } from '../../src/node/vulkan.ts';
 import { loadWeights } from '../../src/node/weights.ts';
 import { setPlatform, type PageImage, type PagePlatform } from '../pages/platform.ts';
 import type { RuntimeOptions, ToolPage, ToolRuntime } from './runtime.ts';
@@ -69,8 +69,8 @@ function installNavigatorGpu(gpu: GPU): void {
 }
 
 export async function openNodeRuntime(options: RuntimeOptions): Promise<ToolRuntime> {
-  const note = useSwiftShaderIfNoDriver();
-  if (note) process.stderr.write(`${note}\n`);
+  const note = preferSwiftShaderWhenNoDriver();
+  if (note) process.stderr.write(`node runtime: ${note}\n`);
   let gpu: GPU;
   try {
     gpu = (await nodeGpu({ adapter: options.adapter })).gpu;
@@ -104,18 +104,9 @@ export async function openNodeRuntime(options: RuntimeOptions): Promise<ToolRunt
   };
 }
 
-/** Sets VK_ICD_FILENAMES to Chromium's SwiftShader when nothing else is configured or installed; returns a note saying so. */
-function useSwiftShaderIfNoDriver(): string | null {
-  if (process.platform !== 'linux' || process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES) return null;
-  if (searchVulkan().icds.length) return null;
-  if (!fs.existsSync(SWIFTSHADER_ICD)) return null;
-  process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-  return `node runtime: no Vulkan driver is installed or configured; using Chromium's SwiftShader (${SWIFTSHADER_ICD}), a CPU implementation`;
-}
-
 /** `--adapter list` under node: Dawn's adapters, and what Vulkan pieces were found. */
 export async function listNodeAdapters(): Promise<string[]> {
-  const note = useSwiftShaderIfNoDriver();
+  const note = preferSwiftShaderWhenNoDriver();
   const adapters = await listAdapters();
   const lines = note ? [note] : [];
   if (!adapters.length) {

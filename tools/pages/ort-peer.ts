@@ -136,12 +136,12 @@ export async function openOrtPeer(provider: OrtProvider, onnxUrl: string, net: P
   ort.env.wasm.wasmPaths = ORT_WASM_PATH;
   ort.env.logLevel = 'error';
   const device = net.device;
-  if (provider === 'webgpu') ort.env.webgpu.device = device;
   const model = await platform().readBytes(onnxUrl);
   let session: OrtNs.InferenceSession;
   try {
     session = await ort.InferenceSession.create(model, {
-      executionProviders: [provider],
+      // ORT's WebGPU provider runs on our device, so that buffers pass between us without copies.
+      executionProviders: [provider === 'webgpu' ? { name: 'webgpu', device } : 'wasm'],
       graphOptimizationLevel: 'all',
       ...(provider === 'webgpu' ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
     });
