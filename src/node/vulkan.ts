@@ -14,6 +14,12 @@ export const VULKAN_LOADER = 'libvulkan.so.1';
 /** Chromium's SwiftShader (Debian's chromium package): a CPU Vulkan driver, for machines without a GPU. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
+/**
+ * Where some installs put driver manifests outside the loader's default folders (NVIDIA's
+ * container runtime); named in the error as candidates for VK_ICD_FILENAMES.
+ */
+const OTHER_ICD_DIRS = ['/usr/local/nvidia/share/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', '/opt/vulkan/icd.d'];
+
 /** Folders the dynamic linker searches for the loader, after LD_LIBRARY_PATH (ld.so's defaults on Debian and others). */
 const LIBRARY_DIRS = [
   '/lib/x86_64-linux-gnu',
@@ -43,6 +49,8 @@ export interface VulkanSearch {
   icdPlaces: string[];
   icdSource: string;
   icds: IcdFile[];
+  /** Manifests found outside the searched places (OTHER_ICD_DIRS). */
+  elsewhere: string[];
 }
 
 const splitList = (v: string | undefined): string[] => (v ? v.split(':').filter(Boolean) : []);
@@ -92,6 +100,10 @@ export function searchVulkan(env: NodeJS.ProcessEnv = process.env): VulkanSearch
   const icdPlaces = chosen ? splitList(env[chosen]) : defaultIcdDirs();
   const added = splitList(env.VK_ADD_DRIVER_FILES);
   const places = [...icdPlaces, ...added];
+  const searched = new Set(places.map((p) => path.resolve(p)));
+  const elsewhere = OTHER_ICD_DIRS.filter((d) => !searched.has(path.resolve(d)))
+    .flatMap(icdsIn)
+    .map((i) => i.file);
   return {
     loaderDirs,
     loader: loaderDir ? path.join(loaderDir, VULKAN_LOADER) : null,
@@ -100,6 +112,7 @@ export function searchVulkan(env: NodeJS.ProcessEnv = process.env): VulkanSearch
       ? `${chosen}${added.length ? ' + VK_ADD_DRIVER_FILES' : ''}`
       : `the default folders${added.length ? ' + VK_ADD_DRIVER_FILES' : ''}`,
     icds: places.flatMap(icdsIn),
+    elsewhere,
   };
 }
 
@@ -122,6 +135,9 @@ export function describeVulkanSearch(s: VulkanSearch = searchVulkan()): string {
       `Vulkan drivers: no ICD manifest (*.json) in ${s.icdSource}: ${s.icdPlaces.join(', ')} ` +
         `(install the GPU's Vulkan driver, or point VK_ICD_FILENAMES at its manifest, e.g. ${SWIFTSHADER_ICD} for SwiftShader on the CPU)`,
     );
+  }
+  if (s.elsewhere.length) {
+    lines.push(`Driver manifests outside those places (choose one with VK_ICD_FILENAMES=<file>): ${s.elsewhere.join(', ')}`);
   }
   return lines.join('\n');
 }

@@ -9,14 +9,17 @@
 # e.g. /usr/share/vulkan/icd.d/nvidia_icd.json; without it the loader's default folders are
 # searched. POSENET_VULKAN_LOADER=bundled uses the Vulkan loader in lib/vulkan even where
 # the system has one (=system: never the bundled one).
+#
+# Only shell built-ins and ldconfig are used: it runs with an empty PATH (`env -i ./run.sh`).
 set -eu
-here=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
+case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
+here=$(CDPATH='' cd -- "$here" && pwd)
 
 # The Vulkan loader (libvulkan.so.1): the system's when it has one, else Debian's libvulkan1 from lib/vulkan.
 system_loader() {
   for ldconfig in /sbin/ldconfig /usr/sbin/ldconfig /usr/bin/ldconfig; do
     if [ -x "$ldconfig" ]; then
-      "$ldconfig" -p 2>/dev/null | grep -q 'libvulkan\.so\.1 ' && return 0
+      case $("$ldconfig" -p 2>/dev/null) in *'libvulkan.so.1 '*) return 0 ;; esac
       break
     fi
   done
