@@ -196,6 +196,8 @@ async function main(): Promise<void> {
 
   const t0 = performance.now();
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'posenet-gpu-bundle-'));
+  // The archive's top folder is the user's folder when unpacked: not mkdtemp's 0700.
+  fs.chmodSync(stage, 0o755);
   const tmpOut = `${out}.tmp-${process.pid}`;
   try {
     // Node.

@@ -14,8 +14,8 @@
  * chromium package installed it, and says so (src/node/vulkan.ts).
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import webgpuPackage from 'webgpu/package.json' with { type: 'json' };
 
 import { listAdapters, nodeGpu, requestNodeDevice } from '../../src/node/device.ts';
 import { decodeImage } from '../../src/node/image.ts';
@@ -83,7 +83,7 @@ export async function openNodeRuntime(options: RuntimeOptions): Promise<ToolRunt
   setPlatform(nodePlatform(options.adapter));
   return {
     name: 'node',
-    description: `Node ${process.version}, Dawn (npm webgpu ${webgpuPackage.version})`,
+    description: `Node ${process.version}, Dawn (npm webgpu ${webgpuVersion()})`,
     async openPage(_pagePath: string, global: string): Promise<ToolPage> {
       const load = PAGES[global];
       if (!load) throw new Error(`the node runtime has no page publishing "${global}" (pages: ${Object.keys(PAGES).join(', ')})`);
@@ -102,6 +102,15 @@ export async function openNodeRuntime(options: RuntimeOptions): Promise<ToolRunt
     },
     close: async () => undefined,
   };
+}
+
+/** The installed `webgpu` package's version (read at run time: in the GPU bundle it sits beside bench.mjs). */
+function webgpuVersion(): string {
+  try {
+    return (createRequire(import.meta.url)('webgpu/package.json') as { version: string }).version;
+  } catch {
+    return 'unknown version';
+  }
 }
 
 /** `--adapter list` under node: Dawn's adapters, and what Vulkan pieces were found. */
