@@ -60,7 +60,11 @@ import { listWeights, parseResolution, repoRoot, resolveModel, runTool, ToolErro
 
 /** Every implementation the bench knows, in table order. */
 const IMPLS: readonly Impl[] = ['ours', 'tfjs-webgpu', 'tfjs-webgl', 'tfjs-wasm', 'ort-webgpu', 'ort-wasm'];
-/** What each runtime can run (and runs by default). */
+/**
+ * What each runtime can run (and runs by default). The GPU archive's run.sh runs the node
+ * list: a variant of ours (the tuner's `ours-untuned`) joins the bench by joining IMPLS and
+ * these lists, and its page runner in tools/pages/bench.ts.
+ */
 const RUNTIME_IMPLS: Record<RuntimeName, readonly Impl[]> = {
   browser: IMPLS,
   node: ['ours', 'tfjs-webgpu'],
