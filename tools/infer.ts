@@ -15,6 +15,13 @@
  * --runtime node, EXIF orientation applied as browsers do): a file that is
  * missing or cannot be decoded is named in the error, the exit status is 1 and no JSON is
  * written. The resolution is checked against the model's output stride before anything starts.
+ *
+ * A video file (.webm, .mp4, .mov, ...) goes to tools/infer-video.ts instead:
+ *
+ *   npm run infer -- clip.webm [--fps N] [--smooth] [--multi] [--resolution R] [--json out.json|out.jsonl]
+ *
+ * one pose record per frame (every frame, or N per second of video), the format of the
+ * app's "Record".
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,8 +32,11 @@ import { PART_NAMES } from '../src/pose/keypoints.ts';
 import type { InferResponse } from './pages/infer.ts';
 import { maybeListAdapters, openRuntime, RUNTIME_OPTIONS, RUNTIME_USAGE, runtimeOptions } from './lib/runtime.ts';
 import { DEFAULT_MODEL, parseResolution, resolveModel, runTool, ToolError } from './lib/tool.ts';
+import { inferVideo, isVideoFile, parseFps } from './infer-video.ts';
 
-const USAGE = `usage: npm run infer -- <images...> [--resolution 257 | 513x385] [--model <name | folder>] [--json out.json] ${RUNTIME_USAGE}`;
+const USAGE =
+  `usage: npm run infer -- <images...> [--resolution 257 | 513x385] [--model <name | folder>] [--json out.json] ${RUNTIME_USAGE}\n` +
+  '       npm run infer -- <video> [--fps N] [--smooth] [--multi] [--resolution R] [--model M] [--json out.json | out.jsonl]';
 
 export interface InferJsonEntry {
   file: string;
@@ -58,6 +68,9 @@ async function main(): Promise<void> {
         resolution: { type: 'string', default: '257' },
         model: { type: 'string', default: DEFAULT_MODEL },
         json: { type: 'string' },
+        fps: { type: 'string' },
+        smooth: { type: 'boolean' },
+        multi: { type: 'boolean' },
         ...RUNTIME_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
@@ -82,6 +95,25 @@ async function main(): Promise<void> {
   } catch (err) {
     throw new ToolError(`--resolution ${values.resolution}: ${(err as Error).message}`);
   }
+  const videos = files.filter(isVideoFile);
+  if (videos.length) {
+    if (files.length !== 1) throw new ToolError(`give one video at a time (got ${files.join(', ')})`);
+    if (runtimeChoice.runtime !== 'browser' || runtimeChoice.adapter !== undefined)
+      throw new ToolError(
+        `${files[0]}: video runs in the browser runtime only (its decoder is the browser's WebCodecs); drop --runtime / --adapter`,
+      );
+    return inferVideo(files[0]!, {
+      model: manifest,
+      resolution,
+      fps: parseFps(values.fps),
+      smooth: !!values.smooth,
+      multi: !!values.multi,
+      json: values.json,
+    });
+  }
+  for (const flag of ['fps', 'smooth', 'multi'] as const)
+    if (values[flag] !== undefined)
+      throw new ToolError(`--${flag} is for a video file; ${files.join(', ')} ${files.length > 1 ? 'are images' : 'is an image'}`);
   const images = files.map((f) => readImage(f).toString('base64'));
 
   const runtime = await openRuntime(runtimeChoice);

@@ -18,6 +18,7 @@ import type { PoseNet, Resolution } from '../posenet.ts';
 import type { AppStatus, FrameRecord, PoseApp, Settings } from './app.ts';
 import { computeProfile, type AppProfile } from './metrics.ts';
 import type { ModelEntry } from './models.ts';
+import type { FrameSource } from './sources.ts';
 import type { SweepOptions, SweepPanel, SweepRow } from './sweep.ts';
 import type { Diagnosis } from './unsupported.ts';
 
@@ -49,14 +50,20 @@ export interface PoseAppHandle {
   readonly device: GPUDevice | null;
   readonly net: PoseNet | null;
   readonly models: readonly ModelEntry[];
+  /** The source frames come from (kind, label, element: the <video> or <img>). */
+  readonly source: FrameSource | null;
   readonly multiPoseAvailable: boolean;
   /** Profiler figures (see metrics.ts for definitions) and `trace(n)`. */
   profile(): AppProfile;
   /** Same as the resolution controls; throws a ResolutionError for an invalid size. */
   setResolution(width: number, height?: number): void;
   setModel(name: string): Promise<void>;
-  /** Changes minScore, flip, mode, maxDetections or nmsRadius. */
-  set(patch: Partial<Pick<Settings, 'minScore' | 'flip' | 'mode' | 'maxDetections' | 'nmsRadius'>>): void;
+  /** Changes minScore, flip, mode, maxDetections, nmsRadius, smoothing, smoothingStrength or continuous. */
+  set(
+    patch: Partial<
+      Pick<Settings, 'minScore' | 'flip' | 'mode' | 'maxDetections' | 'nmsRadius' | 'smoothing' | 'smoothingStrength' | 'continuous'>
+    >,
+  ): void;
   /** `device.destroy()`: simulates a GPU reset; the page makes a new device and carries on. */
   loseDevice(): void;
   /** Runs the resolution sweep (as its button) and resolves with its rows. */
@@ -127,6 +134,9 @@ export function installHandle(parts: HandleParts): PoseAppHandle {
     },
     get models() {
       return parts.app()?.models ?? [];
+    },
+    get source() {
+      return parts.app()?.source ?? null;
     },
     get multiPoseAvailable() {
       return parts.app()?.multiPoseAvailable ?? false;
