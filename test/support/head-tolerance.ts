@@ -27,6 +27,8 @@ export interface HeadComparison {
   atol: number;
   /** Elements over a flat 1e-3, for the log. */
   overFlat: number;
+  /** The largest |actual - expected| / max(atol, rtol * |expected|): how close to failing (1 = at the tolerance). */
+  worstRatio: number;
   /** The first mismatches, for a failure message. */
   detail: string;
 }
@@ -36,12 +38,18 @@ export function compareHead(actual: ArrayLike<number>, expected: ArrayLike<numbe
   for (let i = 0; i < expected.length; i++) range = Math.max(range, Math.abs(expected[i]!));
   const atol = Math.max(HEAD_ATOL, HEAD_RANGE_TOL * range);
   const cmp = compare(actual, expected, atol, HEAD_RTOL);
+  let worstRatio = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const ratio = Math.abs(actual[i]! - expected[i]!) / Math.max(atol, HEAD_RTOL * Math.abs(expected[i]!));
+    if (!(ratio <= worstRatio)) worstRatio = Number.isNaN(ratio) ? Infinity : ratio;
+  }
   return {
     count: cmp.count,
     maxAbs: cmp.maxAbs,
     range,
     atol,
     overFlat: compare(actual, expected, HEAD_ATOL, HEAD_RTOL).count,
+    worstRatio,
     detail: describeMismatches(cmp, dims),
   };
 }
