@@ -264,6 +264,8 @@ describe('--runtime node (Dawn in the tool process, no browser)', () => {
       [
         '--runtime',
         'node',
+        '--models',
+        MODEL,
         '--impls',
         'ours,tfjs-wasm',
         '--resolutions',
