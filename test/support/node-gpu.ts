@@ -3,11 +3,15 @@
  * the browser tests (test/pages/with-device.ts): a device whose work runs inside
  * validation / out-of-memory / internal error scopes plus an `uncapturederror` listener;
  * `finish()` pops the scopes, destroys the device and returns every error seen, for the
- * test to fail on. Without a configured Vulkan driver it takes Chromium's SwiftShader (as
- * CI does); without any adapter it throws, saying what Vulkan pieces were looked for.
+ * test to fail on. It runs on Chromium's SwiftShader, the driver the browser tests use,
+ * unless VK_ICD_FILENAMES / VK_DRIVER_FILES name another (other installed drivers, such as
+ * Mesa's lavapipe, are not taken); without any adapter it throws, saying what Vulkan pieces
+ * were looked for.
  */
+import fs from 'node:fs';
+
 import { requestNodeDevice, type AdapterDescription } from '../../src/node/device.ts';
-import { preferSwiftShaderWhenNoDriver } from '../../src/node/vulkan.ts';
+import { SWIFTSHADER_ICD } from '../../src/node/vulkan.ts';
 
 export interface ScopedNodeDevice {
   device: GPUDevice;
@@ -18,8 +22,9 @@ export interface ScopedNodeDevice {
 const SCOPES: GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
 
 export async function scopedNodeDevice(): Promise<ScopedNodeDevice> {
-  const note = preferSwiftShaderWhenNoDriver();
-  if (note) console.log(`node-gpu: ${note}`);
+  if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && fs.existsSync(SWIFTSHADER_ICD)) {
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  }
   const { device, adapter } = await requestNodeDevice();
   const errors: string[] = [];
   device.addEventListener('uncapturederror', (e) => errors.push(`uncaptured: ${(e as GPUUncapturedErrorEvent).error.message}`));
