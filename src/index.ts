@@ -16,6 +16,7 @@ export type {
   Heads,
   MultiPoseEstimationOptions,
   MultiPoseStats,
+  PixelSource,
   PoseNetConfig,
   PoseSource,
   Resolution,

@@ -29,7 +29,18 @@ import type { FitMode, Pose } from './pose/types.ts';
 import { Plan, SINGLE_RESULT_FLOATS, type PlanOptions } from './plan/plan.ts';
 import { checkResolution } from './plan/shapes.ts';
 
+/**
+ * Decoded RGBA8 pixels, row by row without padding (`data.length === width * height * 4`):
+ * an ImageData, or what an image decoder outside the browser gives (src/node/image.ts).
+ */
+export interface PixelSource {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+}
+
 export type PoseSource =
+  | PixelSource
   | HTMLImageElement
   | HTMLVideoElement
   | HTMLCanvasElement
@@ -173,6 +184,18 @@ export interface FrameTiming {
 function toResolution(r: number | Resolution | undefined): Resolution {
   if (r === undefined) return { width: 257, height: 257 };
   return typeof r === 'number' ? { width: r, height: r } : r;
+}
+
+/** ImageData, or any `{ data, width, height }` of RGBA8 bytes (checked: a wrong length throws). */
+function isPixelSource(source: PoseSource): source is PixelSource {
+  if (typeof ImageData !== 'undefined' && source instanceof ImageData) return true;
+  const data = (source as Partial<PixelSource>).data;
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) return false;
+  const { width, height } = source as PixelSource;
+  if (data.length !== width * height * 4) {
+    throw new Error(`estimateSinglePose: pixel source of ${width}x${height} has ${data.length} bytes, not ${width * height * 4} (RGBA8)`);
+  }
+  return true;
 }
 
 function sourceSize(source: PoseSource): { width: number; height: number } {
@@ -379,11 +402,13 @@ export class PoseNet {
 
   /**
    * Uploads the source into the source texture (reallocated only when its size changes).
-   * Two paths: `copy` hands the source to copyExternalImageToTexture (the GPU path);
-   * `cpu` draws it into a 2D canvas and writes the pixels with writeTexture. `auto` (the
-   * default) takes `cpu` on SwiftShader, Chromium's CPU WebGPU, where the GPU path costs
-   * ~20 ms for a 640x480 frame (against ~1 ms) and, for <video> and VideoFrame, loses the
-   * device (Chromium 150); elsewhere `copy`.
+   * Pixel sources (ImageData, decoded `{ data, width, height }`) are written with
+   * writeTexture as they are. Other sources take one of two paths: `copy` hands the
+   * source to copyExternalImageToTexture (the GPU path); `cpu` draws it into a 2D canvas
+   * and writes the pixels with writeTexture. `auto` (the default) takes `cpu` on
+   * SwiftShader, Chromium's CPU WebGPU, where the GPU path costs ~20 ms for a 640x480
+   * frame (against ~1 ms) and, for <video> and VideoFrame, loses the device (Chromium
+   * 150); elsewhere (and where there is no OffscreenCanvas, as in Node) `copy`.
    */
   private async uploadSource(source: PoseSource): Promise<{ view: GPUTextureView; width: number; height: number }> {
     const { width, height } = sourceSize(source);
@@ -400,9 +425,11 @@ export class PoseNet {
       });
       this.sourceView = this.sourceTexture.createView({ label: 'PoseNet.sourceTexture.view' });
     }
-    if (this.uploadPath === 'cpu') {
-      const pixels = this.readPixels(source as Exclude<PoseSource, GPUTexture>, width, height);
-      this.device.queue.writeTexture({ texture: this.sourceTexture }, pixels, { bytesPerRow: width * 4 }, { width, height });
+    if (isPixelSource(source)) {
+      // Already on the CPU: written as they are, whatever the upload path.
+      this.writePixels(source.data, width, height);
+    } else if (this.uploadPath === 'cpu') {
+      this.writePixels(this.readPixels(source as Exclude<PoseSource, GPUTexture | PixelSource>, width, height), width, height);
     } else {
       this.device.queue.copyExternalImageToTexture(
         { source: source as GPUCopyExternalImageSource },
@@ -413,10 +440,19 @@ export class PoseNet {
     return { view: this.sourceView!, width, height };
   }
 
+  private writePixels(pixels: Uint8Array | Uint8ClampedArray, width: number, height: number): void {
+    this.device.queue.writeTexture(
+      { texture: this.sourceTexture! },
+      pixels as Uint8Array<ArrayBuffer>,
+      { bytesPerRow: width * 4 },
+      { width, height },
+    );
+  }
+
   private pixelCanvas: OffscreenCanvasRenderingContext2D | null = null;
   /** RGBA8 pixels of a source, drawn through a reused 2D canvas (the `cpu` upload path). */
-  private readPixels(source: Exclude<PoseSource, GPUTexture>, width: number, height: number): Uint8ClampedArray<ArrayBuffer> {
-    if (typeof ImageData !== 'undefined' && source instanceof ImageData) return source.data as Uint8ClampedArray<ArrayBuffer>;
+  private readPixels(source: Exclude<PoseSource, GPUTexture | PixelSource>, width: number, height: number): Uint8ClampedArray<ArrayBuffer> {
+    if (typeof OffscreenCanvas === 'undefined') throw new Error('estimateSinglePose: no OffscreenCanvas here for the cpu upload path');
     let g = this.pixelCanvas;
     if (!g || g.canvas.width !== width || g.canvas.height !== height) {
       g = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
@@ -438,8 +474,13 @@ export class PoseNet {
     return view;
   }
 
-  /** Uploads the source and writes the frame's uniforms (fit, flip) for the current plan. */
-  private async prepareFrame(source: PoseSource, options: { fit?: FitMode; flipHorizontal?: boolean }) {
+  /**
+   * Uploads the source and writes the frame's uniforms (fit, flip) for the current plan.
+   * Public for runners that encode the plan's parts themselves, such as the benchmark's
+   * ONNX Runtime peers, which run another network between our `preprocess` part (it fills
+   * `plan.inputBuffer`) and our `decode` part (it reads `plan.headsBuffer`).
+   */
+  async prepareFrame(source: PoseSource, options: { fit?: FitMode; flipHorizontal?: boolean }) {
     const plan = this.planValue;
     const { view, width, height } = await this.uploadSource(source);
     const fit = computeFit(options.fit ?? this.fit, width, height, plan.width, plan.height);

@@ -1,16 +1,15 @@
 /**
  * bench (`npm run bench`): end-to-end milliseconds per frame, from the source image to
  * keypoints on the CPU, for this project (tuned, `ours`, and on the default kernel
- * variants, `ours-untuned`) and for @tensorflow-models/posenet 2.2.2 on the same model
- * with TF.js's webgpu, webgl and wasm backends, in one headless Chromium session; then
- * our GPU time per pass (timestamp queries), tuned and untuned, with totals per kernel.
- * A benchmark, not a test: it reports, it does not judge.
+ * variants, `ours-untuned`) and its peers on the same model, in one session; then our GPU
+ * time per pass (timestamp queries), tuned and untuned, with totals per kernel. A
+ * benchmark, not a test: it reports, it does not judge.
  *
- *   npm run bench -- [--resolutions 161,257,321,481,641,801]
- *                    [--impls ours,ours-untuned,tfjs-webgpu,tfjs-webgl,tfjs-wasm]
+ *   npm run bench -- [--resolutions 161,257,321,481,641,801] [--impls ours,ours-untuned,tfjs-webgpu,...]
  *                    [--models <name,...>] [--frames 10] [--warmup 2] [--budget 150]
  *                    [--profile-resolution 257[,481,...]] [--profile-frames 10] [--profile first|all|none]
  *                    [--first-pose 3] [--image <file>] [--json out.json]
+ *                    [--runtime browser|node] [--adapter list | <adapter>]
  *
  * - `ours` tunes each resolution first (`await net.tune()`, from an empty cache): the
  *   tuning's wall time and frames are reported apart (rows' tuningMs, tuningFrames, and
@@ -20,6 +19,16 @@
  *   profiled frames) alternated, so that a load that drifts over minutes on a shared
  *   machine weighs on both alike; the table's ratio is then the median over rounds of
  *   ours / untuned (`pairedRatio`), each round's two frames having run back to back.
+ *
+ * Peers, by runtime (tools/lib/runtime.ts); the default is every implementation of the runtime:
+ * - browser (headless Chromium): @tensorflow-models/posenet 2.2.2 on TF.js's webgpu, webgl
+ *   and wasm backends (`tfjs-*`), and ONNX Runtime Web on our ONNX file with its WebGPU and
+ *   wasm execution providers (`ort-webgpu`, `ort-wasm`: our preprocessing and decoding
+ *   around ORT's network, so that only the network differs; tools/pages/ort-peer.ts).
+ * - node (Dawn): TF.js PoseNet on tfjs-backend-webgpu over the same Dawn adapter
+ *   (`tfjs-webgpu`).
+ * A peer that cannot run (not in this runtime, no TF.js or ONNX copy of the model, a
+ * backend that does not start) is left out, and the bench prints why; no number is made up.
  *
  * - ms per frame is the median of --frames timed frames after --warmup untimed ones, each
  *   `await estimateSinglePose(imageBitmap)` on the same ImageBitmap (a coco-mini photograph,
@@ -39,10 +48,10 @@
  * - Our profiler is off while timing end to end (on, every pass gets its own compute pass);
  *   the per-pass profile is taken afterwards.
  * - --json writes { rows: [{ impl, model, resolution, msPerFrame, n, ... }], passes: [{ name,
- *   gpuMs, ... }], firstPose, failures, environment, settings }.
+ *   gpuMs, ... }], tuning, firstPose, failures, unavailable: [{ impl, model, reason }], environment, settings }.
  *
- * Exit status 1 when a cell failed (a backend that does not start, a WebGPU error) after
- * printing and writing what was measured.
+ * Exit status 1 when a cell failed (ours failing, a WebGPU error, a peer that started and
+ * then failed) after printing and writing what was measured.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -51,12 +60,27 @@ import { parseArgs } from 'node:util';
 
 import { checkResolution } from '../src/plan/shapes.ts';
 import type { FirstPoseResult, Impl, OpenInfo, ProfileResult, TimeResult, TuningLayer } from './pages/bench.ts';
-import { isOurs } from './lib/impls.ts';
+import { isOrt, isOurs, isTfjs } from './lib/impls.ts';
+import {
+  maybeListAdapters,
+  openRuntime,
+  RUNTIME_OPTIONS,
+  RUNTIME_USAGE,
+  runtimeOptions,
+  type RuntimeName,
+  type ToolPage,
+} from './lib/runtime.ts';
 import { SYNTHETIC_MODELS, ensureSyntheticModel } from './lib/synthetic-models.ts';
-import { listWeights, openSession, parseResolution, repoRoot, resolveModel, runTool, ToolError, type ToolPage } from './lib/browser-run.ts';
+import { listWeights, parseResolution, repoRoot, resolveModel, runTool, ToolError } from './lib/tool.ts';
 import { jsonIsOurs, MiB, OutputFile, readInputFile, userPath } from './lib/cli.ts';
 
-const IMPLS: readonly Impl[] = ['ours', 'ours-untuned', 'tfjs-webgpu', 'tfjs-webgl', 'tfjs-wasm'];
+/** Every implementation the bench knows, in table order. */
+const IMPLS: readonly Impl[] = ['ours', 'ours-untuned', 'tfjs-webgpu', 'tfjs-webgl', 'tfjs-wasm', 'ort-webgpu', 'ort-wasm'];
+/** What each runtime can run (and runs by default); the GPU archive's run.sh runs the node list. */
+const RUNTIME_IMPLS: Record<RuntimeName, readonly Impl[]> = {
+  browser: IMPLS,
+  node: ['ours', 'ours-untuned', 'tfjs-webgpu'],
+};
 const DEFAULT_RESOLUTIONS = '161,257,321,481,641,801';
 /** A photograph with one large person (640x474), from ../shared/coco-mini. */
 const BENCH_IMAGE = '000000488571.jpg';
@@ -65,7 +89,7 @@ const COCO_IMAGES = path.resolve(repoRoot, '../shared/coco-mini/images');
 const USAGE = `usage: npm run bench -- [--resolutions ${DEFAULT_RESOLUTIONS}] [--impls ${IMPLS.join(',')}]
                       [--models <name,...>] [--frames 10] [--warmup 2] [--budget <seconds per impl per model>]
                       [--profile-resolution 257[,481,...]] [--profile-frames 10] [--profile first|all|none]
-                      [--first-pose 3] [--image <file>] [--json out.json]`;
+                      [--first-pose 3] [--image <file>] [--json out.json] ${RUNTIME_USAGE}`;
 
 interface Res {
   width: number;
@@ -144,6 +168,13 @@ export interface BenchTuning {
   layers: TuningLayer[];
 }
 
+/** A peer left out, and why (it never got a number). */
+export interface BenchUnavailable {
+  impl: Impl;
+  model: string | null;
+  reason: string;
+}
+
 export interface BenchJson {
   rows: BenchRow[];
   passes: BenchPass[];
@@ -151,6 +182,7 @@ export interface BenchJson {
   tuning: { adapter: string | null; runs: BenchTuning[] };
   firstPose: BenchFirstPose | null;
   failures: BenchFailure[];
+  unavailable: BenchUnavailable[];
   environment: Record<string, unknown>;
   settings: Record<string, unknown>;
 }
@@ -345,7 +377,7 @@ async function main(): Promise<void> {
     ({ values } = parseArgs({
       options: {
         resolutions: { type: 'string', default: DEFAULT_RESOLUTIONS },
-        impls: { type: 'string', default: IMPLS.join(',') },
+        impls: { type: 'string' },
         models: { type: 'string' },
         frames: { type: 'string', default: '10' },
         warmup: { type: 'string', default: '2' },
@@ -356,6 +388,7 @@ async function main(): Promise<void> {
         'first-pose': { type: 'string', default: '3' },
         image: { type: 'string' },
         json: { type: 'string' },
+        ...RUNTIME_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: false,
@@ -377,10 +410,23 @@ async function main(): Promise<void> {
   if (!['first', 'all', 'none'].includes(profileMode))
     throw new ToolError(`invalid --profile "${profileMode}": expected first, all or none`);
 
-  const impls = list(values.impls) as Impl[];
-  for (const i of impls)
+  const runtimeChoice = runtimeOptions(values);
+  if (await maybeListAdapters('bench', runtimeChoice)) return;
+  const unavailable: BenchUnavailable[] = [];
+  const leaveOut = (impl: Impl, model: string | null, reason: string) => {
+    unavailable.push({ impl, model, reason });
+    log(`bench: ${impl}${model ? ` on ${model}` : ''} cannot run: ${reason}; left out`);
+  };
+  const runnable = RUNTIME_IMPLS[runtimeChoice.runtime];
+  const asked = (values.impls === undefined ? [...runnable] : list(values.impls)) as Impl[];
+  for (const i of asked)
     if (!IMPLS.includes(i)) throw new ToolError(`unknown implementation "${i}" in --impls (expected ${IMPLS.join(', ')})`);
-  if (!impls.length) throw new ToolError('--impls is empty');
+  if (!asked.length) throw new ToolError('--impls is empty');
+  const impls = asked.filter((impl) => {
+    if (runnable.includes(impl)) return true;
+    leaveOut(impl, null, `not available under --runtime ${runtimeChoice.runtime} (it runs ${runnable.join(', ')})`);
+    return false;
+  });
   const resolutions = list(values.resolutions).map((t) => parseResolution(t, '--resolutions'));
   if (!resolutions.length) throw new ToolError('--resolutions is empty');
   const profileResolutions = list(values['profile-resolution']).map((t) => parseResolution(t, '--profile-resolution'));
@@ -438,20 +484,22 @@ async function main(): Promise<void> {
     cpuModel: os.cpus()[0]?.model,
     loadAverageStart: os.loadavg(),
     node: process.version,
+    runtime: runtimeChoice.runtime,
     image: imageLabel,
   };
   let profileTimestamps = true;
   const started = Date.now();
 
-  const usesTfjs = impls.some((i) => !isOurs(i));
+  const usesTfjs = impls.some(isTfjs);
+  const starting = runtimeChoice.runtime === 'browser' ? `Vite and Chromium${usesTfjs ? ' (pre-bundling TF.js)' : ''}` : 'Dawn';
   log(
-    `bench: starting Vite and Chromium${usesTfjs ? ' (pre-bundling TF.js)' : ''}; load average ${os
+    `bench: starting ${starting}; load average ${os
       .loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   );
-  const session = await openSession({ tfjs: usesTfjs });
-  environment.browser = await session.browser.version();
+  const runtime = await openRuntime({ ...runtimeChoice, tfjs: usesTfjs });
+  environment[runtime.name === 'browser' ? 'browser' : 'dawn'] = runtime.description;
   try {
     if (firstPoseRuns > 0 && impls.some(isOurs)) {
       const model = models[0]!;
@@ -466,7 +514,7 @@ async function main(): Promise<void> {
       if (r) {
         const runs: BenchFirstPose['runs'] = [];
         for (let i = 0; i < firstPoseRuns; i++) {
-          const page = await session.openPage('tools/pages/bench.html', 'bench');
+          const page = await runtime.openPage('tools/pages/bench.html', 'bench');
           try {
             const f = await page.call<FirstPoseResult>('firstPose', {
               weights: refs.get(model)!.url,
@@ -493,8 +541,18 @@ async function main(): Promise<void> {
     }
     for (const [mi, model] of models.entries()) {
       const manifest = refs.get(model)!;
-      // TF.js peers run only where the model has a TF.js copy.
-      const modelImpls = impls.filter((impl) => isOurs(impl) || manifest.tfjsUrl);
+      // Peers run only where the model has a copy in their format: TF.js's graph model, our ONNX file.
+      const modelImpls = impls.filter((impl) => {
+        if (isTfjs(impl) && !manifest.tfjsUrl) {
+          leaveOut(impl, model, 'the model has no TF.js copy (weights/tfjs/<name>/model.json)');
+          return false;
+        }
+        if (isOrt(impl) && !manifest.onnxUrl) {
+          leaveOut(impl, model, `the model has no ONNX file (weights/${model}.onnx)`);
+          return false;
+        }
+        return true;
+      });
       const valid: Res[] = [];
       for (const r of resolutions) {
         try {
@@ -511,26 +569,35 @@ async function main(): Promise<void> {
         if (!valid.length || (paired && impl === 'ours-untuned')) continue;
         let page: ToolPage | null = null;
         try {
-          page = await session.openPage('tools/pages/bench.html', 'bench');
-          const info = await page.call<OpenInfo>('open', {
-            impl,
-            weights: manifest.url,
-            tfjsModelUrl: manifest.tfjsUrl ?? undefined,
-            resolution: valid[0],
-            image: imageUrl,
-            imageB64,
-            pairUntuned: paired && impl === 'ours',
-          });
+          page = await runtime.openPage('tools/pages/bench.html', 'bench');
+          let info: OpenInfo;
+          try {
+            info = await page.call<OpenInfo>('open', {
+              impl,
+              weights: manifest.url,
+              tfjsModelUrl: manifest.tfjsUrl ?? undefined,
+              onnxUrl: manifest.onnxUrl ?? undefined,
+              resolution: valid[0],
+              image: imageUrl,
+              imageB64,
+              pairUntuned: paired && impl === 'ours',
+            });
+          } catch (err) {
+            // A peer that does not start is left out (with its reason); ours not starting is a failure.
+            if (isOurs(impl)) throw err;
+            leaveOut(impl, model, (err as Error).message);
+            continue;
+          }
           const detail = isOurs(impl)
             ? `adapter ${info.adapter}, timestamp-query ${info.timestamps ? 'yes' : 'no'}`
-            : `backend ${info.backend}`;
+            : `backend ${info.backend}${info.adapter ? ` on ${info.adapter}` : ''}`;
           if (isOurs(impl)) tuningAdapter ??= info.adapter ?? null;
           log(
             `bench: ${model} ${impl}: loaded in ${info.loadMs.toFixed(0)} ms (${detail}); image ${info.image.width}x${info.image.height}`,
           );
           (environment[impl] as Record<string, unknown> | undefined) ??= isOurs(impl)
             ? { adapter: info.adapter, timestamps: info.timestamps }
-            : { backend: info.backend };
+            : { backend: info.backend, ...(info.adapter ? { adapter: info.adapter } : {}) };
           if (info.image.generated) environment.image = 'generated 640x480 picture';
           let budgetLeftMs = budgetS * 1000;
           for (const [ri, r] of valid.entries()) {
@@ -644,7 +711,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await session.close();
+    await runtime.close();
   }
   environment.loadAverageEnd = os.loadavg();
   environment.wallSeconds = (Date.now() - started) / 1000;
@@ -656,8 +723,10 @@ async function main(): Promise<void> {
       ` unless n= says a ${budgetS} s budget per implementation and model cut it; (x) = ours/peer, below 1: ours is faster`,
   );
   const loads = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+  const oursEnv = environment.ours as { adapter?: string } | undefined;
+  out.push(`adapter: ${oursEnv?.adapter ?? 'unknown (ours did not run)'}; runtime ${runtime.name}: ${runtime.description}`);
   out.push(
-    `image ${environment.image}; ${environment.browser}; ${os.cpus().length} CPUs; load average ${loads(environment.loadAverageStart as number[])} at the start,` +
+    `image ${environment.image}; ${os.cpus().length} CPUs; load average ${loads(environment.loadAverageStart as number[])} at the start,` +
       ` ${loads(os.loadavg())} at the end, ${environment.wallSeconds} s`,
   );
   if (firstPose) {
@@ -693,6 +762,10 @@ async function main(): Promise<void> {
     if (t) out.push('', t);
   }
   for (const t of tuningRuns) out.push('', tuningSummary(t));
+  if (unavailable.length) {
+    out.push('', 'left out (cannot run here):');
+    for (const u of unavailable) out.push(`  ${u.impl}${u.model ? ` on ${u.model}` : ''}: ${u.reason.split('\n').join('\n    ')}`);
+  }
   if (failures.length) {
     out.push('', 'failures:');
     for (const f of failures)
@@ -707,6 +780,7 @@ async function main(): Promise<void> {
       tuning: { adapter: tuningAdapter, runs: tuningRuns },
       firstPose,
       failures,
+      unavailable,
       environment,
       settings: {
         resolutions: resolutions.map(resText),

@@ -1,12 +1,14 @@
 /**
- * `npm run eval -- --data <dir> [--resolutions 161,257,321,481,641,801] [--model <name>] [--out <dir>]`
+ * `npm run eval -- --data <dir> [--resolutions 161,257,321,481,641,801] [--model <name>] [--out <dir>]
+ *                  [--runtime browser|node] [--adapter list | <adapter>]`
  *
  * COCO keypoint accuracy and speed of our multi-pose PoseNet at several input resolutions,
  * against TF.js PoseNet 2.2.2 (same model, same decoder settings) on the same images:
  *
  * - `<dir>` holds `person_keypoints.json` (COCO format) and `images/`.
  * - Every image at every resolution through our `estimateMultiplePoses` (headless Chromium,
- *   WebGPU) and TF.js PoseNet's `estimateMultiplePoses` (wasm backend by default), with
+ *   WebGPU; or Node on Dawn with --runtime node) and TF.js PoseNet's `estimateMultiplePoses`
+ *   (wasm backend by default in the browser, webgpu in Node), with
  *   maxDetections 20, scoreThreshold 0.1, nmsRadius 20 unless flags say otherwise.
  * - Writes `<out>/results-<res>.json` (ours) and `<out>/tfjs/results-<res>.json` in COCO
  *   results format (`results-257.json` for a square 257, `results-513x385.json` otherwise),
@@ -20,7 +22,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { PART_NAMES } from '../src/pose/keypoints.ts';
-import { DEFAULT_MODEL, openSession, parseResolution, readManifest, repoRoot, runTool, ToolError } from './lib/browser-run.ts';
+import { maybeListAdapters, openRuntime, RUNTIME_OPTIONS, RUNTIME_USAGE, runtimeOptions, type RuntimeOptions } from './lib/runtime.ts';
+import { DEFAULT_MODEL, parseResolution, readManifest, repoRoot, runTool, ToolError } from './lib/tool.ts';
 import { jsonIsOurs, MiB, OutputFile, readInputFile, userPath } from './lib/cli.ts';
 import {
   evaluateKeypoints,
@@ -35,7 +38,11 @@ import type { EvalOpenRequest, EvalRunRequest, EvalRunResult, Res } from './page
 import type { TfjsBackendName } from './pages/tfjs-reference.ts';
 
 const USAGE = `usage: npm run eval -- --data <dir> [--resolutions 161,257,321,481,641,801] [--model <name>] [--out <dir>]
-  [--max-detections 20] [--score-threshold 0.1] [--nms-radius 20] [--tfjs-backend wasm|cpu|webgl|webgpu|none] [--limit N]`;
+  [--max-detections 20] [--score-threshold 0.1] [--nms-radius 20] [--tfjs-backend wasm|cpu|webgl|webgpu|none] [--limit N]
+  ${RUNTIME_USAGE}`;
+
+/** TF.js backends per runtime; the first is the default. */
+const TFJS_BACKENDS_BY_RUNTIME = { browser: ['wasm', 'cpu', 'webgl', 'webgpu'], node: ['webgpu', 'cpu'] } as const;
 
 interface Args {
   data: string;
@@ -47,9 +54,10 @@ interface Args {
   nmsRadius: number;
   backend: TfjsBackendName | null;
   limit: number;
+  runtime: RuntimeOptions;
 }
 
-function parse(): Args {
+async function parse(): Promise<Args> {
   let values;
   try {
     ({ values } = parseArgs({
@@ -61,8 +69,9 @@ function parse(): Args {
         'max-detections': { type: 'string', default: '20' },
         'score-threshold': { type: 'string', default: '0.1' },
         'nms-radius': { type: 'string', default: '20' },
-        'tfjs-backend': { type: 'string', default: 'wasm' },
+        'tfjs-backend': { type: 'string' },
         limit: { type: 'string', default: '0' },
+        ...RUNTIME_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -74,15 +83,18 @@ function parse(): Args {
     console.log(USAGE);
     process.exit(0);
   }
+  const runtime = runtimeOptions(values);
+  if (await maybeListAdapters('eval', runtime)) process.exit(0);
   if (!values.data) throw new ToolError(`--data <dir> is required\n${USAGE}`);
   const num = (flag: string, v: string, ok: (n: number) => boolean, what: string) => {
     const n = Number(v);
     if (!Number.isFinite(n) || !ok(n)) throw new ToolError(`invalid --${flag} "${v}": ${what}`);
     return n;
   };
-  const backend = values['tfjs-backend']!;
-  if (!['wasm', 'cpu', 'webgl', 'webgpu', 'none'].includes(backend))
-    throw new ToolError(`invalid --tfjs-backend "${backend}": wasm, cpu, webgl, webgpu or none`);
+  const backends: readonly string[] = TFJS_BACKENDS_BY_RUNTIME[runtime.runtime];
+  const backend = values['tfjs-backend'] ?? backends[0]!;
+  if (![...backends, 'none'].includes(backend))
+    throw new ToolError(`invalid --tfjs-backend "${backend}" under --runtime ${runtime.runtime}: ${backends.join(', ')} or none`);
   return {
     data: values.data,
     resolutions: values.resolutions!.split(',').map((r) => parseResolution(r, '--resolutions')),
@@ -93,6 +105,7 @@ function parse(): Args {
     nmsRadius: num('nms-radius', values['nms-radius']!, (n) => n > 0, '> 0'),
     backend: backend === 'none' ? null : (backend as TfjsBackendName),
     limit: num('limit', values.limit!, (n) => Number.isInteger(n) && n >= 0, 'an integer >= 0'),
+    runtime,
   };
 }
 
@@ -556,7 +569,7 @@ function reserveOutputs(args: Args, tfjs: boolean): EvalOutputs {
 }
 
 async function main(): Promise<void> {
-  const args = parse();
+  const args = await parse();
   const t0 = performance.now();
   const dataDir = userPath(args.data);
   const annFile = path.join(dataDir, 'person_keypoints.json');
@@ -597,14 +610,14 @@ async function main(): Promise<void> {
   const options = { maxDetections: args.maxDetections, scoreThreshold: args.scoreThreshold, nmsRadius: args.nmsRadius };
   const outputs = reserveOutputs(args, !!backend);
 
-  const session = await openSession({ tfjs: !!backend });
+  const runtime = await openRuntime({ ...args.runtime, tfjs: !!backend });
   const runs: ResolutionRun[] = [];
   let env = { adapter: '', backend: '' };
   try {
-    const page = await session.openPage('tools/pages/eval.html', 'evalPage');
+    const page = await runtime.openPage('tools/pages/eval.html', 'evalPage');
     const req: EvalOpenRequest = { weights: `/weights/${args.model}`, tfjsModelUrl, backend, resolution: args.resolutions[0]! };
     env = await page.call('open', req);
-    console.log(`eval: ours on ${env.adapter}; TF.js ${env.backend || 'off'}`);
+    console.log(`eval: ours on ${env.adapter} (${runtime.description}); TF.js ${env.backend || 'off'}`);
     const names = gt.images.map((i) => i.file_name);
     const idByName = new Map(gt.images.map((i) => [i.file_name, i.id]));
     for (const img of gt.images) {
@@ -650,7 +663,7 @@ async function main(): Promise<void> {
     const closeErrors = await page.call<string[]>('close');
     if (closeErrors.length) throw new Error(`GPU errors at close:\n${closeErrors.join('\n')}`);
   } finally {
-    await session.close();
+    await runtime.close();
   }
 
   const sc = scenarios(gt, runs);

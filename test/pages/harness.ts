@@ -300,6 +300,25 @@ async function model(c: ModelCase) {
   });
 }
 
+/** Single poses of many images at several resolutions with one net (runtime parity: test/node-parity.test.ts). */
+async function poses(c: { weightsUrl: string; imageUrls: string[]; resolutions: { width: number; height: number }[] }) {
+  return withDevice(async (device) => {
+    const net = await createPoseNet({ weights: c.weightsUrl, resolution: c.resolutions[0], device });
+    const out: { imageUrl: string; width: number; height: number; pose: Pose }[] = [];
+    for (const imageUrl of c.imageUrls) {
+      const img = await loadImage(imageUrl);
+      for (const r of c.resolutions) {
+        net.setResolution(r.width, r.height);
+        out.push({ imageUrl, width: r.width, height: r.height, pose: await net.estimateSinglePose(img) });
+      }
+    }
+    const ce = compileErrors(net.kernels);
+    net.dispose();
+    if (ce.length) throw new Error(ce.join('\n'));
+    return out;
+  });
+}
+
 /** The RGB pixels of an image as the browser decodes it (for TF.js on the CPU in Node). */
 async function imagePixels(url: string): Promise<{ width: number; height: number; rgb: string }> {
   const img = await loadImage(url);
@@ -446,6 +465,6 @@ async function loadError({
   }
 }
 
-const harness = { layerVariants, preprocess, decode, model, loadError, imagePixels, allocations, sources };
+const harness = { layerVariants, preprocess, decode, model, poses, loadError, imagePixels, allocations, sources };
 (window as unknown as { harness: typeof harness }).harness = harness;
 export type Harness = typeof harness;

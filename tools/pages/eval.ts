@@ -7,15 +7,15 @@
  *   run({impl, resolution, names, options, warmup})      multi-pose on each image, ms per frame
  *   close()                                              dispose; returns the GPU errors seen
  *
- * Both implementations get the same ImageBitmap and the same settings; a frame is end to
+ * Both implementations get the same ImageBitmap (in Node, the same decoded RGBA pixels) and the same settings; a frame is end to
  * end (source to poses on the CPU): ours `net.estimateMultiplePoses`, TF.js
  * `posenet.estimateMultiplePoses` (fromPixels, pad and resize, graph model, its CPU decode).
  */
-import { requestPoseNetDevice } from '../../src/gpu/device.ts';
 import { createPoseNet, type PoseNet } from '../../src/posenet.ts';
 import type { MultiPoseOptions } from '../../src/pose/multi.ts';
 import type { Pose } from '../../src/pose/types.ts';
 import { GpuErrorGuard } from './gpu-guard.ts';
+import { exposePage, platform, type PageImage } from './platform.ts';
 import type { TfjsBackendName, TfjsPoseNet } from './tfjs-reference.ts';
 
 export type EvalImpl = 'ours' | 'tfjs';
@@ -66,15 +66,15 @@ let guard: GpuErrorGuard | null = null;
 let device: GPUDevice | null = null;
 let tfjs: TfjsPoseNet | null = null;
 let backendInfo = '';
-const images = new Map<string, ImageBitmap>();
+const images = new Map<string, PageImage>();
 
 async function open(req: EvalOpenRequest): Promise<{ adapter: string; backend: string }> {
   await close();
-  device = await requestPoseNetDevice();
+  const granted = await platform().requestDevice();
+  device = granted.device;
+  const adapter = granted.adapter;
   guard = new GpuErrorGuard(device);
-  ours = await createPoseNet({ weights: req.weights, resolution: req.resolution, device });
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  const adapter = info ? [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') : 'unknown';
+  ours = await createPoseNet({ weights: await platform().loadWeights(req.weights), resolution: req.resolution, device });
   if (req.backend) {
     const { loadTfjsPoseNet, tfCore } = await import('./tfjs-reference.ts');
     tfjs = await loadTfjsPoseNet({ backend: req.backend, resolution: req.resolution, modelUrl: req.tfjsModelUrl });
@@ -90,15 +90,15 @@ async function open(req: EvalOpenRequest): Promise<{ adapter: string; backend: s
 
 async function addImage(req: { name: string; b64: string }): Promise<{ width: number; height: number }> {
   const bytes = Uint8Array.from(atob(req.b64), (c) => c.charCodeAt(0));
-  let bitmap: ImageBitmap;
+  let image: PageImage;
   try {
-    bitmap = await createImageBitmap(new Blob([bytes]));
+    image = await platform().decodeImage(bytes);
   } catch {
     throw new Error(`eval: image ${req.name} cannot be decoded`);
   }
   images.get(req.name)?.close();
-  images.set(req.name, bitmap);
-  return { width: bitmap.width, height: bitmap.height };
+  images.set(req.name, image);
+  return { width: image.width, height: image.height };
 }
 
 const compact = (poses: Pose[]): CompactPose[] =>
@@ -115,10 +115,10 @@ async function run(req: EvalRunRequest): Promise<EvalRunResult> {
     // Kernel variants tuned before the images (its frames are not timed).
     await net.tune();
   } else ref!.setResolution(width, height);
-  const estimate = (bitmap: ImageBitmap): Promise<Pose[]> =>
+  const estimate = (image: PageImage): Promise<Pose[]> =>
     req.impl === 'ours'
-      ? net.estimateMultiplePoses(bitmap, req.options)
-      : (ref!.estimateMultiplePoses(bitmap, {
+      ? net.estimateMultiplePoses(image.source, req.options)
+      : (ref!.estimateMultiplePoses(image.source, {
           maxDetections: req.options.maxDetections,
           scoreThreshold: req.options.scoreThreshold,
           nmsRadius: req.options.nmsRadius,
@@ -162,5 +162,5 @@ async function close(): Promise<string[]> {
 }
 
 const evalPage = { open, addImage, run, close };
-(window as unknown as { evalPage: typeof evalPage }).evalPage = evalPage;
+exposePage('evalPage', evalPage);
 export type EvalPage = typeof evalPage;
