@@ -173,7 +173,8 @@ export class Profiler {
     const out: PassStats[] = [];
     this.passes.forEach((info, i) => {
       const h = this.history.get(`${i}:${info.name}`);
-      if (h?.length) out.push({ ...info, ...summarize(h) });
+      // Only the PassInfo fields: the plan's steps carry pipelines and bind groups too.
+      if (h?.length) out.push({ name: info.name, shapes: info.shapes, ...summarize(h) });
     });
     return out;
   }
