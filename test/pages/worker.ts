@@ -11,7 +11,7 @@ import { createPoseNet, type PoseNet, type PoseSource } from '../../src/posenet.
 import { createWorkerPoseNet, WorkerModeError, type WorkerPoseNet } from '../../src/worker/client.ts';
 import { WORKER_MEMBERS } from '../../src/worker/protocol.ts';
 import { b64ToBytes } from '../support/b64.ts';
-import { loadImage } from './images.ts';
+import { loadImage, syntheticImageUrl } from './images.ts';
 import { withDevice } from './with-device.ts';
 
 /** An image from bytes (base64) or a URL. */
@@ -198,6 +198,12 @@ async function workerMode(c: { weightsUrl: string; imageUrl?: string; imageB64?:
   };
 }
 
-const workerPage = { reference, workerMode };
+/** A generated picture as PNG bytes (base64), where ../shared/coco-mini is absent. */
+async function syntheticPng(spec: string): Promise<string> {
+  const dataUrl = syntheticImageUrl(spec);
+  return dataUrl.slice(dataUrl.indexOf(',') + 1);
+}
+
+const workerPage = { reference, workerMode, syntheticPng };
 (window as unknown as { workerPage: typeof workerPage }).workerPage = workerPage;
 export type WorkerPage = typeof workerPage;

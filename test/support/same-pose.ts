@@ -20,3 +20,15 @@ export function expectSamePose(got: Pose, ref: Pose, what: string): void {
     expect(Math.abs(kp.score - r.score), `${what}: ${kp.part}.score`).toBeLessThan(SAME_POSE_SCORE);
   });
 }
+
+/** The largest keypoint position (px) and score differences between two poses, for the log. */
+export function poseDifference(got: Pose, ref: Pose): { px: number; score: number } {
+  let px = 0;
+  let score = Math.abs(got.score - ref.score);
+  got.keypoints.forEach((kp, k) => {
+    const r = ref.keypoints[k]!;
+    px = Math.max(px, Math.abs(kp.position.x - r.position.x), Math.abs(kp.position.y - r.position.y));
+    score = Math.max(score, Math.abs(kp.score - r.score));
+  });
+  return { px, score };
+}
