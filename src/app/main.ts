@@ -5,10 +5,11 @@
  * URL parameters (all optional):
  * - `src=<url>`: an image or video to use instead of the camera;
  * - `res=257` or `res=321x241`: the starting input resolution (default 257);
- * - `model=<name>`: a model from /weights/index.json (default posenet-mobilenet-v1-075-s16);
+ * - `model=<name>`: a model from weights/index.json (default posenet-mobilenet-v1-075-s16);
  * - `minScore=0.3`, `flip=0|1` (default: on for the camera, off otherwise), `mode=single|multi`;
  * - `camera=0`: do not ask for the camera (offer the file drop straight away);
  * - `timestamps=0`: a device without timestamp-query (the profiler's whole-frame mode);
+ * - `worker=1`: run the PoseNet in a dedicated worker (the "Run in a worker" toggle);
  * - `direct=1`: give the network the video / image element itself rather than the
  *   frame's copy on a canvas (see PoseApp.direct; breaks video on SwiftShader).
  *
@@ -26,6 +27,7 @@ import { DEFAULT_MODEL, fetchModelIndex, type ModelEntry } from './models.ts';
 import { ProfilerPanel } from './profiler-panel.ts';
 import { hasCameraApi, listCameras, openCamera, openFile, openUrl, type FrameSource } from './sources.ts';
 import { SweepPanel } from './sweep.ts';
+import { workerToggle } from './worker-toggle.ts';
 import { deviceRefused, diagnoseWebGPU, genericError, noWeights, renderDiagnosis, type Diagnosis } from './unsupported.ts';
 import './style.css';
 
@@ -48,6 +50,7 @@ function initialSettings(): Settings {
     mode: params.get('mode') === 'multi' ? 'multi' : 'single',
     maxDetections: num('maxDetections', 5),
     nmsRadius: num('nmsRadius', 20),
+    worker: params.get('worker') === '1',
   };
 }
 
@@ -79,7 +82,7 @@ async function boot(): Promise<void> {
   try {
     models = await fetchModelIndex();
   } catch (err) {
-    return fail(noWeights(`The model list (/weights/index.json) could not be read: ${(err as Error).message}`));
+    return fail(noWeights(`The model list (weights/index.json) could not be read: ${(err as Error).message}`));
   }
   if (!models.length) return fail(noWeights('weights/ holds no model.json (the converter writes weights/<name>/model.json).'));
 
@@ -156,7 +159,7 @@ async function boot(): Promise<void> {
       'div',
       { class: 'layout' },
       h('div', { class: 'left' }, stage, sweep.element),
-      h('aside', { class: 'side' }, controls.element, profiler.element),
+      h('aside', { class: 'side' }, controls.element, workerToggle(engine), profiler.element),
     ),
   );
 

@@ -79,10 +79,10 @@ export function sortedByCost(rows: PassRow[]): PassRow[] {
 export function computeProfile(app: PoseApp): AppProfile {
   const net = app.net;
   const records = app.currentRecords(STATS_WINDOW);
-  const stats = net ? net.profiler.stats() : [];
+  const stats = net ? net.passStats() : [];
   const passSumMs = stats.reduce((a, p) => a + p.meanMs, 0);
   const passes: PassRow[] = stats.map((p, index) => ({ ...p, index, share: passSumMs > 0 ? p.meanMs / passSumMs : 0 }));
-  const timestamps = !!net?.profiler.timestampsActive;
+  const timestamps = !!net?.timestampsActive;
   const gpu = timestamps
     ? meanSd(records.filter((r) => r.gpuMs !== null).map((r) => r.gpuMs!))
     : stats[0]
@@ -106,7 +106,7 @@ export function computeProfile(app: PoseApp): AppProfile {
     endToEndMs: meanSd(records.map((r) => r.endToEndMs)).mean,
     fps,
     gpuBytes: net?.gpuBytes() ?? 0,
-    gpuBufferBytes: net?.ledger.bytes(false) ?? 0,
+    gpuBufferBytes: net?.gpuBufferBytes() ?? 0,
     switchMs: app.lastSwitchMs,
     trace: (frames?: number) => buildTrace(app.history, frames, app.adapterInfo),
   };
