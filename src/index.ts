@@ -15,7 +15,7 @@
 export { createPoseNet } from './create.ts';
 export type { CreatePoseNetOptions } from './create.ts';
 export { DEFAULT_MODEL_NAME, defaultWeights } from './default-weights.ts';
-export { PoseNet, toPose } from './posenet.ts';
+export { frameTimestampMs, PoseNet, toPose } from './posenet.ts';
 export { createWorkerPoseNet, WorkerModeError, WorkerPoseNet, WorkerProfiler } from './worker/client.ts';
 export type { WorkerDeviceLost, WorkerPoseNetConfig } from './worker/client.ts';
 export { WORKER_MEMBERS } from './worker/protocol.ts';
@@ -30,8 +30,16 @@ export type {
   PoseSource,
   Resolution,
   SinglePoseOptions,
+  TemporalOptions,
   UploadPath,
 } from './posenet.ts';
+export { OneEuroFilter } from './pose/one-euro.ts';
+export type { OneEuroParams } from './pose/one-euro.ts';
+export { PoseSmoother, SMOOTHING_DEFAULTS, poseSize } from './pose/smoother.ts';
+export type { SmoothingOptions } from './pose/smoother.ts';
+export { PoseTracker, TRACKER_DEFAULTS, COCO_SIGMAS, keypointSimilarity } from './pose/tracker.ts';
+export type { Track, TrackedPose, TrackerOptions } from './pose/tracker.ts';
+export type { SmoothingSetting, TrackingSetting } from './pose/temporal.ts';
 export {
   MULTI_POSE_DEFAULTS,
   decodeMultiplePoses,

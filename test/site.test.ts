@@ -180,7 +180,8 @@ describe('the built site on a plain static server', () => {
 
   it('under a sub-path: ?src=, the model menu, live resolution, profiler, sweep and the worker toggle', async () => {
     const url = await serve(host);
-    const app = await openApp(browser, `${url}/apps/posenet/?res=161&src=/photo.png`);
+    // continuous=1: a still picture is otherwise inferred once per change.
+    const app = await openApp(browser, `${url}/apps/posenet/?res=161&src=/photo.png&continuous=1`);
     const { page } = app;
     try {
       await waitFrames(page, 2);

@@ -19,6 +19,7 @@ import type { WorkerPoseNet } from '../worker/client.ts';
 import type { AppStatus, FrameRecord, PoseApp, Settings } from './app.ts';
 import { computeProfile, type AppProfile } from './metrics.ts';
 import type { ModelEntry } from './models.ts';
+import type { FrameSource } from './sources.ts';
 import type { SweepOptions, SweepPanel, SweepRow } from './sweep.ts';
 import type { Diagnosis } from './unsupported.ts';
 
@@ -52,14 +53,20 @@ export interface PoseAppHandle {
   /** The PoseNet: on the page's thread, or the worker's proxy (settings.worker). */
   readonly net: PoseNet | WorkerPoseNet | null;
   readonly models: readonly ModelEntry[];
+  /** The source frames come from (kind, label, element: the <video> or <img>). */
+  readonly source: FrameSource | null;
   readonly multiPoseAvailable: boolean;
   /** Profiler figures (see metrics.ts for definitions) and `trace(n)`. */
   profile(): AppProfile;
   /** Same as the resolution controls; throws a ResolutionError for an invalid size. */
   setResolution(width: number, height?: number): void;
   setModel(name: string): Promise<void>;
-  /** Changes minScore, flip, mode, maxDetections or nmsRadius. */
-  set(patch: Partial<Pick<Settings, 'minScore' | 'flip' | 'mode' | 'maxDetections' | 'nmsRadius'>>): void;
+  /** Changes minScore, flip, mode, maxDetections, nmsRadius, smoothing, smoothingStrength or continuous. */
+  set(
+    patch: Partial<
+      Pick<Settings, 'minScore' | 'flip' | 'mode' | 'maxDetections' | 'nmsRadius' | 'smoothing' | 'smoothingStrength' | 'continuous'>
+    >,
+  ): void;
   /** As the "Run in a worker" toggle: moves the PoseNet into a worker or back (resolves once the new one is made). */
   setWorker(on: boolean): Promise<void>;
   /** `device.destroy()`: simulates a GPU reset; the page makes a new device and carries on. */
@@ -132,6 +139,9 @@ export function installHandle(parts: HandleParts): PoseAppHandle {
     },
     get models() {
       return parts.app()?.models ?? [];
+    },
+    get source() {
+      return parts.app()?.source ?? null;
     },
     get multiPoseAvailable() {
       return parts.app()?.multiPoseAvailable ?? false;

@@ -46,6 +46,8 @@ export interface EngineNet {
   /** Checked first by the caller (checkResolution); in a worker, other failures arrive through onAsyncError. */
   setResolution(width: number, height: number): void;
   setModel(loaded: LoadedWeights): Promise<void>;
+  /** Forgets the smoothing history and tracks; in a worker, before the next frame sent. */
+  resetSmoothing(): void;
   estimateSinglePose(source: PoseSource, options: SinglePoseOptions): Promise<Pose>;
   estimateMultiplePoses(source: PoseSource, options: MultiPoseEstimationOptions): Promise<Pose[]>;
   /** The profiler's record of the last frame, or null when it made none. */
@@ -120,6 +122,9 @@ class MainThreadNet implements EngineNet {
   }
   setModel(loaded: LoadedWeights): Promise<void> {
     return this.posenet.setModel(loaded);
+  }
+  resetSmoothing(): void {
+    this.posenet.resetSmoothing();
   }
   estimateSinglePose(source: PoseSource, options: SinglePoseOptions): Promise<Pose> {
     return this.posenet.estimateSinglePose(source, options);
@@ -206,6 +211,9 @@ class WorkerNet implements EngineNet {
   async setModel(loaded: LoadedWeights): Promise<void> {
     await this.posenet.setModel(loaded);
     this.requested = null;
+  }
+  resetSmoothing(): void {
+    void this.posenet.resetSmoothing().catch(() => undefined);
   }
   estimateSinglePose(source: PoseSource, options: SinglePoseOptions): Promise<Pose> {
     return this.posenet.estimateSinglePose(source, options);

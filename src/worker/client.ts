@@ -291,6 +291,11 @@ export class WorkerPoseNet {
     return this.call('gpuBytes', args);
   }
 
+  /** Forgets the worker's smoothing history and tracks (in order with the frames sent). */
+  resetSmoothing(...args: Parameters<PoseNet['resetSmoothing']>) {
+    return this.call('resetSmoothing', args);
+  }
+
   /** Debugging: destroys the worker's device, as a GPU reset would (`lost` then resolves). */
   destroyDevice(): Promise<void> {
     return this.send(() => ({ message: { type: 'destroyDevice' }, transfer: [], frames: [] }));

@@ -24,6 +24,7 @@ export const PROXIED_METHODS = [
   'readHeads',
   'readTensor',
   'gpuBytes',
+  'resetSmoothing',
 ] as const satisfies readonly (keyof PoseNet)[];
 export type ProxiedMethod = (typeof PROXIED_METHODS)[number];
 
@@ -63,6 +64,7 @@ export const WORKER_MEMBERS = {
   readHeads: call,
   readTensor: call,
   gpuBytes: call,
+  resetSmoothing: call,
   dispose: { kind: 'adapted', how: 'returns a promise; disposes the net, destroys the worker’s device and ends the worker' },
   profiler: {
     kind: 'adapted',
