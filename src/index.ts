@@ -3,13 +3,23 @@
  *
  * ```ts
  * import { createPoseNet } from 'posenet-webgpu';
- * const net = await createPoseNet({ weights: '/weights/posenet-mobilenet-v1-075-s16', resolution: 257 });
+ * const net = await createPoseNet({ resolution: 257 }); // the package's model; or weights: '<folder URL>'
  * const pose = await net.estimateSinglePose(video, { flipHorizontal: true });
  * net.setResolution(513, 385);
  * net.dispose();
  * ```
+ *
+ * `createPoseNet({ worker: true })` runs the pipeline in a dedicated worker (WorkerPoseNet:
+ * the same API, each call a promise).
  */
-export { createPoseNet, frameTimestampMs, PoseNet, toPose } from './posenet.ts';
+export { createPoseNet } from './create.ts';
+export type { CreatePoseNetOptions } from './create.ts';
+export { DEFAULT_MODEL_NAME, defaultWeights } from './default-weights.ts';
+export { frameTimestampMs, PoseNet, toPose } from './posenet.ts';
+export { createWorkerPoseNet, WorkerModeError, WorkerPoseNet, WorkerProfiler } from './worker/client.ts';
+export type { WorkerDeviceLost, WorkerPoseNetConfig } from './worker/client.ts';
+export { WORKER_MEMBERS } from './worker/protocol.ts';
+export type { WorkerCreated, WorkerMember, WorkerState } from './worker/protocol.ts';
 export type {
   FrameTiming,
   Head,
@@ -22,6 +32,7 @@ export type {
   Resolution,
   SinglePoseOptions,
   TemporalOptions,
+  UploadPath,
 } from './posenet.ts';
 export { OneEuroFilter } from './pose/one-euro.ts';
 export type { OneEuroParams } from './pose/one-euro.ts';
@@ -48,8 +59,8 @@ export type { TuningMode, TuningProgress } from './gpu/tuner.ts';
 export type { TuningCandidate, TuningEntry, TuningTable } from './gpu/tuning.ts';
 export type { FrameProfile, PassInfo, PassStats, TraceEvent } from './gpu/profiler.ts';
 export { GpuLedger } from './gpu/resources.ts';
-export { fetchWeights, ModelLoadError } from './model/model.ts';
-export type { LoadedWeights } from './model/model.ts';
+export { fetchWeights, loadWeights, ModelLoadError } from './model/model.ts';
+export type { LoadedWeights, WeightsFiles, WeightsLocation, WeightsSource } from './model/model.ts';
 export type { Manifest, Layer, HeadName } from './model/manifest.ts';
 export { checkResolution, snapResolution, ResolutionError, MIN_RESOLUTION, MAX_RESOLUTION } from './plan/shapes.ts';
 export { computeFit } from './pose/fit.ts';

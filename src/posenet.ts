@@ -4,7 +4,7 @@
  * preprocess, every layer, decode) and one 52-float readback. Frames are serialised:
  * a call waits for the one before it.
  */
-import { requestPoseNetDevice } from './gpu/device.ts';
+import { requestPoseNetDevice, type DeviceOptions } from './gpu/device.ts';
 import { KernelCache } from './gpu/kernels.ts';
 import { Profiler, type FrameProfile, type PassInfo } from './gpu/profiler.ts';
 import { GpuLedger, ResourceGroup } from './gpu/resources.ts';
@@ -12,7 +12,7 @@ import { currentKernelsVersion, Tuner, type TuningMode, type TuningProgress } fr
 import { adapterKey, isTuningTable, modelKey, storeKey, type TuningTable } from './gpu/tuning.ts';
 import { browserTuningStore, type TuningStore } from './gpu/tuning-store.ts';
 import { HEAD_NAMES, type HeadName, type Manifest } from './model/manifest.ts';
-import { Model, fetchWeights, type LoadedWeights } from './model/model.ts';
+import { Model, loadWeights, type LoadedWeights, type WeightsSource } from './model/model.ts';
 import { computeFit, type Fit } from './pose/fit.ts';
 import { NUM_KEYPOINTS, PART_NAMES } from './pose/keypoints.ts';
 import {
@@ -56,12 +56,17 @@ export interface Resolution {
 }
 
 export interface PoseNetConfig {
-  /** URL of a weights folder (holding model.json and weights.bin), or weights already fetched. */
-  weights: string | LoadedWeights;
+  /**
+   * The model: the URL of a converted model's folder (holding model.json and weights.bin),
+   * each file's URL (`{ manifestUrl, weightsUrl }`), or weights already fetched.
+   */
+  weights: WeightsSource;
   /** Input resolution: a number for square, or {width, height}; k*outputStride+1 in 129..1025. Default 257. */
   resolution?: number | Resolution;
   /** A device to run on; by default one is requested (with timestamp-query when available). */
   device?: GPUDevice;
+  /** How that device is requested when `device` is not given. */
+  deviceOptions?: DeviceOptions;
   /** How the source is fitted to the input resolution (default `pad`, as TF.js PoseNet). */
   fit?: FitMode;
   /** Debugging: simple reference kernels and/or a buffer per tensor (see PlanOptions). */
@@ -368,9 +373,9 @@ export class PoseNet {
   }
 
   /** Replaces the model (keeps the resolution when the new model's stride allows it). */
-  async setModel(weights: string | LoadedWeights): Promise<void> {
+  async setModel(weights: WeightsSource): Promise<void> {
     this.assertAlive();
-    const loaded = typeof weights === 'string' ? await fetchWeights(weights) : weights;
+    const loaded = await loadWeights(weights);
     const setup = await loadTuning(this.tuner.mode === 'table' ? 'off' : this.tuner.mode, this.tuningStore, this.device, loaded.manifest);
     let { width, height } = this.resolution;
     const stride = loaded.manifest.outputStride;
@@ -671,9 +676,9 @@ export function toPose(result: Float32Array): Pose {
 /** Loads weights and builds a PoseNet at the given resolution. */
 export async function createPoseNet(config: PoseNetConfig): Promise<PoseNet> {
   const resolution = toResolution(config.resolution);
-  const loaded = typeof config.weights === 'string' ? await fetchWeights(config.weights) : config.weights;
+  const loaded = await loadWeights(config.weights);
   checkResolution(resolution.width, resolution.height, loaded.manifest.outputStride);
-  const device = config.device ?? (await requestPoseNetDevice());
+  const device = config.device ?? (await requestPoseNetDevice(config.deviceOptions));
   const mode = config.tuning ?? 'auto';
   const store = config.tuningStore === undefined ? browserTuningStore() : config.tuningStore;
   const tuning = await loadTuning(mode, store, device, loaded.manifest);

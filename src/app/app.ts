@@ -10,6 +10,8 @@
  * Every completed frame leaves a FrameRecord (resolution, GPU and CPU timings, the
  * profiler's frame, GPU bytes) that the profiler panel, the sweep and the debug handle
  * read. On device loss it makes a new device and a new PoseNet with the same settings.
+ * The PoseNet runs on this thread or, with `settings.worker` ("Run in a worker"), in a
+ * dedicated worker (engine-net.ts); switching rebuilds it between two frames.
  *
  * DOM use is limited to the two canvases it draws on; the controls and panels live in
  * their own modules and listen to `on('frame' | 'change' | 'device', ...)`.
@@ -21,8 +23,8 @@ import { checkResolution, snapResolution } from '../plan/shapes.ts';
 import { toPoseRecord, type PoseRecord } from '../pose/record.ts';
 import { SMOOTHING_DEFAULTS, type SmoothingOptions } from '../pose/smoother.ts';
 import type { Pose } from '../pose/types.ts';
-import { createPoseNet, type PoseNet, type PoseSource, type Resolution } from '../posenet.ts';
-import { lostSoon, requestDeviceWithRetry, watchDevice, type DeviceWatch } from './device-loss.ts';
+import type { PoseSource, Resolution } from '../posenet.ts';
+import { createEngineNet, type EngineNet, frameSnapshot, type LostInfo } from './engine-net.ts';
 import type { ModelEntry } from './models.ts';
 import { drawOverlay } from './overlay.ts';
 import type { FrameSource } from './sources.ts';
@@ -30,7 +32,7 @@ import type { FrameSource } from './sources.ts';
 export type PoseMode = 'single' | 'multi';
 
 export interface Settings {
-  /** Model name (an entry of /weights/index.json). */
+  /** Model name (an entry of weights/index.json). */
   model: string;
   resolution: Resolution;
   /** Keypoints (and edges touching them) below this score are hidden; multi-pose's scoreThreshold. */
@@ -42,6 +44,8 @@ export interface Settings {
   maxDetections: number;
   /** Multi-pose only, input-resolution pixels. */
   nmsRadius: number;
+  /** Run the PoseNet in a dedicated worker (its own WebGPU device) rather than on the page's thread. */
+  worker: boolean;
   /** Smooth keypoints across the frames of a video or camera (PoseSmoother). */
   smoothing: boolean;
   /** 0 (light) .. 1 (strong); 0.5 is the library's defaults (see smoothingOptions). */
@@ -122,7 +126,7 @@ const nextAnimationFrame = () => new Promise<number>((resolve) => requestAnimati
 export class PoseApp {
   readonly settings: Settings;
   models: ModelEntry[] = [];
-  net: PoseNet | null = null;
+  net: EngineNet | null = null;
   source: FrameSource | null = null;
   status: AppStatus = 'starting';
   /** Completed frames. */
@@ -143,12 +147,13 @@ export class PoseApp {
   modelLoading: string | null = null;
   adapterInfo = '';
   private loaded: LoadedWeights | null = null;
-  private watch: DeviceWatch | null = null;
   private generation = 0;
   private stopped = false;
   private looping = false;
+  /** A new PoseNet being made (device loss, or the worker toggle): no frame starts meanwhile. */
   private recovering: Promise<void> | null = null;
-  private lastProfile: FrameProfile | null = null;
+  /** The frame being run, which a rebuild lets finish. */
+  private inFlight: Promise<void> | null = null;
   /** Something new to infer: a new frame on screen, or a change. */
   private dirty = true;
   /** Holders of a stream of frames on a still source (the sweep). */
@@ -226,7 +231,7 @@ export class PoseApp {
     return this.net !== null;
   }
 
-  /** Builds the first PoseNet on `device` and starts the frame loop. */
+  /** Builds the first PoseNet (on `device`, or in a worker with settings.worker) and starts the frame loop. */
   async start(device: GPUDevice, models: ModelEntry[]): Promise<void> {
     this.models = models;
     const entry = models.find((m) => m.name === this.settings.model) ?? models[0];
@@ -236,30 +241,75 @@ export class PoseApp {
     const stride = this.loaded.manifest.outputStride;
     const { width, height } = this.settings.resolution;
     this.settings.resolution = { width: snapResolution(width, stride), height: snapResolution(height, stride) };
-    await this.attach(device);
+    // In a worker, the worker requests its own device: the page's is not needed.
+    if (this.settings.worker) device.destroy();
+    await this.attach(this.settings.worker ? null : device);
     this.status = this.source ? 'running' : 'waiting-for-source';
     this.changed();
     void this.loop();
   }
 
-  private async attach(device: GPUDevice): Promise<void> {
-    this.watch = watchDevice(device, {
+  /** Makes the PoseNet (on `device`, a new device, or in a worker) with the current model and settings. */
+  private async attach(device: GPUDevice | null): Promise<void> {
+    const net = await createEngineNet({
+      worker: this.settings.worker,
+      weights: this.loaded!,
+      resolution: this.settings.resolution,
+      device,
+      deviceOptions: this.deviceOptions,
+      tuning: this.tuning,
       onError: (message) => {
         this.gpuErrors.push(message);
         console.error(`poseApp: uncaptured GPU error: ${message}`);
         this.emit('error', message);
         this.changed();
       },
-      onLost: (info) => {
-        if (this.watch?.device === device) void this.recover(info);
+      onAsyncError: (message) => {
+        this.lastError = message;
+        this.emit('error', message);
+        this.changed();
+      },
+      onLost: (lostNet, info) => {
+        if (this.net === lostNet) void this.recover(info);
       },
     });
-    const net = await createPoseNet({ weights: this.loaded!, resolution: this.settings.resolution, device, tuning: this.tuning });
-    net.profiler.setEnabled(true);
     this.generation++;
-    this.lastProfile = null;
     this.net = net;
-    this.adapterInfo = describeAdapter(device);
+    this.adapterInfo = net.adapterInfo;
+  }
+
+  /**
+   * Moves the PoseNet onto the page's thread or into a worker: the frame in flight
+   * finishes, the old net is released, a new one is made with the same model and settings.
+   */
+  async setWorkerMode(on: boolean): Promise<void> {
+    if (this.settings.worker === on) return;
+    this.settings.worker = on;
+    this.changed();
+    while (this.recovering) await this.recovering;
+    // Not started (start() reads the setting), failed, or already made with it.
+    if (!this.net || this.net.inWorker === this.settings.worker) return;
+    const switching = (async () => {
+      await this.inFlight;
+      const old = this.net;
+      this.net = null;
+      old?.dispose();
+      try {
+        await this.attach(null);
+        this.dirty = true;
+      } catch (err) {
+        this.status = 'failed';
+        this.lastError = `could not make the PoseNet ${this.settings.worker ? 'in a worker' : 'on the page'}: ${(err as Error)?.message ?? String(err)}`;
+        this.emit('error', this.lastError);
+      }
+    })();
+    this.recovering = switching;
+    try {
+      await switching;
+    } finally {
+      this.recovering = null;
+      this.changed();
+    }
   }
 
   setSource(source: FrameSource | null): void {
@@ -328,7 +378,7 @@ export class PoseApp {
     }
   }
 
-  update(patch: Partial<Omit<Settings, 'resolution' | 'model'>>): void {
+  update(patch: Partial<Omit<Settings, 'resolution' | 'model' | 'worker'>>): void {
     Object.assign(this.settings, patch);
     this.dirty = true;
     this.changed();
@@ -380,7 +430,7 @@ export class PoseApp {
 
   /** Destroys the GPU device as a driver reset would (the app recovers). */
   loseDevice(): void {
-    this.net?.device.destroy();
+    this.net?.destroyDevice();
   }
 
   private async loop(): Promise<void> {
@@ -398,29 +448,44 @@ export class PoseApp {
         if (!net || !source?.ready()) continue;
         if (!this.dirty && !this.settings.continuous && this.streamHolds === 0) continue;
         this.dirty = false;
-        await this.runFrame(net, source);
+        this.inFlight = this.runFrame(net, source);
+        await this.inFlight;
+        this.inFlight = null;
       }
     } finally {
       this.looping = false;
     }
   }
 
-  private async runFrame(net: PoseNet, source: FrameSource): Promise<void> {
+  private async runFrame(net: EngineNet, source: FrameSource): Promise<void> {
+    // In a worker the frame crosses as a VideoFrame of the source, made without copying
+    // pixels on this thread, and the overlay draws that frame; else it is copied to a canvas.
+    const snapshot = net.inWorker && !this.direct ? frameSnapshot(source.element) : null;
+    try {
+      await this.estimateAndDraw(net, source, snapshot);
+    } finally {
+      snapshot?.close();
+    }
+  }
+
+  private async estimateAndDraw(net: EngineNet, source: FrameSource, snapshot: VideoFrame | null): Promise<void> {
     const s = this.settings;
     const resolution = net.resolution;
     const model = s.model;
     const width = source.width();
     const height = source.height();
-    if (this.frameCanvas.width !== width || this.frameCanvas.height !== height) {
-      this.frameCanvas.width = width;
-      this.frameCanvas.height = height;
+    if (!snapshot) {
+      if (this.frameCanvas.width !== width || this.frameCanvas.height !== height) {
+        this.frameCanvas.width = width;
+        this.frameCanvas.height = height;
+      }
+      this.frameCtx.drawImage(source.element, 0, 0, width, height);
     }
-    this.frameCtx.drawImage(source.element, 0, 0, width, height);
     const mediaTime = source.mediaTime();
     const multi = s.mode === 'multi';
     const flip = s.flip;
     // The network reads the copy (see `direct`): the overlay then shows exactly the frame estimated.
-    const input: PoseSource = this.direct ? source.element : this.frameCanvas;
+    const input: PoseSource = snapshot ?? (this.direct ? source.element : this.frameCanvas);
     // Smoothing follows the media's clock; a still image has nothing to smooth across.
     const smoothing = s.smoothing && mediaTime !== null ? smoothingOptions(s.smoothingStrength) : false;
     const timestamp = (mediaTime ?? 0) * 1000;
@@ -441,7 +506,7 @@ export class PoseApp {
         : [await net.estimateSinglePose(input, { flipHorizontal: flip, smoothing, timestamp })];
     } catch (err) {
       // A frame cut short by device loss is not a failure of its own: recovery follows.
-      if (this.net !== net || this.recovering || (await lostSoon(net.device))) return;
+      if (this.net !== net || this.recovering || (await net.lostSoon())) return;
       this.failedFrames++;
       this.lastError = (err as Error)?.message ?? String(err);
       console.error('poseApp: frame failed:', err);
@@ -452,14 +517,14 @@ export class PoseApp {
     if (this.net !== net) return;
     // A seek or a new source came while this frame ran: its pose must not seed the new history.
     if (epoch !== this.historyEpoch) net.resetSmoothing();
-    drawOverlay(this.viewCtx, this.frameCanvas, width, height, poses, { minScore: s.minScore, mirrored: flip, byInstance: multi });
+    drawOverlay(this.viewCtx, snapshot ?? this.frameCanvas, width, height, poses, {
+      minScore: s.minScore,
+      mirrored: flip,
+      byInstance: multi,
+    });
     const t1 = performance.now();
-    const frames = net.profiler.lastFrames();
-    const last = frames[frames.length - 1] ?? null;
-    const profile = last && last !== this.lastProfile ? last : null;
-    this.lastProfile = last;
-    const timestamps =
-      net.profiler.timestampsActive && profile !== null && !(profile.passes.length === 1 && profile.passes[0]!.name === 'frame');
+    const profile = net.lastFrameProfile();
+    const timestamps = net.timestampsActive && profile !== null && !(profile.passes.length === 1 && profile.passes[0]!.name === 'frame');
     const previous = this.history[this.history.length - 1];
     const mode = multi ? 'multi' : 'single';
     const warmup =
@@ -489,7 +554,7 @@ export class PoseApp {
       endToEndMs: t1 - t0,
       t: t1,
       gpuBytes: net.gpuBytes(),
-      gpuBufferBytes: net.ledger.bytes(false),
+      gpuBufferBytes: net.gpuBufferBytes(),
       poses: poses.length,
       generation: this.generation,
       profile,
@@ -519,7 +584,7 @@ export class PoseApp {
     return out;
   }
 
-  private async recover(info: GPUDeviceLostInfo): Promise<void> {
+  private async recover(info: LostInfo): Promise<void> {
     if (this.recovering) return;
     this.deviceLosses++;
     const t0 = performance.now();
@@ -535,8 +600,7 @@ export class PoseApp {
         // Its device is gone; nothing to release.
       }
       try {
-        const device = await requestDeviceWithRetry(this.deviceOptions);
-        await this.attach(device);
+        await this.attach(null);
         this.dirty = true;
         this.status = this.source ? 'running' : 'waiting-for-source';
         const ms = performance.now() - t0;
@@ -561,7 +625,6 @@ export class PoseApp {
     this.unwatchSource?.();
     this.source?.stop();
     this.net?.dispose();
-    this.watch?.release();
     this.net = null;
   }
 }
@@ -575,10 +638,4 @@ export function span(profile: FrameProfile): number {
     end = Math.max(end, p.startMs + p.durationMs);
   }
   return end > begin ? end - begin : 0;
-}
-
-function describeAdapter(device: GPUDevice): string {
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  if (!info) return '';
-  return [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
 }

@@ -15,6 +15,7 @@
  */
 import type { Pose } from '../pose/types.ts';
 import type { PoseNet, Resolution } from '../posenet.ts';
+import type { WorkerPoseNet } from '../worker/client.ts';
 import type { AppStatus, FrameRecord, PoseApp, Settings } from './app.ts';
 import { computeProfile, type AppProfile } from './metrics.ts';
 import type { ModelEntry } from './models.ts';
@@ -47,8 +48,10 @@ export interface PoseAppHandle {
   /** The last 240 frames: resolution, GPU / CPU ms, GPU bytes, per-pass profile. */
   readonly history: readonly FrameRecord[];
   readonly deviceLosses: number;
+  /** The page's device; null while the PoseNet runs in a worker. */
   readonly device: GPUDevice | null;
-  readonly net: PoseNet | null;
+  /** The PoseNet: on the page's thread, or the worker's proxy (settings.worker). */
+  readonly net: PoseNet | WorkerPoseNet | null;
   readonly models: readonly ModelEntry[];
   /** The source frames come from (kind, label, element: the <video> or <img>). */
   readonly source: FrameSource | null;
@@ -64,6 +67,8 @@ export interface PoseAppHandle {
       Pick<Settings, 'minScore' | 'flip' | 'mode' | 'maxDetections' | 'nmsRadius' | 'smoothing' | 'smoothingStrength' | 'continuous'>
     >,
   ): void;
+  /** As the "Run in a worker" toggle: moves the PoseNet into a worker or back (resolves once the new one is made). */
+  setWorker(on: boolean): Promise<void>;
   /** `device.destroy()`: simulates a GPU reset; the page makes a new device and carries on. */
   loseDevice(): void;
   /** Runs the resolution sweep (as its button) and resolves with its rows. */
@@ -130,7 +135,7 @@ export function installHandle(parts: HandleParts): PoseAppHandle {
       return parts.app()?.device ?? null;
     },
     get net() {
-      return parts.app()?.net ?? null;
+      return parts.app()?.net?.posenet ?? null;
     },
     get models() {
       return parts.app()?.models ?? [];
@@ -145,6 +150,7 @@ export function installHandle(parts: HandleParts): PoseAppHandle {
     setResolution: (width, height = width) => need(parts.app()).setResolution(width, height),
     setModel: (name) => need(parts.app()).setModel(name),
     set: (patch) => need(parts.app()).update(patch),
+    setWorker: (on) => need(parts.app()).setWorkerMode(on),
     loseDevice: () => need(parts.app()).loseDevice(),
     sweep: (options) => {
       const panel = parts.sweep();

@@ -5,7 +5,7 @@
  * URL parameters (all optional):
  * - `src=<url>`: an image or video to use instead of the camera;
  * - `res=257` or `res=321x241`: the starting input resolution (default 257);
- * - `model=<name>`: a model from /weights/index.json (default posenet-mobilenet-v1-075-s16);
+ * - `model=<name>`: a model from weights/index.json (default posenet-mobilenet-v1-075-s16);
  * - `minScore=0.3`, `flip=0|1` (default: on for the camera, off otherwise), `mode=single|multi`;
  * - `smooth=0|1` (default 1), `smoothStrength=0..1` (default 0.5): keypoint smoothing on videos;
  * - `continuous=1`: re-run a still image or paused video on every animation frame (timing);
@@ -13,6 +13,7 @@
  * - `timestamps=0`: a device without timestamp-query (the profiler's whole-frame mode);
  * - `tuning=off`: the kernels' default variants (no tuning; default `auto`: tuned on this
  *   GPU over the first frames at each resolution, cached for the next visit);
+ * - `worker=1`: run the PoseNet in a dedicated worker (the "Run in a worker" toggle);
  * - `direct=1`: give the network the video / image element itself rather than the
  *   frame's copy on a canvas (see PoseApp.direct; breaks video on SwiftShader).
  *
@@ -33,6 +34,7 @@ import { ProfilerPanel } from './profiler-panel.ts';
 import { hasCameraApi, listCameras, openCamera, openFile, openUrl, type FrameSource } from './sources.ts';
 import { SweepPanel } from './sweep.ts';
 import { checkModel, readUrlSettings } from './url-params.ts';
+import { workerToggle } from './worker-toggle.ts';
 import { deviceRefused, diagnoseWebGPU, genericError, noWeights, renderDiagnosis, type Diagnosis } from './unsupported.ts';
 import { MediaBar } from './media-bar.ts';
 import './style.css';
@@ -70,7 +72,7 @@ async function boot(): Promise<void> {
   try {
     models = await fetchModelIndex();
   } catch (err) {
-    return fail(noWeights(`The model list (/weights/index.json) could not be read: ${(err as Error).message}`));
+    return fail(noWeights(`The model list (weights/index.json) could not be read: ${(err as Error).message}`));
   }
   if (!models.length) return fail(noWeights('weights/ holds no model.json (the converter writes weights/<name>/model.json).'));
 
@@ -170,7 +172,7 @@ async function boot(): Promise<void> {
       'div',
       { class: 'layout' },
       h('div', { class: 'left' }, stage, sweep.element),
-      h('aside', { class: 'side' }, controls.element, profiler.element),
+      h('aside', { class: 'side' }, controls.element, workerToggle(engine), profiler.element),
     ),
   );
 

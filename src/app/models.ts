@@ -1,8 +1,11 @@
-/** The model menu's entries: `/weights/index.json`, served by the `weights-index` Vite plugin. */
+/**
+ * The model menu's entries: `weights/index.json` beside the page (tools/lib/weights-index.ts:
+ * served by the dev server, written as a file into the static site by `npm run build`).
+ */
 
 export interface ModelEntry {
   name: string;
-  /** Folder URL holding model.json and weights.bin. */
+  /** Folder URL holding model.json and weights.bin: relative to the index in the file, absolute once fetched. */
   url: string;
   architecture: string;
   outputStride: number;
@@ -13,10 +16,12 @@ export interface ModelEntry {
 
 export const DEFAULT_MODEL = 'posenet-mobilenet-v1-075-s16';
 
-export async function fetchModelIndex(url = '/weights/index.json'): Promise<ModelEntry[]> {
-  const response = await fetch(url, { cache: 'no-store' });
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`);
+/** The index's entries, their URLs resolved against the index's (relative to the page by default, so any base path works). */
+export async function fetchModelIndex(url = 'weights/index.json'): Promise<ModelEntry[]> {
+  const indexUrl = new URL(url, document.baseURI).href;
+  const response = await fetch(indexUrl, { cache: 'no-store' });
+  if (!response.ok) throw new Error(`${indexUrl}: HTTP ${response.status} ${response.statusText}`);
   const json = (await response.json()) as { models?: ModelEntry[] };
-  if (!Array.isArray(json.models)) throw new Error(`${url}: no "models" list`);
-  return json.models;
+  if (!Array.isArray(json.models)) throw new Error(`${indexUrl}: no "models" list`);
+  return json.models.map((m) => ({ ...m, url: new URL(m.url, indexUrl).href }));
 }

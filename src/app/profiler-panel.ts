@@ -126,7 +126,7 @@ export class ProfilerPanel {
         `${p.samples} frames at this resolution. Total GPU = first pass begin to last pass end. ` +
         'Bars: share of the frame, scaled to the costliest pass. (Chrome rounds timestamps to 0.1 ms unless ' +
         'chrome://flags/#enable-webgpu-developer-features is on.)'
-      : this.app.net && !this.app.net.profiler.supported
+      : this.app.net && !this.app.net.timestampsSupported
         ? 'This device has no timestamp-query (the adapter lacks it, or the page was opened with ?timestamps=0): ' +
           'no per-pass GPU timing, whole-frame timing only (CPU clock, submit to readback).'
         : 'Per-pass timing is off: whole-frame timing only.';

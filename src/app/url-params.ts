@@ -104,6 +104,7 @@ export function readUrlSettings(params: URLSearchParams): UrlSettings {
     smoothing: parseFlag(params, 'smooth', true, notes),
     smoothingStrength: parseNumber(params, 'smoothStrength', SMOOTHING_STRENGTH_DEFAULT, 0, 1, notes),
     continuous: parseFlag(params, 'continuous', false, notes),
+    worker: parseFlag(params, 'worker', false, notes),
   };
   if (settings.minScore === 1 && params.get('minScore') !== null)
     notes.push('minScore 1 hides every keypoint scoring under 1, which is nearly all of them.');

@@ -42,6 +42,29 @@ async function sha256Hex(data: ArrayBuffer): Promise<string | null> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/** Each file of a converted model at its own URL (e.g. assets a bundler renamed). */
+export interface WeightsFiles {
+  /** The manifest (model.json). */
+  manifestUrl: string | URL;
+  /** The packed weights (the file the manifest names, under any name). */
+  weightsUrl: string | URL;
+}
+
+/** Where a converted model is: its folder's URL (holding model.json and the weights file it names), or each file's URL. */
+export type WeightsLocation = string | URL | WeightsFiles;
+
+/** A model to run: where it is, or its files already fetched. */
+export type WeightsSource = WeightsLocation | LoadedWeights;
+
+export function isLoadedWeights(source: WeightsSource): source is LoadedWeights {
+  return typeof source === 'object' && !(source instanceof URL) && 'manifest' in source;
+}
+
+/** Fetches the weights, or passes weights already fetched through. */
+export function loadWeights(source: WeightsSource): Promise<LoadedWeights> {
+  return isLoadedWeights(source) ? Promise.resolve(source) : fetchWeights(source);
+}
+
 /** Parses and validates a manifest's text; `label` (its URL or path) names it in errors. */
 export function parseManifest(text: string, label: string): Manifest {
   let json: unknown;
@@ -83,14 +106,30 @@ export async function checkWeights(manifest: Manifest, weights: ArrayBuffer, lab
   }
 }
 
-/** Fetches and validates `<baseUrl>/model.json` and the weights it names. */
-export async function fetchWeights(baseUrl: string): Promise<LoadedWeights> {
-  const base = baseUrl.replace(/\/+$/, '').replace(/\/model\.json$/, '');
-  const manifestUrl = `${base}/model.json`;
+/**
+ * Fetches and validates a model: `<folder>/model.json` and the weights file it names, or
+ * the two files' own URLs.
+ */
+export async function fetchWeights(location: WeightsLocation): Promise<LoadedWeights> {
+  let base: string;
+  let manifestUrl: string;
+  let weightsUrlOf: (manifest: Manifest) => string;
+  if (typeof location === 'object' && !(location instanceof URL)) {
+    manifestUrl = String(location.manifestUrl);
+    const weightsUrl = String(location.weightsUrl);
+    base = manifestUrl;
+    weightsUrlOf = () => weightsUrl;
+  } else {
+    base = String(location)
+      .replace(/\/+$/, '')
+      .replace(/\/model\.json$/, '');
+    manifestUrl = `${base}/model.json`;
+    // validateManifest allows a bare file name only, so this stays in the manifest's folder.
+    weightsUrlOf = (manifest) => `${base}/${manifest.weights.file}`;
+  }
   const response = await fetchOrThrow(manifestUrl, 'the model manifest');
   const manifest = parseManifest(await response.text(), manifestUrl);
-  // validateManifest allows a bare file name only, so this stays in the manifest's folder.
-  const weightsUrl = `${base}/${manifest.weights.file}`;
+  const weightsUrl = weightsUrlOf(manifest);
   const weights = await (await fetchOrThrow(weightsUrl, 'the weights')).arrayBuffer();
   await checkWeights(manifest, weights, weightsUrl);
   return { manifest, weights, source: base };
