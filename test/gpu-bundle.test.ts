@@ -107,7 +107,7 @@ describe('npm run bundle:gpu: the archive on a bare machine', () => {
     expect(fs.readdirSync(emptyPath)).toEqual([]);
   });
 
-  it('prints the bench table (ours, tfjs-webgpu) under a header naming the adapter and driver, and writes its JSON', async () => {
+  it('prints the bench table (ours, ours-untuned, tfjs-webgpu) under a header naming the adapter and driver, and writes its JSON', async () => {
     const r = await runSh(
       unpacked,
       [
@@ -132,18 +132,19 @@ describe('npm run bundle:gpu: the archive on a bare machine', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('using the bundled Vulkan loader');
     expect(r.stdout).toMatch(/adapter: SwiftShader Device \(Subzero\) \(vulkan; google swiftshader; driver: SwiftShader driver [\d.]+\)/);
-    expect(r.stdout).toMatch(/resolution\s+ours ms\s+tfjs-webgpu ms \(ours\/peer\)/);
-    expect(r.stdout).toMatch(/161x161\s+[\d.]+\s+[\d.]+ \([\d.]+\)/);
+    // ours (tuned), ours-untuned (the kernels' defaults, frames alternated with ours) and the peer.
+    expect(r.stdout).toMatch(/resolution\s+ours ms\s+ours-untuned ms \(ours\/untuned\)\s+tfjs-webgpu ms \(ours\/peer\)/);
+    expect(r.stdout).toMatch(/161x161\s+[\d.]+\s+[\d.]+ \([\d.]+ paired\)\s+[\d.]+ \([\d.]+\)/);
     expect(r.stdout).toContain('GPU time per pass');
     const json = JSON.parse(fs.readFileSync(path.join(unpacked, 'out.json'), 'utf8')) as {
       rows: { impl: string; msPerFrame: number; poseScore: number }[];
       environment: { runtime: string };
     };
     expect(json.environment.runtime).toBe('node');
-    expect(json.rows.map((row) => row.impl).sort()).toEqual(['ours', 'tfjs-webgpu']);
+    expect(json.rows.map((row) => row.impl).sort()).toEqual(['ours', 'ours-untuned', 'tfjs-webgpu']);
     for (const row of json.rows) expect(row.msPerFrame).toBeGreaterThan(0);
-    // Same photograph, same model: the two agree on the pose.
-    expect(Math.abs(json.rows[0]!.poseScore - json.rows[1]!.poseScore)).toBeLessThan(0.02);
+    // Same photograph, same model: all three agree on the pose.
+    for (const row of json.rows) expect(Math.abs(row.poseScore - json.rows[0]!.poseScore)).toBeLessThan(0.02);
   });
 
   it('says what it looked for when there is no Vulkan driver', async () => {
