@@ -18,7 +18,7 @@ export function workerToggle(app: PoseApp): HTMLElement {
     note.textContent = !net
       ? ''
       : net.inWorker
-        ? 'Running in a worker: frames cross as transferred VideoFrames; this thread draws only the poses, over the video itself (so on a moving picture they trail it by the latency).'
+        ? 'Running in a worker: frames cross as transferred VideoFrames; this thread draws only the poses, over the video or image element itself (on a moving picture they trail it by the latency).'
         : 'Running on the page’s thread.';
   };
   box.addEventListener('change', () => {
