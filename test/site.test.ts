@@ -201,8 +201,20 @@ describe('the built site on a plain static server', () => {
       expect(sweep.map((r) => r.width)).toEqual([161, 193]);
       expect(await page.evaluate(() => document.querySelectorAll('#sweep-table tbody tr').length)).toBe(2);
 
-      // The worker toggle: the same pose from the worker, then back.
+      // The worker toggle: the same pose from the worker, then back. On the page's thread the
+      // view holds the frame (opaque); in a worker the page shows the source element itself
+      // under the view, which holds the poses alone (transparent where no pose is drawn).
+      const picture = () =>
+        page.evaluate(() => {
+          const view = document.getElementById('view') as HTMLCanvasElement;
+          return {
+            backdrop: document.querySelector('.canvas-box > .backdrop')?.tagName ?? null,
+            overlay: view.classList.contains('overlay'),
+            cornerAlpha: view.getContext('2d')!.getImageData(0, 0, 1, 1).data[3],
+          };
+        });
       const onPage = (await page.evaluate(async () => (await window.poseApp.waitFrames(1)) && window.poseApp.poses[0])) as Pose;
+      expect(await picture()).toEqual({ backdrop: null, overlay: false, cornerAlpha: 255 });
       await page.click('#worker-mode');
       await page.waitForFunction(() => document.getElementById('worker-note')?.textContent?.startsWith('Running in a worker'), {
         timeout: 120_000,
@@ -219,6 +231,7 @@ describe('the built site on a plain static server', () => {
       expect(inWorker.device).toBeNull();
       expect(inWorker.res).toEqual({ width: 257, height: 257 });
       expectSamePose(inWorker.pose, onPage, 'app, worker vs page thread');
+      expect(await picture()).toEqual({ backdrop: 'IMG', overlay: true, cornerAlpha: 0 });
       await page.evaluate(() => document.querySelector<HTMLButtonElement>('button.preset[data-res="161"]')!.click());
       const inWorkerRecs = await waitFrames(page, 2);
       expect(inWorkerRecs[inWorkerRecs.length - 1]).toMatchObject({ width: 161, height: 161 });
@@ -234,6 +247,7 @@ describe('the built site on a plain static server', () => {
       await page.click('#worker-mode');
       await page.waitForFunction(() => window.poseApp.device !== null, { timeout: 120_000 });
       await waitFrames(page, 2);
+      expect(await picture()).toEqual({ backdrop: null, overlay: false, cornerAlpha: 255 });
       const end = await page.evaluate(() => ({
         model: window.poseApp.settings.model,
         failed: window.poseApp.failedFrames,

@@ -12,8 +12,9 @@
  * For each it prints, over the same measuring window after --warmup frames:
  * - main-thread long tasks (PerformanceObserver `longtask`: tasks over 50 ms) per second,
  *   and the longest;
- * - the page thread's busy milliseconds per second and per frame (the sum of its tasks in a
- *   Chrome trace, `toplevel` RunTask events on the thread where the page marks the window);
+ * - the page thread's busy milliseconds per second and per frame (the time its tasks cover
+ *   in a Chrome trace: `toplevel` RunTask events, nested ones counted once, on the thread
+ *   where the page marks the window);
  * - frames per second and the end-to-end latency, median and p90 (estimate call to
  *   keypoints on the page's thread; the app's includes drawing the overlay); in a worker it
  *   includes making the VideoFrame / ImageBitmap, the transfer and the answer.
@@ -78,17 +79,28 @@ function frames(page: Page): Promise<FrameLike[]> {
   });
 }
 
-/** Busy ms of the page's main thread in a trace: RunTask events on the thread that made MARK. */
+/**
+ * Busy ms of the page's main thread in a trace: the time covered by RunTask events on the
+ * thread that made MARK. Chromium nests them (`RunTask` around
+ * `ThreadControllerImpl::RunTask`), so the union of their spans is summed, not each event.
+ */
 function pageThreadBusyMs(traceJson: Buffer): number {
   const trace = JSON.parse(traceJson.toString()) as { traceEvents?: TraceEvent[] } | TraceEvent[];
   const events = Array.isArray(trace) ? trace : (trace.traceEvents ?? []);
   const mark = events.find((e) => e.name === MARK);
   if (!mark) throw new Error(`the trace has no ${MARK} mark: cannot tell the page's thread`);
+  const spans = events
+    .filter((e) => e.pid === mark.pid && e.tid === mark.tid && e.ph === 'X' && e.dur && e.name.includes('RunTask'))
+    .map((e) => [e.ts, e.ts + e.dur!] as const)
+    .sort((a, b) => a[0] - b[0]);
   let total = 0;
-  for (const e of events) {
-    if (e.pid === mark.pid && e.tid === mark.tid && e.ph === 'X' && e.dur && e.name.includes('RunTask')) total += e.dur / 1000;
+  let end = -Infinity;
+  for (const [from, to] of spans) {
+    if (to <= end) continue;
+    total += to - Math.max(from, end);
+    end = to;
   }
-  return total;
+  return total / 1000;
 }
 
 interface TraceEvent {
@@ -96,6 +108,8 @@ interface TraceEvent {
   ph: string;
   pid: number;
   tid: number;
+  /** Microseconds. */
+  ts: number;
   dur?: number;
 }
 

@@ -14,8 +14,10 @@
  * The PoseNet runs on this thread or, with `settings.worker` ("Run in a worker"), in a
  * dedicated worker (engine-net.ts); switching rebuilds it between two frames.
  *
- * DOM use is limited to the two canvases it draws on; the controls and panels live in
- * their own modules and listen to `on('frame' | 'change' | 'device', ...)`.
+ * DOM use is limited to the picture: the canvases it draws on and, in a worker, the
+ * source element shown under the view (backdrop.ts), so that the page's thread never
+ * copies a frame; the controls and panels live in their own modules and listen to
+ * `on('frame' | 'change' | 'device', ...)`.
  */
 import type { DeviceOptions } from '../gpu/device.ts';
 import { STATS_WINDOW, type FrameProfile } from '../gpu/profiler.ts';
@@ -26,6 +28,7 @@ import { SMOOTHING_DEFAULTS, type SmoothingOptions } from '../pose/smoother.ts';
 import type { Pose } from '../pose/types.ts';
 import type { PoseSource, Resolution } from '../posenet.ts';
 import { createEngineNet, type EngineNet, frameSnapshot, type LostInfo } from './engine-net.ts';
+import { SourceBackdrop } from './backdrop.ts';
 import type { ModelEntry } from './models.ts';
 import { drawOverlay } from './overlay.ts';
 import type { FrameSource } from './sources.ts';
@@ -172,16 +175,19 @@ export class PoseApp {
     device: new Set(),
     error: new Set(),
   };
-  /** The source as the network saw it, drawn at the frame's start. */
+  /** On the page's thread: the source as the network saw it, drawn at the frame's start. */
   private readonly frameCanvas = document.createElement('canvas');
   private readonly frameCtx: CanvasRenderingContext2D;
   private readonly viewCtx: CanvasRenderingContext2D;
+  /** In a worker: the source element itself under the view, which then holds the poses alone. */
+  private readonly backdrop: SourceBackdrop;
 
   /**
    * Hand the network the source element itself instead of the frame's copy on a canvas.
    * Off by default: Chromium on SwiftShader (no GPU) destroys the device on
    * copyExternalImageToTexture from a video or VideoFrame, and the copy keeps the overlay
    * on exactly the frame that was estimated. On a GPU the canvas copy is a GPU blit.
+   * In a worker there is no copy either way: the frame crosses as a VideoFrame.
    */
   readonly direct: boolean;
   /** How devices are requested, the first (by the page) and any replacement. */
@@ -199,7 +205,9 @@ export class PoseApp {
     this.deviceOptions = options.device ?? {};
     this.settings = { ...settings, resolution: { ...settings.resolution } };
     this.frameCtx = this.frameCanvas.getContext('2d', { alpha: false })!;
-    this.viewCtx = view.getContext('2d', { alpha: false })!;
+    // With alpha: in a worker the view is a transparent overlay on the source element.
+    this.viewCtx = view.getContext('2d')!;
+    this.backdrop = new SourceBackdrop(view);
   }
 
   on<K extends keyof Events>(event: K, fn: (e: Events[K]) => void): () => void {
@@ -323,6 +331,11 @@ export class PoseApp {
       old.stop();
     }
     this.unwatchSource = source ? source.onFrame(() => (this.dirty = true)) : null;
+    // The old source is stopped: the picture shows the new one straight away.
+    if (this.backdrop.shown && old !== source) {
+      if (source) this.backdrop.show(source.element, this.settings.flip);
+      else this.backdrop.hide(false);
+    }
     if (source?.kind === 'video') {
       // A seek: what was smoothed before it says nothing about the frames after it.
       const video = source.element as HTMLVideoElement;
@@ -470,8 +483,9 @@ export class PoseApp {
 
   private async runFrame(net: EngineNet, source: FrameSource): Promise<void> {
     // In a worker the frame crosses as a VideoFrame of the source, made without copying
-    // pixels on this thread, and the overlay draws that frame; else it is copied to a canvas.
-    const snapshot = net.inWorker && !this.direct ? frameSnapshot(source.element) : null;
+    // pixels on this thread (the page shows the source element itself under the poses);
+    // else it is copied to a canvas.
+    const snapshot = net.inWorker ? frameSnapshot(source.element) : null;
     try {
       await this.estimateAndDraw(net, source, snapshot);
     } finally {
@@ -485,7 +499,8 @@ export class PoseApp {
     const model = s.model;
     const width = source.width();
     const height = source.height();
-    if (!snapshot) {
+    const inWorker = net.inWorker;
+    if (!inWorker) {
       if (this.frameCanvas.width !== width || this.frameCanvas.height !== height) {
         this.frameCanvas.width = width;
         this.frameCanvas.height = height;
@@ -495,8 +510,10 @@ export class PoseApp {
     const mediaTime = source.mediaTime();
     const multi = s.mode === 'multi';
     const flip = s.flip;
-    // The network reads the copy (see `direct`): the overlay then shows exactly the frame estimated.
-    const input: PoseSource = snapshot ?? (this.direct ? source.element : this.frameCanvas);
+    // The network reads the copy (see `direct`): the overlay then shows exactly the frame
+    // estimated. In a worker, the VideoFrame (or, where VideoFrame refuses the source, the
+    // element, which the worker client turns into an ImageBitmap).
+    const input: PoseSource = inWorker ? (snapshot ?? source.element) : this.direct ? source.element : this.frameCanvas;
     // Smoothing follows the media's clock; a still image has nothing to smooth across.
     const smoothing = s.smoothing && mediaTime !== null ? smoothingOptions(s.smoothingStrength) : false;
     const timestamp = (mediaTime ?? 0) * 1000;
@@ -528,7 +545,9 @@ export class PoseApp {
     if (this.net !== net) return;
     // A seek or a new source came while this frame ran: its pose must not seed the new history.
     if (epoch !== this.historyEpoch) net.resetSmoothing();
-    drawOverlay(this.viewCtx, snapshot ?? this.frameCanvas, width, height, poses, {
+    if (inWorker) this.backdrop.show(source.element, flip);
+    else this.backdrop.hide();
+    drawOverlay(this.viewCtx, inWorker ? null : this.frameCanvas, width, height, poses, {
       minScore: s.minScore,
       mirrored: flip,
       byInstance: multi,
@@ -573,6 +592,26 @@ export class PoseApp {
     this.history.push(record);
     if (this.history.length > HISTORY) this.history.shift();
     this.emit('frame', record);
+  }
+
+  /**
+   * The picture as shown, frame and poses, on a canvas (for a snapshot): the view itself on
+   * the page's thread; in a worker, the source element's current frame drawn with the last
+   * poses on a new canvas.
+   */
+  picture(): HTMLCanvasElement {
+    const element = this.backdrop.shown;
+    if (!element) return this.view;
+    const width = element instanceof HTMLVideoElement ? element.videoWidth : element.naturalWidth;
+    const height = element instanceof HTMLVideoElement ? element.videoHeight : element.naturalHeight;
+    const canvas = document.createElement('canvas');
+    const s = this.settings;
+    drawOverlay(canvas.getContext('2d')!, element, width, height, this.poses, {
+      minScore: s.minScore,
+      mirrored: this.backdrop.mirrored,
+      byInstance: s.mode === 'multi',
+    });
+    return canvas;
   }
 
   /** Records of the current PoseNet, model, resolution and mode: what the statistics describe. */

@@ -26,7 +26,7 @@ import { requestPoseNetDevice } from '../gpu/device.ts';
 import { PoseApp } from './app.ts';
 import { Controls, type SourceActions } from './controls.ts';
 import { Banner } from './device-loss.ts';
-import { bytes, h, ms } from './dom.ts';
+import { bytes, h, ms, setAttr, setText } from './dom.ts';
 import { installHandle } from './debug-handle.ts';
 import { computeProfile, tuningText } from './metrics.ts';
 import { fetchModelIndex, type ModelEntry } from './models.ts';
@@ -222,13 +222,15 @@ async function boot(): Promise<void> {
     }
     const pose = engine.poses[0];
     const shown = pose ? pose.keypoints.filter((k) => k.score >= engine.settings.minScore).length : 0;
-    poseInfo.textContent =
+    // Only what changed is written: each write lays the page out again.
+    const info =
       engine.poses.length > 1
         ? `${engine.poses.length} poses`
         : pose
           ? `pose score ${pose.score.toFixed(2)} · ${shown}/17 keypoints ≥ ${engine.settings.minScore.toFixed(2)}`
           : 'no pose';
-    canvas.setAttribute('aria-label', `${r.source}, with the detected pose drawn over it: ${poseInfo.textContent}`);
+    setText(poseInfo, info);
+    setAttr(canvas, 'aria-label', `${r.source}, with the detected pose drawn over it: ${info}`);
     const tuning = tuningText(engine.net?.tuning ?? null);
     const state = `running ${engine.settings.model} on ${r.source}${tuning ? ` · ${tuning}` : ''}`;
     if (statusLine.textContent !== state) {
@@ -238,10 +240,12 @@ async function boot(): Promise<void> {
     if (r.t - lastStatus > 500) {
       lastStatus = r.t;
       const p = computeProfile(engine);
-      statusMetrics.textContent =
+      setText(
+        statusMetrics,
         `${r.width}×${r.height} · ${Number.isFinite(p.fps) ? p.fps.toFixed(1) : '–'} fps · ` +
-        `GPU ${r.gpuMs === null ? '–' : ms(r.gpuMs)} ms · ${bytes(r.gpuBytes)} on the GPU` +
-        (engine.adapterInfo ? ` · ${engine.adapterInfo}` : '');
+          `GPU ${r.gpuMs === null ? '–' : ms(r.gpuMs)} ms · ${bytes(r.gpuBytes)} on the GPU` +
+          (engine.adapterInfo ? ` · ${engine.adapterInfo}` : ''),
+      );
     }
   });
   engine.on('error', () => {

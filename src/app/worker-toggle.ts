@@ -2,8 +2,9 @@
  * The "Run in a worker" toggle: moves the PoseNet between the page's thread and a dedicated
  * worker with a WebGPU device of its own (PoseApp.setWorkerMode), live, keeping the model,
  * the resolution and the settings. In the worker, frames cross as transferred VideoFrames and
- * the page's thread only draws, so heavy frames no longer block it (`npm run longtasks`
- * measures that). Also `?worker=1` and `poseApp.setWorker(true)`.
+ * the page's thread draws only the poses, over the source element itself (backdrop.ts), so
+ * heavy frames no longer block it (`npm run longtasks` measures that). Also `?worker=1`
+ * and `poseApp.setWorker(true)`.
  */
 import type { PoseApp } from './app.ts';
 import { h } from './dom.ts';
@@ -17,7 +18,7 @@ export function workerToggle(app: PoseApp): HTMLElement {
     note.textContent = !net
       ? ''
       : net.inWorker
-        ? 'Running in a worker: frames cross as transferred VideoFrames; this thread only draws.'
+        ? 'Running in a worker: frames cross as transferred VideoFrames; this thread draws only the poses, over the video or image element itself (on a moving picture they trail it by the latency).'
         : 'Running on the page’s thread.';
   };
   box.addEventListener('change', () => {
