@@ -1,8 +1,13 @@
 /**
- * The public PoseNet object: a model, the plan for the current resolution, the source
- * texture and the readback buffer. A frame is one command encoder (copy the source in,
- * preprocess, every layer, decode) and one 52-float readback. Frames are serialised:
- * a call waits for the one before it.
+ * The public PoseNet object: a model, the plans for the input sizes it runs at
+ * (src/plan/plan-cache.ts), the source texture and the readback buffer. A frame is one
+ * command encoder (copy the source in, preprocess, every layer, decode; with the flip
+ * test also the mirrored network and the merge) and one 52-float readback. Frames are
+ * serialised: a call waits for the one before it.
+ *
+ * The input size is fixed (`resolution: 257` or `{ width, height }`), follows each
+ * source's aspect ratio (`{ longSide: 513 }`), or is chosen per frame to hold a frame
+ * rate (`targetFps`, src/plan/target-fps.ts).
  */
 import { requestPoseNetDevice } from './gpu/device.ts';
 import { KernelCache } from './gpu/kernels.ts';
@@ -22,8 +27,11 @@ import {
 } from './pose/multi.ts';
 import { MultiPoseGpu } from './pose/multi-gpu.ts';
 import type { FitMode, Pose } from './pose/types.ts';
+import { FlipTest } from './plan/flip-test.ts';
 import { Plan, SINGLE_RESULT_FLOATS, type PlanOptions } from './plan/plan.ts';
-import { checkResolution } from './plan/shapes.ts';
+import { PlanCache, type FramePlan } from './plan/plan-cache.ts';
+import { aspectResolution, checkResolution, MAX_RESOLUTION, MIN_RESOLUTION, ResolutionError, snapResolution } from './plan/shapes.ts';
+import { TARGET_FPS_SIZES, TargetFpsController, type TargetFpsChoice, type TargetFpsOptions } from './plan/target-fps.ts';
 
 export type PoseSource =
   | HTMLImageElement
@@ -40,11 +48,31 @@ export interface Resolution {
   height: number;
 }
 
+/**
+ * An input size that follows each source's aspect ratio: the source's long side gets
+ * `longSide` (snapped to the nearest k*outputStride+1), the short side the smallest valid
+ * size that holds it, so at most one output stride of padding (see aspectResolution).
+ */
+export interface AspectResolution {
+  longSide: number;
+}
+
+/** A fixed square size, a fixed width x height, or `{ longSide }`. */
+export type ResolutionSpec = number | Resolution | AspectResolution;
+
+/** targetFps as the API takes it: frames per second, or the controller's options. */
+export type TargetFps = number | (TargetFpsOptions & { shape?: 'square' | 'aspect' });
+
+type NormalizedSpec = { kind: 'fixed'; width: number; height: number } | { kind: 'aspect'; longSide: number };
+
 export interface PoseNetConfig {
   /** URL of a weights folder (holding model.json and weights.bin), or weights already fetched. */
   weights: string | LoadedWeights;
-  /** Input resolution: a number for square, or {width, height}; k*outputStride+1 in 129..1025. Default 257. */
-  resolution?: number | Resolution;
+  /**
+   * Input resolution: a number for square, {width, height} (each k*outputStride+1 in
+   * 129..1025), or {longSide} to follow each source's aspect ratio. Default 257.
+   */
+  resolution?: ResolutionSpec;
   /** A device to run on; by default one is requested (with timestamp-query when available). */
   device?: GPUDevice;
   /** How the source is fitted to the input resolution (default `pad`, as TF.js PoseNet). */
@@ -56,6 +84,17 @@ export interface PoseNetConfig {
    * writeTexture), `auto` (default: `cpu` on SwiftShader, else `copy`).
    */
   upload?: UploadPath;
+  /**
+   * Runs each frame mirrored as well and averages the two runs' heads (left and right
+   * parts swapped) on the GPU before decoding: more accurate, about twice the GPU work.
+   */
+  flipTest?: boolean;
+  /**
+   * Picks the input size per frame: the largest that holds this frame rate on this device
+   * (square, or following the source's aspect when `resolution` is `{ longSide }` or
+   * `shape` says `aspect`). See src/plan/target-fps.ts.
+   */
+  targetFps?: TargetFps;
 }
 
 export type UploadPath = 'auto' | 'copy' | 'cpu';
@@ -104,10 +143,27 @@ export interface FrameTiming {
   latencyMs: number;
 }
 
-function toResolution(r: number | Resolution | undefined): Resolution {
-  if (r === undefined) return { width: 257, height: 257 };
-  return typeof r === 'number' ? { width: r, height: r } : r;
+/** Checks a resolution spec and snaps a long side to the model's stride (a ResolutionError names a bad one). */
+function normalizeSpec(r: ResolutionSpec | undefined, outputStride: number): NormalizedSpec {
+  if (r === undefined) r = 257;
+  if (typeof r === 'number') r = { width: r, height: r };
+  if ('longSide' in r) {
+    const n = r.longSide;
+    if (!(Number.isFinite(n) && n >= MIN_RESOLUTION && n <= MAX_RESOLUTION)) {
+      throw new ResolutionError(
+        `invalid resolution { longSide: ${n} }: the long side must be between ${MIN_RESOLUTION} and ${MAX_RESOLUTION}`,
+      );
+    }
+    return { kind: 'aspect', longSide: snapResolution(n, outputStride) };
+  }
+  checkResolution(r.width, r.height, outputStride);
+  return { kind: 'fixed', width: r.width, height: r.height };
 }
+
+const sameSpec = (a: NormalizedSpec, b: NormalizedSpec): boolean =>
+  a.kind === 'fixed' && b.kind === 'fixed'
+    ? a.width === b.width && a.height === b.height
+    : a.kind === 'aspect' && b.kind === 'aspect' && a.longSide === b.longSide;
 
 function sourceSize(source: PoseSource): { width: number; height: number } {
   if (typeof GPUTexture !== 'undefined' && source instanceof GPUTexture) return { width: source.width, height: source.height };
@@ -132,7 +188,15 @@ export class PoseNet {
   readonly ledger: GpuLedger;
   readonly profiler: Profiler;
   private model: Model;
-  private planValue: Plan;
+  /** Plans per input size (with their flip tests), for the current model. */
+  private plans: PlanCache;
+  /** The last frame's plans (or, at a fixed resolution, the ones the next frame uses). */
+  private current: FramePlan | null = null;
+  private spec: NormalizedSpec;
+  private flipTestOn: boolean;
+  private targetFpsSetting: TargetFps | null = null;
+  private targetFpsController: TargetFpsController | null = null;
+  private targetShape: 'square' | 'aspect' = 'square';
   private readonly resources: ResourceGroup;
   private readonly staging: GPUBuffer;
   private sourceTexture: GPUTexture | null = null;
@@ -155,34 +219,72 @@ export class PoseNet {
   constructor(
     device: GPUDevice,
     loaded: LoadedWeights,
-    resolution: Resolution,
-    options: { fit?: FitMode; debug?: PlanOptions; upload?: UploadPath } = {},
+    resolution: ResolutionSpec,
+    options: { fit?: FitMode; debug?: PlanOptions; upload?: UploadPath; flipTest?: boolean; targetFps?: TargetFps } = {},
   ) {
     this.device = device;
     const upload = options.upload ?? 'auto';
     this.uploadPath = upload === 'auto' ? (isSwiftShader(device) && typeof OffscreenCanvas !== 'undefined' ? 'cpu' : 'copy') : upload;
     this.fit = options.fit ?? 'pad';
     this.debug = options.debug ?? {};
+    this.flipTestOn = !!options.flipTest;
+    this.spec = normalizeSpec(resolution, loaded.manifest.outputStride);
     this.ledger = new GpuLedger();
     this.kernels = new KernelCache(device);
     this.profiler = new Profiler(device, this.ledger);
     this.resources = new ResourceGroup(device, 'PoseNet', this.ledger);
     this.staging = this.resources.buffer('staging', SINGLE_RESULT_FLOATS * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    checkResolution(resolution.width, resolution.height, loaded.manifest.outputStride);
     this.model = new Model(device, loaded, this.ledger);
-    this.planValue = new Plan(device, this.kernels, this.model, resolution.width, resolution.height, this.ledger, this.debug);
+    this.plans = this.planCache(this.model);
+    if (this.spec.kind === 'fixed') this.current = this.plans.get(this.spec.width, this.spec.height, false).frame;
+    if (options.targetFps !== undefined) this.setTargetFps(options.targetFps);
+  }
+
+  private planCache(model: Model): PlanCache {
+    return new PlanCache(
+      (width, height) => new Plan(this.device, this.kernels, model, width, height, this.ledger, this.debug),
+      (plan) => new FlipTest(this.device, this.kernels, plan, this.ledger),
+    );
   }
 
   get manifest(): Manifest {
     return this.model.manifest;
   }
 
+  /** The plan of the last frame (at a fixed resolution: the one the next frame uses). */
   get plan(): Plan {
-    return this.planValue;
+    if (!this.current) {
+      throw new Error(
+        `PoseNet: no plan yet: at ${JSON.stringify(this.resolutionSpec)} the input size follows each frame's source (run a frame first)`,
+      );
+    }
+    return this.current.plan;
   }
 
+  /**
+   * The input size of the last frame (at a fixed resolution: that one). With
+   * `{ longSide: N }` before any frame: N x N, the most it can be.
+   */
   get resolution(): Resolution {
-    return { width: this.planValue.width, height: this.planValue.height };
+    if (this.current) return { width: this.current.width, height: this.current.height };
+    const n = this.spec.kind === 'aspect' ? this.spec.longSide : this.spec.width;
+    return { width: n, height: this.spec.kind === 'fixed' ? this.spec.height : n };
+  }
+
+  /** The resolution as set: `{ width, height }` or `{ longSide }` (snapped to the stride). */
+  get resolutionSpec(): Resolution | AspectResolution {
+    return this.spec.kind === 'aspect' ? { longSide: this.spec.longSide } : { width: this.spec.width, height: this.spec.height };
+  }
+
+  /** The input size a source of srcW x srcH runs at under the current resolution. */
+  inputSizeFor(srcW: number, srcH: number): Resolution {
+    if (this.spec.kind === 'fixed') return { width: this.spec.width, height: this.spec.height };
+    return aspectResolution(this.spec.longSide, srcW, srcH, this.model.manifest.outputStride);
+  }
+
+  /** Input sizes whose plans are held now (least recently used first), e.g. `513x385`. */
+  planSizes(): string[] {
+    return this.plans.sizes();
   }
 
   /** The device's lost promise (the app makes a new device and a new PoseNet). */
@@ -191,40 +293,124 @@ export class PoseNet {
   }
 
   /**
-   * Switches the input resolution. The next frame uses it; the old plan's buffers are
-   * released. Compiles nothing (pipelines are shared across resolutions).
+   * Switches the input resolution: `setResolution(513, 385)`, `setResolution(257)` or
+   * `setResolution({ longSide: 513 })`. The next frame uses it; plans of other sizes are
+   * released once the frames in flight are done. Compiles nothing (pipelines are shared
+   * across resolutions). Turns targetFps off: the caller chose the size.
    */
-  setResolution(width: number, height: number = width): void {
+  setResolution(resolution: ResolutionSpec, height?: number): void {
     this.assertAlive();
-    if (width === this.planValue.width && height === this.planValue.height) return;
-    checkResolution(width, height, this.model.manifest.outputStride);
-    const next = new Plan(this.device, this.kernels, this.model, width, height, this.ledger, this.debug);
-    const old = this.planValue;
-    this.planValue = next;
-    // A frame in flight still holds the old plan: release it after that frame.
-    void this.chain.then(() => old.dispose());
+    const spec = normalizeSpec(
+      typeof resolution === 'number' ? { width: resolution, height: height ?? resolution } : resolution,
+      this.model.manifest.outputStride,
+    );
+    this.targetFpsSetting = null;
+    this.targetFpsController = null;
+    if (sameSpec(spec, this.spec) && (spec.kind === 'aspect' || this.current)) return;
+    this.applySpec(spec);
+    this.releaseAfterFrames(this.plans.takeAllExcept(this.current));
   }
 
-  /** Replaces the model (keeps the resolution when the new model's stride allows it). */
+  /** Makes `spec` current; at a fixed size its plan is built now (so a bad size throws here). */
+  private applySpec(spec: NormalizedSpec): void {
+    if (spec.kind === 'fixed') {
+      const { frame, evicted } = this.plans.get(spec.width, spec.height, false);
+      this.releaseAfterFrames(evicted);
+      this.current = frame;
+    } else if (this.current && this.spec.kind === 'fixed') {
+      this.current = null;
+    }
+    this.spec = spec;
+  }
+
+  /** Whether each frame also runs mirrored, its heads averaged with the frame's (see PoseNetConfig.flipTest). */
+  get flipTest(): boolean {
+    return this.flipTestOn;
+  }
+
+  /** Turns the flip test on or off; off releases the mirrored plans once frames in flight are done. */
+  setFlipTest(on: boolean): void {
+    this.assertAlive();
+    if (this.flipTestOn && !on) this.releaseAfterFrames(this.plans.takeFlips());
+    this.flipTestOn = on;
+  }
+
+  /**
+   * Holds a frame rate by picking the input size per frame (null: off, the size stays
+   * where it is). `seed`: frame times already measured at some sizes (a sweep), to start
+   * from instead of probing.
+   */
+  setTargetFps(target: TargetFps | null, seed?: readonly { size: number; ms: number }[]): void {
+    this.assertAlive();
+    this.targetFpsSetting = target;
+    if (target === null) {
+      this.targetFpsController = null;
+      return;
+    }
+    const options = typeof target === 'number' ? { fps: target } : target;
+    const stride = this.model.manifest.outputStride;
+    const sizes = (options.sizes ?? TARGET_FPS_SIZES).map((s) => snapResolution(s, stride));
+    const controller = new TargetFpsController({ ...options, sizes });
+    if (seed) controller.seed(seed);
+    this.targetShape = options.shape ?? (this.spec.kind === 'aspect' ? 'aspect' : 'square');
+    this.targetFpsController = controller;
+  }
+
+  /** targetFps's current choice and why ("481: 24.1 ms at 481, 38.0 at 641; budget 33.3"), or null when off. */
+  get targetFpsChoice(): (TargetFpsChoice & { shape: 'square' | 'aspect' }) | null {
+    const c = this.targetFpsController;
+    return c ? { ...c.choice(), shape: this.targetShape } : null;
+  }
+
+  /** Before a frame: the size targetFps wants (plans of other sizes stay cached). */
+  private applyTargetFps(): void {
+    const c = this.targetFpsController;
+    if (!c) return;
+    const n = c.size;
+    const spec: NormalizedSpec = this.targetShape === 'aspect' ? { kind: 'aspect', longSide: n } : { kind: 'fixed', width: n, height: n };
+    if (!sameSpec(spec, this.spec)) this.applySpec(spec);
+  }
+
+  /** After a frame: its time, for targetFps. */
+  private recordTargetFps(frame: FramePlan, latencyMs: number): void {
+    this.targetFpsController?.record(Math.max(frame.width, frame.height), latencyMs);
+  }
+
+  /** Disposes things once the frames queued so far are done (a frame in flight may hold them). */
+  private releaseAfterFrames(things: readonly { dispose(): void }[]): void {
+    if (!things.length) return;
+    void this.chain.then(() => {
+      for (const t of things) t.dispose();
+    });
+  }
+
+  /** Replaces the model (keeps the resolution when the new model's stride allows it, else the nearest valid one). */
   async setModel(weights: string | LoadedWeights): Promise<void> {
     this.assertAlive();
     const loaded = typeof weights === 'string' ? await fetchWeights(weights) : weights;
-    let { width, height } = this.resolution;
     const stride = loaded.manifest.outputStride;
-    if ((width - 1) % stride || (height - 1) % stride) {
-      width = Math.round((width - 1) / stride) * stride + 1;
-      height = Math.round((height - 1) / stride) * stride + 1;
-    }
+    const spec: NormalizedSpec =
+      this.spec.kind === 'aspect'
+        ? { kind: 'aspect', longSide: snapResolution(this.spec.longSide, stride) }
+        : { kind: 'fixed', width: snapResolution(this.spec.width, stride), height: snapResolution(this.spec.height, stride) };
     const model = new Model(this.device, loaded, this.ledger);
-    const plan = new Plan(this.device, this.kernels, model, width, height, this.ledger, this.debug);
+    const plans = this.planCache(model);
+    let current: FramePlan | null = null;
+    try {
+      if (spec.kind === 'fixed') current = plans.get(spec.width, spec.height, false).frame;
+    } catch (err) {
+      plans.dispose();
+      model.dispose();
+      throw err;
+    }
     const oldModel = this.model;
-    const oldPlan = this.planValue;
+    const oldPlans = this.plans;
     this.model = model;
-    this.planValue = plan;
-    void this.chain.then(() => {
-      oldPlan.dispose();
-      oldModel.dispose();
-    });
+    this.plans = plans;
+    this.current = current;
+    this.spec = spec;
+    if (this.targetFpsSetting !== null) this.setTargetFps(this.targetFpsSetting);
+    this.releaseAfterFrames([oldPlans, oldModel]);
   }
 
   private run<T>(fn: () => Promise<T>): Promise<T> {
@@ -234,7 +420,10 @@ export class PoseNet {
   }
 
   /**
-   * Uploads the source into the source texture (reallocated only when its size changes).
+   * Uploads the source into the source texture. The texture only grows (to the largest
+   * source seen in each dimension): a smaller source fills its top-left corner, which is
+   * all the preprocess reads (it bounds reads by the source's size), so sources of
+   * different sizes in turn (photographs, a camera and a file) allocate nothing per frame.
    * Two paths: `copy` hands the source to copyExternalImageToTexture (the GPU path);
    * `cpu` draws it into a 2D canvas and writes the pixels with writeTexture. `auto` (the
    * default) takes `cpu` on SwiftShader, Chromium's CPU WebGPU, where the GPU path costs
@@ -247,10 +436,11 @@ export class PoseNet {
     if (typeof GPUTexture !== 'undefined' && source instanceof GPUTexture) {
       return { view: this.textureView(source), width, height };
     }
-    if (!this.sourceTexture || this.sourceTexture.width !== width || this.sourceTexture.height !== height) {
+    if (!this.sourceTexture || this.sourceTexture.width < width || this.sourceTexture.height < height) {
+      const size = { width: Math.max(width, this.sourceTexture?.width ?? 0), height: Math.max(height, this.sourceTexture?.height ?? 0) };
       if (this.sourceTexture) this.resources.release(this.sourceTexture);
       this.sourceTexture = this.resources.texture('sourceTexture', {
-        size: { width, height },
+        size,
         format: 'rgba8unorm',
         usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.RENDER_ATTACHMENT,
       });
@@ -294,14 +484,20 @@ export class PoseNet {
     return view;
   }
 
-  /** Uploads the source and writes the frame's uniforms (fit, flip) for the current plan. */
-  private async prepareFrame(source: PoseSource, options: { fit?: FitMode; flipHorizontal?: boolean }) {
-    const plan = this.planValue;
+  /**
+   * Uploads the source, takes the plans for its input size (built on first use) and
+   * writes the frame's uniforms (fit, flip).
+   */
+  private async prepareFrame(source: PoseSource, options: { fit?: FitMode; flipHorizontal?: boolean }, flipTest: boolean) {
+    this.applyTargetFps();
     const { view, width, height } = await this.uploadSource(source);
-    const fit = computeFit(options.fit ?? this.fit, width, height, plan.width, plan.height);
-    plan.setSource(view);
-    plan.writeFrameParams(fit, width, height, !!options.flipHorizontal);
-    return { plan, fit, width, height };
+    const size = this.inputSizeFor(width, height);
+    const { frame, evicted } = this.plans.get(size.width, size.height, flipTest);
+    this.releaseAfterFrames(evicted);
+    this.current = frame;
+    const fit = computeFit(options.fit ?? this.fit, width, height, size.width, size.height);
+    frame.prepare(view, fit, width, height, !!options.flipHorizontal, flipTest);
+    return { frame, plan: frame.plan, fit, width, height };
   }
 
   /** Runs the network on a source and decodes one pose on the GPU. */
@@ -309,9 +505,12 @@ export class PoseNet {
     this.assertAlive();
     return this.run(async () => {
       const t0 = performance.now();
-      const { plan } = await this.prepareFrame(source, options);
+      const flipTest = this.flipTestOn;
+      const { frame, plan } = await this.prepareFrame(source, options, flipTest);
       const encoder = this.device.createCommandEncoder({ label: `PoseNet.frame` });
-      plan.encode(encoder, this.profiler.beginFrame(plan.passes));
+      const timestamps = this.profiler.beginFrame(frame.framePasses(flipTest, 'single', () => plan.stepsOf('decode')));
+      const n = frame.encodeNetwork(encoder, timestamps, flipTest);
+      frame.encodeDecode(encoder, timestamps, n);
       encoder.copyBufferToBuffer(plan.resultBuffer, 0, this.staging, 0, SINGLE_RESULT_FLOATS * 4);
       this.profiler.resolve(encoder);
       this.device.queue.submit([encoder.finish()]);
@@ -320,6 +519,7 @@ export class PoseNet {
       const t2 = performance.now();
       this.lastTiming = { encodeMs: t1 - t0, latencyMs: t2 - t0 };
       this.profiler.recordFrameTime(t2 - t1, t1);
+      this.recordTargetFps(frame, t2 - t0);
       this.frameCount++;
       return toPose(result);
     });
@@ -330,7 +530,8 @@ export class PoseNet {
    * (local heatmap maxima above `scoreThreshold`) found on the GPU, then TF.js PoseNet's
    * greedy part-tree decode on the CPU over the heads read back with them. Poses come in
    * the order found (decreasing root score), in source pixels. Defaults as TF.js PoseNet:
-   * maxDetections 5, scoreThreshold 0.5, nmsRadius 20 (input-resolution pixels).
+   * maxDetections 5, scoreThreshold 0.5, nmsRadius 20 (input-resolution pixels). With the
+   * flip test every head is averaged, displacements included (see src/pose/flip.ts).
    */
   estimateMultiplePoses(source: PoseSource, options: MultiPoseEstimationOptions = {}): Promise<Pose[]> {
     this.assertAlive();
@@ -339,11 +540,12 @@ export class PoseNet {
       const t0 = performance.now();
       this.multi ??= new MultiPoseGpu(this.device, this.kernels, this.ledger);
       const multi = this.multi;
-      const { plan, fit, width } = await this.prepareFrame(source, options);
+      const flipTest = this.flipTestOn;
+      const { frame, plan, fit, width } = await this.prepareFrame(source, options, flipTest);
       const encoder = this.device.createCommandEncoder({ label: `PoseNet.multiPoseFrame` });
-      const timestamps = this.profiler.beginFrame(multi.passes(plan));
-      plan.encode(encoder, timestamps, 'network');
-      multi.encode(encoder, plan, settings.scoreThreshold, timestamps);
+      const timestamps = this.profiler.beginFrame(frame.framePasses(flipTest, 'multi', () => [multi.candidatesPass(plan)]));
+      const n = frame.encodeNetwork(encoder, timestamps, flipTest);
+      multi.encode(encoder, plan, settings.scoreThreshold, timestamps, n);
       this.profiler.resolve(encoder);
       this.device.queue.submit([encoder.finish()]);
       const t1 = performance.now();
@@ -364,6 +566,7 @@ export class PoseNet {
       };
       this.lastTiming = { encodeMs: t1 - t0, latencyMs: t3 - t0 };
       this.profiler.recordFrameTime(t2 - t1, t1);
+      this.recordTargetFps(frame, t3 - t0);
       this.frameCount++;
       return result;
     });
@@ -376,11 +579,18 @@ export class PoseNet {
     return data;
   }
 
-  /** Debug: the four heads of the last frame, as raw values (heatmap logits, not scores). */
-  readHeads(): Promise<Heads> {
+  /**
+   * Debug: the four heads of the last frame, as raw values (heatmap logits, not scores):
+   * what the decoders read, so with the flip test the averaged heads. `mirrored`: the
+   * flip test's mirrored run before averaging (in its own, mirrored, frame).
+   */
+  readHeads(options: { mirrored?: boolean } = {}): Promise<Heads> {
     this.assertAlive();
     return this.run(async () => {
-      const plan = this.planValue;
+      const frame = this.current;
+      if (!frame) throw new Error('readHeads: no frame has run yet');
+      if (options.mirrored && !frame.flip) throw new Error('readHeads: the last frame ran without the flip test');
+      const plan = options.mirrored ? frame.flip!.mirrored : frame.plan;
       const raw = await this.readBuffer(plan.headsBuffer, plan.headsShape.h * plan.headsShape.w * plan.headsShape.c4 * 16);
       const { h, w, c4 } = plan.headsShape;
       const heads = {} as Heads;
@@ -399,11 +609,14 @@ export class PoseNet {
   /**
    * Debug: a tensor of the last frame, NHWC without channel padding. The input and the
    * heads are always available; other layers' outputs need `debug.retainAll`.
+   * `mirrored`: the flip test's mirrored run's tensor.
    */
-  readTensor(name: string): Promise<Head> {
+  readTensor(name: string, options: { mirrored?: boolean } = {}): Promise<Head> {
     this.assertAlive();
     return this.run(async () => {
-      const plan = this.planValue;
+      const frame = this.current;
+      if (options.mirrored && !frame?.flip) throw new Error('readTensor: the last frame ran without the flip test');
+      const plan = options.mirrored ? frame!.flip!.mirrored : this.plan;
       const shape = plan.shapes.tensors.get(name);
       const buffer = plan.tensorBuffers.get(name);
       if (!shape || !buffer) throw new Error(`readTensor: no tensor "${name}" in ${plan.label}`);
@@ -444,7 +657,8 @@ export class PoseNet {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.planValue.dispose();
+    this.plans.dispose();
+    this.current = null;
     this.model.dispose();
     this.profiler.dispose();
     this.multi?.dispose();
@@ -468,11 +682,16 @@ export function toPose(result: Float32Array): Pose {
 
 /** Loads weights and builds a PoseNet at the given resolution. */
 export async function createPoseNet(config: PoseNetConfig): Promise<PoseNet> {
-  const resolution = toResolution(config.resolution);
   const loaded = typeof config.weights === 'string' ? await fetchWeights(config.weights) : config.weights;
-  checkResolution(resolution.width, resolution.height, loaded.manifest.outputStride);
+  normalizeSpec(config.resolution, loaded.manifest.outputStride);
   const device = config.device ?? (await requestPoseNetDevice());
-  return new PoseNet(device, loaded, resolution, { fit: config.fit, debug: config.debug, upload: config.upload });
+  return new PoseNet(device, loaded, config.resolution ?? 257, {
+    fit: config.fit,
+    debug: config.debug,
+    upload: config.upload,
+    flipTest: config.flipTest,
+    targetFps: config.targetFps,
+  });
 }
 
 export type { Fit };

@@ -11,7 +11,15 @@
 
 const sources = import.meta.glob('../../shaders/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<string, string>;
 
-export type KernelName = 'preprocess' | 'conv2d' | 'depthwise' | 'pointwise' | 'maxpool' | 'decode_single' | 'decode_candidates';
+export type KernelName =
+  | 'preprocess'
+  | 'conv2d'
+  | 'depthwise'
+  | 'pointwise'
+  | 'maxpool'
+  | 'decode_single'
+  | 'decode_candidates'
+  | 'flip_average';
 
 type Binding = 'uniform' | 'read' | 'write' | 'texture';
 
@@ -29,6 +37,7 @@ export const KERNELS: Record<KernelName, KernelSpec> = {
   maxpool: { bindings: ['uniform', 'read', 'write'], uniformBytes: 48 },
   decode_single: { bindings: ['uniform', 'read', 'write'], uniformBytes: 64 },
   decode_candidates: { bindings: ['uniform', 'read', 'write'], uniformBytes: 32 },
+  flip_average: { bindings: ['uniform', 'read', 'read', 'write'], uniformBytes: 16 },
 };
 
 export function kernelSource(name: KernelName): string {

@@ -27,6 +27,11 @@ export interface PlanOptions {
   retainAll?: boolean;
   /** Any input size, no heads-grid check: for kernel tests on single layers. */
   unchecked?: boolean;
+  /**
+   * The preprocess reads the source mirrored left to right (input pixel u from W - 1 - u):
+   * the flip test's second run (src/plan/flip-test.ts). Its passes are named `mirrored …`.
+   */
+  mirrorInput?: boolean;
 }
 
 export type PlanPart = 'frame' | 'network' | 'layers' | 'preprocess' | 'decode';
@@ -109,7 +114,7 @@ export class Plan {
     this.width = width;
     this.height = height;
     this.shapes = inferShapes(manifest, width, height, options.unchecked);
-    this.resources = new ResourceGroup(device, `Plan(${manifest.name} ${width}x${height})`, ledger);
+    this.resources = new ResourceGroup(device, this.label, ledger);
 
     const stepCount = manifest.layers.length + 2;
     this.uniforms = this.resources.buffer('uniforms', stepCount * UNIFORM_ALIGN, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
@@ -141,6 +146,7 @@ export class Plan {
     });
     this.decodeStep = this.makeDecodeStep((manifest.layers.length + 1) * UNIFORM_ALIGN);
     this.steps.push(this.decodeStep);
+    if (options.mirrorInput) for (const step of this.steps) step.name = `mirrored ${step.name}`;
 
     const limit = device.limits.maxComputeWorkgroupsPerDimension;
     for (const step of this.steps) {
@@ -154,7 +160,7 @@ export class Plan {
   }
 
   get label(): string {
-    return `Plan(${this.model.name} ${this.width}x${this.height})`;
+    return `Plan(${this.model.name} ${this.width}x${this.height}${this.options.mirrorInput ? ' mirrored' : ''})`;
   }
 
   get grid(): { w: number; h: number } {
@@ -362,6 +368,7 @@ export class Plan {
     pre.setInt32(28, fit.originY, true);
     pre.setFloat32(32, fit.scaleX, true);
     pre.setFloat32(36, fit.scaleY, true);
+    pre.setUint32(40, this.options.mirrorInput ? 1 : 0, true);
     [...p.mean, 0].forEach((v, i) => {
       pre.setFloat32(48 + 4 * i, v, true);
     });

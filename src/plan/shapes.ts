@@ -50,9 +50,36 @@ export function checkResolution(width: number, height: number, outputStride: num
 export function snapResolution(v: number, outputStride: number): number {
   const k = Math.round((v - 1) / outputStride);
   const snapped = k * outputStride + 1;
-  const lo = Math.ceil((MIN_RESOLUTION - 1) / outputStride) * outputStride + 1;
-  const hi = Math.floor((MAX_RESOLUTION - 1) / outputStride) * outputStride + 1;
-  return Math.min(hi, Math.max(lo, snapped));
+  const { min, max } = validRange(outputStride);
+  return Math.min(max, Math.max(min, snapped));
+}
+
+/** The smallest and largest valid sizes for an output stride (k*stride+1 within 129..1025). */
+export function validRange(outputStride: number): { min: number; max: number } {
+  return {
+    min: Math.ceil((MIN_RESOLUTION - 1) / outputStride) * outputStride + 1,
+    max: Math.floor((MAX_RESOLUTION - 1) / outputStride) * outputStride + 1,
+  };
+}
+
+/**
+ * The input size that follows a source's aspect ratio (the `{ longSide }` resolution):
+ * the source's long side gets `longSide` (a valid size), its short side the smallest
+ * valid size that holds the short side at the same scale. With `pad` fitting that leaves
+ * less than one output stride of padding (TF.js pads every frame to a square: a 640x480
+ * frame at 513 spends a quarter of its pixels on padding). The short side never goes
+ * below the smallest valid size, so a very elongated source keeps more padding.
+ */
+export function aspectResolution(longSide: number, srcW: number, srcH: number, outputStride: number): { width: number; height: number } {
+  if (!(srcW > 0 && srcH > 0)) throw new RangeError(`source has no pixels (${srcW}x${srcH})`);
+  checkResolution(longSide, longSide, outputStride);
+  const landscape = srcW >= srcH;
+  // The short side in input pixels at the long side's scale.
+  const exact = longSide * (landscape ? srcH / srcW : srcW / srcH);
+  // 1e-9: a source whose short side lands exactly on a valid size must not get one more stride.
+  const k = Math.ceil((exact - 1) / outputStride - 1e-9);
+  const short = Math.min(longSide, Math.max(validRange(outputStride).min, k * outputStride + 1));
+  return landscape ? { width: longSide, height: short } : { width: short, height: longSide };
 }
 
 export interface PlanShapes {

@@ -134,23 +134,30 @@ export class MultiPoseGpu {
     return this.build(plan).passes;
   }
 
+  /** The decode_candidates pass alone, for frames that run more than the plan's network first. */
+  candidatesPass(plan: Plan): PassInfo {
+    return this.build(plan).pass;
+  }
+
   /**
    * Encodes the candidates pass after the plan's network and the copies of candidates
    * and heads to the staging buffers. `timestampWrites` is the profiler's pass-index
-   * callback, where the network took the first indices.
+   * callback, where the passes before took the first `passIndex` indices (by default the
+   * plan's network).
    */
   encode(
     encoder: GPUCommandEncoder,
     plan: Plan,
     scoreThreshold: number,
     timestampWrites: ((i: number) => GPUComputePassTimestampWrites) | null = null,
+    passIndex?: number,
   ): void {
     const b = this.build(plan);
     this.device.queue.writeBuffer(b.uniforms, 24, new Float32Array([scoreThreshold, CANDIDATE_SLACK]));
     encoder.clearBuffer(b.candidates, 0, HEADER_BYTES);
     const pass = encoder.beginComputePass({
       label: 'decode_candidates',
-      ...(timestampWrites ? { timestampWrites: timestampWrites(b.passes.length - 1) } : {}),
+      ...(timestampWrites ? { timestampWrites: timestampWrites(passIndex ?? b.passes.length - 1) } : {}),
     });
     pass.setPipeline(this.kernels.pipeline('decode_candidates', { WORKGROUP_SIZE }));
     pass.setBindGroup(0, b.bindGroup);
