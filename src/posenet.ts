@@ -117,7 +117,7 @@ export interface MultiPoseEstimationOptions extends MultiPoseOptions {
 
 /** What the last multi-pose frame's candidate search did. */
 export interface MultiPoseStats {
-  /** Candidates the GPU pass found (a superset of the exact ones, see decode_candidates.wgsl). */
+  /** Candidates the GPU pass found (a superset of the exact ones, see shaders/decode_candidates.wgsl.ts). */
   gpuCandidates: number;
   /** Candidates left after the CPU's exact check: the decoder's root queue. */
   candidates: number;

@@ -1,15 +1,22 @@
 /**
  * Kernel registry and pipeline cache.
  *
- * A kernel is one WGSL file in shaders/ with one entry point `main`, described here as
- * data: its bind group layout and its uniform size. Shapes reach a kernel through its
- * uniform; choices (activation, kernel size, residual, workgroup size) are `override`
- * constants. The cache key is the kernel name plus its constants, never a shape, so one
- * pipeline serves every layer of its kind at every resolution: switching resolution
- * compiles nothing.
+ * A kernel is one WGSL module in shaders/ (a TypeScript module exporting the WGSL text, so
+ * that Vite, Node and bundlers import it with no loader) with one entry point `main`,
+ * described here as data: its bind group layout and its uniform size. Shapes reach a
+ * kernel through its uniform; choices (activation, kernel size, residual, workgroup size)
+ * are `override` constants. The cache key is the kernel name plus its constants, never a
+ * shape, so one pipeline serves every layer of its kind at every resolution: switching
+ * resolution compiles nothing.
  */
-
-const sources = import.meta.glob('../../shaders/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<string, string>;
+import { conv2dWgsl } from '../../shaders/conv2d.wgsl.ts';
+import { decodeCandidatesWgsl } from '../../shaders/decode_candidates.wgsl.ts';
+import { decodeSingleWgsl } from '../../shaders/decode_single.wgsl.ts';
+import { depthwiseWgsl } from '../../shaders/depthwise.wgsl.ts';
+import { flipAverageWgsl } from '../../shaders/flip_average.wgsl.ts';
+import { maxpoolWgsl } from '../../shaders/maxpool.wgsl.ts';
+import { pointwiseWgsl } from '../../shaders/pointwise.wgsl.ts';
+import { preprocessWgsl } from '../../shaders/preprocess.wgsl.ts';
 
 export type KernelName =
   | 'preprocess'
@@ -40,10 +47,19 @@ export const KERNELS: Record<KernelName, KernelSpec> = {
   flip_average: { bindings: ['uniform', 'read', 'read', 'write'], uniformBytes: 16 },
 };
 
+const SOURCES: Record<KernelName, string> = {
+  preprocess: preprocessWgsl,
+  conv2d: conv2dWgsl,
+  depthwise: depthwiseWgsl,
+  pointwise: pointwiseWgsl,
+  maxpool: maxpoolWgsl,
+  decode_single: decodeSingleWgsl,
+  decode_candidates: decodeCandidatesWgsl,
+  flip_average: flipAverageWgsl,
+};
+
 export function kernelSource(name: KernelName): string {
-  const source = sources[`../../shaders/${name}.wgsl`];
-  if (source === undefined) throw new Error(`kernel ${name}: shaders/${name}.wgsl is missing`);
-  return source;
+  return SOURCES[name];
 }
 
 export type Constants = Record<string, number | boolean>;
@@ -95,7 +111,8 @@ export class KernelCache {
       this.modules.set(name, module);
       void module.getCompilationInfo?.().then((info) => {
         for (const m of info.messages) {
-          if (m.type === 'error') this.compileErrors.push(`shaders/${name}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}`);
+          if (m.type === 'error')
+            this.compileErrors.push(`shaders/${name}.wgsl.ts (WGSL line ${m.lineNum}, column ${m.linePos}): ${m.message}`);
         }
       });
     }

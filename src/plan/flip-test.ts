@@ -1,7 +1,7 @@
 /**
  * The flip test for one plan: a second Plan at the same resolution whose preprocess
  * mirrors the input (PlanOptions.mirrorInput), and the flip_average pass that merges
- * the two runs' heads into the first plan's heads buffer (shaders/flip_average.wgsl).
+ * the two runs' heads into the first plan's heads buffer (shaders/flip_average.wgsl.ts).
  * A frame encodes both networks and the merge in its one command encoder; the usual
  * decoders then read the merged heads where they always do.
  *

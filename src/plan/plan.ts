@@ -52,9 +52,9 @@ export const SINGLE_RESULT_FLOATS = NUM_KEYPOINTS * 3 + 1;
 
 const ACTIVATION_CODE: Record<Activation, number> = { none: 0, relu: 1, relu6: 2 };
 const WG_MATMUL = 32;
-/** Output pixels per pointwise invocation: TILE_PIXELS in shaders/pointwise.wgsl. */
+/** Output pixels per pointwise invocation: TILE_PIXELS in shaders/pointwise.wgsl.ts. */
 const POINTWISE_TILE_PIXELS = 16;
-/** Output pixels per conv2d invocation in its 3x3 stride-2 mode: CONV3X3S2_PIXELS in shaders/conv2d.wgsl. */
+/** Output pixels per conv2d invocation in its 3x3 stride-2 mode: CONV3X3S2_PIXELS in shaders/conv2d.wgsl.ts. */
 const CONV3X3S2_TILE_PIXELS = 16;
 const WG_ELEMENTWISE = 64;
 
@@ -448,7 +448,7 @@ export class Plan {
   }
 }
 
-/** conv2d.wgsl's MODE: the 8-pixel shared-load path for 3x3 stride 2 without dilation. */
+/** conv2d's MODE: the 8-pixel shared-load path for 3x3 stride 2 without dilation. */
 function conv2dMode(layer: Layer): number {
   const k3 = layer.kernel[0] === 3 && layer.kernel[1] === 3;
   const s2 = layer.stride[0] === 2 && layer.stride[1] === 2;
@@ -456,7 +456,7 @@ function conv2dMode(layer: Layer): number {
   return layer.kind === 'conv' && k3 && s2 && d1 ? 1 : 0;
 }
 
-/** depthwise.wgsl's MODE: the shared-load paths for 3x3 stride 1 or 2 without dilation. */
+/** depthwise's MODE: the shared-load paths for 3x3 stride 1 or 2 without dilation. */
 function depthwiseMode(layer: Layer): number {
   const plain3x3 = layer.kernel[0] === 3 && layer.kernel[1] === 3 && layer.dilation[0] === 1 && layer.dilation[1] === 1;
   if (!plain3x3 || layer.stride[0] !== layer.stride[1]) return 0;

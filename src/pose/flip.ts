@@ -1,6 +1,6 @@
 /**
  * What mirroring a picture left to right does to PoseNet's heads, for the flip test
- * (shaders/flip_average.wgsl averages a frame's heads with those of its mirror image).
+ * (shaders/flip_average.wgsl.ts averages a frame's heads with those of its mirror image).
  *
  * Seen in a mirror, a person's left parts look like right parts: the mirrored run's
  * heatmap for `rightEye` is the frame's `leftEye`, found at the mirrored cell

@@ -8,7 +8,7 @@
  *    row-major (y, x, keypoint) order into TF.js's max-heap (a 1-based heap used from
  *    index 0: its pop order on equal or close scores is its own, so it is copied, not
  *    replaced by a sort). On the GPU path the candidates come from
- *    shaders/decode_candidates.wgsl and are confirmed and ordered here.
+ *    shaders/decode_candidates.wgsl.ts and are confirmed and ordered here.
  * 2. Pop roots in score order; skip a root within nmsRadius (input pixels) of the same
  *    keypoint of a pose already found; else decode a pose from it: walk the 16 edges of
  *    POSE_CHAIN backwards (child to parent, backward displacements) then forwards

@@ -1,3 +1,6 @@
+// The depthwise kernel's WGSL, as a plain module so that Vite, Node (tsx) and bundlers all import it
+// with no loader. src/gpu/kernels.ts compiles it; its header says what it computes.
+export const depthwiseWgsl = /* wgsl */ `
 // depthwise: KxK depthwise convolution (one filter per channel, multiplier 1) with
 // stride, dilation and zero padding, bias and activation fused:
 //   y[oy, ox, c] = act(b[c] + sum_{ky, kx} x[iy, ix, c] * W[ky, kx, c])
@@ -154,3 +157,4 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     store(oy, ox0 + 4u, c, a4); store(oy, ox0 + 5u, c, a5); store(oy, ox0 + 6u, c, a6); store(oy, ox0 + 7u, c, a7);
   }
 }
+`;

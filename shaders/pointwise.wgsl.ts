@@ -1,3 +1,6 @@
+// The pointwise kernel's WGSL, as a plain module so that Vite, Node (tsx) and bundlers all import it
+// with no loader. src/gpu/kernels.ts compiles it; its header says what it computes.
+export const pointwiseWgsl = /* wgsl */ `
 // pointwise: 1x1 convolution as a tiled matrix product, with bias, optional residual
 // add and activation fused:
 //   y[p, oc] = act(sum_ic x[p', ic] * W[ic, oc] + b[oc] (+ r[p, oc]))
@@ -58,7 +61,7 @@ fn inputBase(p: u32) -> u32 {
   return ((oy * params.strideY) * params.inW + ox * params.strideX) * params.ic4;
 }
 
-// acc + bias (+ residual), activated, stored; `bias` is the tile's bias for column o.
+// acc + bias (+ residual), activated, stored; 'bias' is the tile's bias for column o.
 fn store(p: u32, o: u32, acc: vec4f, bias: vec4f) {
   if (p >= params.pixels || o >= params.oc4) { return; }
   var v = acc + bias;
@@ -163,3 +166,4 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   store(p0 + 14u, o0, ae0, b0); store(p0 + 14u, o0 + 1u, ae1, b1); store(p0 + 14u, o0 + 2u, ae2, b2); store(p0 + 14u, o0 + 3u, ae3, b3);
   store(p0 + 15u, o0, af0, b0); store(p0 + 15u, o0 + 1u, af1, b1); store(p0 + 15u, o0 + 2u, af2, b2); store(p0 + 15u, o0 + 3u, af3, b3);
 }
+`;

@@ -1,10 +1,13 @@
+// The conv2d kernel's WGSL, as a plain module so that Vite, Node (tsx) and bundlers all import it
+// with no loader. src/gpu/kernels.ts compiles it; its header says what it computes.
+export const conv2dWgsl = /* wgsl */ `
 // conv2d: general KxK convolution (groups = 1) with stride, dilation and zero padding,
 // bias, optional residual add and activation fused:
 //   y[oy, ox, oc] = act(b[oc] + sum_{ky, kx, ic} x[iy, ix, ic] * W[ky, kx, ic, oc] (+ r))
 //   iy = oy * strideY - padTop + ky * dilationY, ix likewise; outside the input reads 0.
 // Used for the first layer (3x3 stride 2 on the 3-channel image, padded to 4), the ResNet
 // stem (7x7 stride 2) and ResNet's 3x3 convs; also the simple reference for pointwise
-// layers (with K = 1) when the runtime's `reference` flag is set.
+// layers (with K = 1) when the runtime's 'reference' flag is set.
 //
 // Layout: activations NHWC, channels padded to vec4: x[(y * W + x) * C4 + c4].
 // Weights (manifest.ts): [kh][kw][icp][oc4] vec4 from params.wOffset (in vec4s); four
@@ -297,3 +300,4 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   store(oy, ox0 + 2u, o0, a20); store(oy, ox0 + 2u, o0 + 1u, a21); store(oy, ox0 + 2u, o0 + 2u, a22); store(oy, ox0 + 2u, o0 + 3u, a23);
   store(oy, ox0 + 3u, o0, a30); store(oy, ox0 + 3u, o0 + 1u, a31); store(oy, ox0 + 3u, o0 + 2u, a32); store(oy, ox0 + 3u, o0 + 3u, a33);
 }
+`;

@@ -1,3 +1,6 @@
+// The maxpool kernel's WGSL, as a plain module so that Vite, Node (tsx) and bundlers all import it
+// with no loader. src/gpu/kernels.ts compiles it; its header says what it computes.
+export const maxpoolWgsl = /* wgsl */ `
 // maxpool: KxK max pooling with stride and padding (ResNet's 3x3 stride-2 pool after
 // the stem). Padded positions are ignored, as in ONNX MaxPool and TensorFlow:
 //   y[oy, ox, c] = max_{ky, kx inside the input} x[oy * sY - padTop + ky, ox * sX - padLeft + kx, c]
@@ -41,3 +44,4 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
   y[p * params.c4 + c] = m;
 }
+`;

@@ -1,3 +1,6 @@
+// The decode_candidates kernel's WGSL, as a plain module so that Vite, Node (tsx) and bundlers all import it
+// with no loader. src/gpu/kernels.ts compiles it; its header says what it computes.
+export const decodeCandidatesWgsl = /* wgsl */ `
 // decode_candidates: the multi-pose decoder's root candidates, one invocation per
 // (heads cell, keypoint). Cell (gy, gx), keypoint k is a candidate when its heatmap score
 //   s = sigmoid(heatmap[gy, gx, k])
@@ -8,7 +11,7 @@
 // no particular order (an atomic counter hands out slots); the CPU sorts them into
 // TF.js's insertion order (row-major y, x, then keypoint) before its max-heap.
 //
-// `slack` widens both tests (s >= scoreThreshold - slack, no neighbour > s + slack) so
+// 'slack' widens both tests (s >= scoreThreshold - slack, no neighbour > s + slack) so
 // that the output is a superset of the exact answer even when this GPU's exp() differs
 // from the CPU's by a few ulps; the CPU then confirms each candidate with its own
 // sigmoid of the heads it reads back. slack = 0 gives the exact test on this GPU's
@@ -17,8 +20,8 @@
 // Layout: heads tensor NHWC with channels padded to vec4 (all four heads in one tensor):
 // heads[(gy * gridW + gx) * headsC4 + c / 4][c % 4], the heatmap from channel
 // heatmapChannel. Output: a 16-byte header {count, capacity, 0, 0} then up to
-// `capacity` candidates of 16 bytes. `count` is the number found, which may exceed
-// `capacity` (those past it are dropped: the CPU sees count > capacity and falls back
+// 'capacity' candidates of 16 bytes. 'count' is the number found, which may exceed
+// 'capacity' (those past it are dropped: the CPU sees count > capacity and falls back
 // to scanning the heads itself). The caller zeroes the header before each dispatch.
 //
 // Tiling: none; invocation i handles cell i / 17, keypoint i % 17, so a workgroup's
@@ -84,3 +87,4 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     candidates.items[slot] = Candidate(s, k, gy, gx);
   }
 }
+`;

@@ -1,3 +1,6 @@
+// The decode_single kernel's WGSL, as a plain module so that Vite, Node (tsx) and bundlers all import it
+// with no loader. src/gpu/kernels.ts compiles it; its header says what it computes.
+export const decodeSingleWgsl = /* wgsl */ `
 // decode_single: single-pose decoding on the GPU, one invocation per keypoint (17).
 // Keypoint k's position is the argmax over the grid of its heatmap score
 // sigmoid(heatmap[gy, gx, k]) (the first maximum in row-major order, as TF.js PoseNet's
@@ -73,3 +76,4 @@ fn main(@builtin(local_invocation_index) k: u32) {
     result[NUM_KEYPOINTS * 3u] = total / f32(NUM_KEYPOINTS);
   }
 }
+`;

@@ -1,3 +1,6 @@
+// The flip_average kernel's WGSL, as a plain module so that Vite, Node (tsx) and bundlers all import it
+// with no loader. src/gpu/kernels.ts compiles it; its header says what it computes.
+export const flipAverageWgsl = /* wgsl */ `
 // flip_average: the flip test's merge. A frame ran twice, as it is and mirrored left to
 // right (the mirrored plan's preprocess reads input pixel u from W - 1 - u); this pass
 // averages the two runs' heads into the first run's heads buffer, in place, before the
@@ -12,7 +15,7 @@
 // Layout: both heads tensors NHWC with channels padded to vec4s (headsC4 per cell);
 // table[c] = (source channel, negate 0/1) for each of headsC4 * 4 channels.
 // One invocation per (cell, vec4 of channels); each reads and writes only its own vec4
-// of `heads`, so working in place is safe.
+// of 'heads', so working in place is safe.
 
 struct Params {
   gridW: u32, gridH: u32, headsC4: u32, pad0: u32,
@@ -42,3 +45,4 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
   heads[i] = 0.5 * (heads[i] + m);
 }
+`;

@@ -1,3 +1,6 @@
+// The preprocess kernel's WGSL, as a plain module so that Vite, Node (tsx) and bundlers all import it
+// with no loader. src/gpu/kernels.ts compiles it; its header says what it computes.
+export const preprocessWgsl = /* wgsl */ `
 // preprocess: source image (an rgba8unorm texture) -> the network's input tensor at the
 // plan's resolution, resized bilinearly and normalised: value = (pixel - mean) * scale,
 // with pixel the 0..255 RGB value.
@@ -6,10 +9,10 @@
 // TF.js PoseNet 2.x uses): output pixel (u, v) samples the region at
 //   (u * scaleX, v * scaleY) in region coordinates, region pixel (i, j) = source pixel
 //   (i + originX, j + originY), black (0) outside the source.
-// One mapping serves the three fitting modes: `pad` (TF.js PoseNet's default: pad the
-// source to the input's aspect ratio, so originX = -padLeft), `stretch` (origin 0,
-// region = source) and `crop` (centre crop: origin = crop corner). Keypoints map back
-// exactly with x_source = u * scaleX + originX. With `mirror` set (the flip test's
+// One mapping serves the three fitting modes: 'pad' (TF.js PoseNet's default: pad the
+// source to the input's aspect ratio, so originX = -padLeft), 'stretch' (origin 0,
+// region = source) and 'crop' (centre crop: origin = crop corner). Keypoints map back
+// exactly with x_source = u * scaleX + originX. With 'mirror' set (the flip test's
 // second run) output pixel u holds what pixel W - 1 - u would: the input tensor mirrored
 // left to right exactly (mirroring the source instead would not do: this resampling is
 // not symmetric about the centre).
@@ -55,3 +58,4 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let v = (vec4f(rgb, 0.0) - params.mean) * params.scale;
   y[gid.y * params.outW + gid.x] = vec4f(v.xyz, 0.0);
 }
+`;
