@@ -6,6 +6,7 @@
  * A benchmark, not a test: it reports, it does not judge.
  *
  *   npm run bench -- [--resolutions 161,257,321,481,641,801] [--impls ours,tfjs-webgpu,tfjs-webgl,tfjs-wasm]
+ *                    [--modes square,aspect,flip,aspect+flip]
  *                    [--models <name,...>] [--frames 10] [--warmup 2] [--budget 150]
  *                    [--profile-resolution 257] [--profile-frames 10] [--profile first|all|none]
  *                    [--image <file>] [--json out.json]
@@ -24,7 +25,11 @@
  *   (the real MobileNet); the others (random-weight ResNet50, stride 8) have no TF.js graph.
  * - Our profiler is off while timing end to end (on, every pass gets its own compute pass);
  *   the per-pass profile is taken afterwards.
- * - --json writes { rows: [{ impl, model, resolution, msPerFrame, n, ... }], passes: [{ name,
+ * - --modes (tools/lib/eval-modes.ts; default square): our net in each mode, as implementations
+ *   `ours` (square), `ours-aspect` (`{ longSide }`: the input follows the image, 513x385 for
+ *   the 640x474 photograph at 513), `ours-flip`, `ours-aspect+flip` (the flip test); their
+ *   columns show (x square): the mode's ms over square's. Rows carry the input size.
+ * - --json writes { rows: [{ impl, model, resolution, msPerFrame, n, input, ... }], passes: [{ name,
  *   gpuMs, ... }], failures, environment, settings }.
  *
  * Exit status 1 when a cell failed (a backend that does not start, a WebGPU error) after
@@ -38,15 +43,17 @@ import { parseArgs } from 'node:util';
 import { checkResolution } from '../src/plan/shapes.ts';
 import type { Impl, OpenInfo, ProfileResult, TimeResult } from './pages/bench.ts';
 import { SYNTHETIC_MODELS, ensureSyntheticModel } from './lib/synthetic-models.ts';
+import { EVAL_MODES, isOurs, oursImpl, parseModes } from './lib/eval-modes.ts';
 import { listWeights, openSession, parseResolution, repoRoot, resolveModel, runTool, ToolError, type ToolPage } from './lib/browser-run.ts';
 
+/** --impls names; `ours` expands to one implementation per --modes mode. */
 const IMPLS: readonly Impl[] = ['ours', 'tfjs-webgpu', 'tfjs-webgl', 'tfjs-wasm'];
 const DEFAULT_RESOLUTIONS = '161,257,321,481,641,801';
 /** A photograph with one large person (640x474), from ../shared/coco-mini. */
 const BENCH_IMAGE = '000000488571.jpg';
 const COCO_IMAGES = path.resolve(repoRoot, '../shared/coco-mini/images');
 
-const USAGE = `usage: npm run bench -- [--resolutions ${DEFAULT_RESOLUTIONS}] [--impls ${IMPLS.join(',')}]
+const USAGE = `usage: npm run bench -- [--resolutions ${DEFAULT_RESOLUTIONS}] [--impls ${IMPLS.join(',')}] [--modes ${EVAL_MODES.join(',')}]
                       [--models <name,...>] [--frames 10] [--warmup 2] [--budget <seconds per impl per model>]
                       [--profile-resolution 257] [--profile-frames 10] [--profile first|all|none]
                       [--image <file>] [--json out.json]`;
@@ -74,6 +81,8 @@ export interface BenchRow {
   poseScore: number;
   /** 1-minute load average when the cell finished (other processes disturb timings). */
   load1: number;
+  /** Ours: the input size the frames ran at. */
+  input?: string;
 }
 
 export interface BenchPass {
@@ -143,7 +152,7 @@ function modelTable(model: string, resolutions: Res[], impls: Impl[], rows: Benc
     (impl) => rows.some((r) => r.model === model && r.impl === impl) || failures.some((f) => f.model === model && f.impl === impl),
   );
   if (!cols.length) return '';
-  const header = ['resolution', ...cols.map((c) => (c === 'ours' ? 'ours ms' : `${c} ms (ours/peer)`))];
+  const header = ['resolution', ...cols.map((c) => (c === 'ours' ? 'ours ms' : isOurs(c) ? `${c} ms (x square)` : `${c} ms (ours/peer)`))];
   const body: string[][] = [];
   for (const r of resolutions) {
     const key = resText(r);
@@ -158,7 +167,8 @@ function modelTable(model: string, resolutions: Res[], impls: Impl[], rows: Benc
       }
       let cell = fmtMs(row.msPerFrame);
       if (row.n < frames) cell += ` n=${row.n}`;
-      if (c !== 'ours' && ours) cell += ` (${(ours.msPerFrame / row.msPerFrame).toFixed(2)})`;
+      if (isOurs(c) && c !== 'ours' && ours) cell += ` (${(row.msPerFrame / ours.msPerFrame).toFixed(2)})`;
+      else if (c !== 'ours' && ours) cell += ` (${(ours.msPerFrame / row.msPerFrame).toFixed(2)})`;
       line.push(cell);
     }
     body.push(line);
@@ -240,6 +250,7 @@ async function main(): Promise<void> {
       options: {
         resolutions: { type: 'string', default: DEFAULT_RESOLUTIONS },
         impls: { type: 'string', default: IMPLS.join(',') },
+        modes: { type: 'string', default: 'square' },
         models: { type: 'string' },
         frames: { type: 'string', default: '10' },
         warmup: { type: 'string', default: '2' },
@@ -273,6 +284,14 @@ async function main(): Promise<void> {
   for (const i of impls)
     if (!IMPLS.includes(i)) throw new ToolError(`unknown implementation "${i}" in --impls (expected ${IMPLS.join(', ')})`);
   if (!impls.length) throw new ToolError('--impls is empty');
+  let modes;
+  try {
+    modes = parseModes(values.modes);
+  } catch (err) {
+    throw new ToolError((err as Error).message);
+  }
+  // `ours` runs once per mode.
+  if (impls.includes('ours')) impls.splice(impls.indexOf('ours'), 1, ...modes.map(oursImpl));
   const resolutions = list(values.resolutions).map((t) => parseResolution(t, '--resolutions'));
   if (!resolutions.length) throw new ToolError('--resolutions is empty');
   const profileRes = parseResolution(values['profile-resolution'], '--profile-resolution');
@@ -328,7 +347,7 @@ async function main(): Promise<void> {
   let profileTimestamps = true;
   const started = Date.now();
 
-  const usesTfjs = impls.some((i) => i !== 'ours');
+  const usesTfjs = impls.some((i) => !isOurs(i));
   log(
     `bench: starting Vite and Chromium${usesTfjs ? ' (pre-bundling TF.js)' : ''}; load average ${os
       .loadavg()
@@ -341,7 +360,7 @@ async function main(): Promise<void> {
     for (const [mi, model] of models.entries()) {
       const manifest = refs.get(model)!;
       // TF.js peers run only where the model has a TF.js copy.
-      const modelImpls = impls.filter((impl) => impl === 'ours' || manifest.tfjsUrl);
+      const modelImpls = impls.filter((impl) => isOurs(impl) || manifest.tfjsUrl);
       const valid: Res[] = [];
       for (const r of resolutions) {
         try {
@@ -365,13 +384,15 @@ async function main(): Promise<void> {
             image: imageUrl,
             imageB64,
           });
-          const detail =
-            impl === 'ours' ? `adapter ${info.adapter}, timestamp-query ${info.timestamps ? 'yes' : 'no'}` : `backend ${info.backend}`;
+          const detail = isOurs(impl)
+            ? `adapter ${info.adapter}, timestamp-query ${info.timestamps ? 'yes' : 'no'}`
+            : `backend ${info.backend}`;
           log(
             `bench: ${model} ${impl}: loaded in ${info.loadMs.toFixed(0)} ms (${detail}); image ${info.image.width}x${info.image.height}`,
           );
-          (environment[impl] as Record<string, unknown> | undefined) ??=
-            impl === 'ours' ? { adapter: info.adapter, timestamps: info.timestamps } : { backend: info.backend };
+          (environment[impl] as Record<string, unknown> | undefined) ??= isOurs(impl)
+            ? { adapter: info.adapter, timestamps: info.timestamps }
+            : { backend: info.backend };
           if (info.image.generated) environment.image = 'generated 640x480 picture';
           let budgetLeftMs = budgetS * 1000;
           for (const [ri, r] of valid.entries()) {
@@ -393,10 +414,11 @@ async function main(): Promise<void> {
                 maxMs: Math.max(...t.samplesMs),
                 poseScore: t.poseScore,
                 load1: os.loadavg()[0]!,
+                ...(t.inputSize ? { input: t.inputSize } : {}),
               };
               rows.push(row);
               log(
-                `bench: ${model} ${impl} ${row.resolution}: ${fmtMs(row.msPerFrame)} ms median of ${row.n}` +
+                `bench: ${model} ${impl} ${row.resolution}${row.input && row.input !== row.resolution ? ` (input ${row.input})` : ''}: ${fmtMs(row.msPerFrame)} ms median of ${row.n}` +
                   ` (min ${fmtMs(row.minMs)}, max ${fmtMs(row.maxMs)}; warm-up ${t.warmupMs.map((w) => w.toFixed(0)).join(', ')} ms)` +
                   `${t.cut ? ' [cut by budget]' : ''}; pose score ${row.poseScore.toFixed(3)}; load ${row.load1.toFixed(2)}`,
               );
@@ -469,7 +491,7 @@ async function main(): Promise<void> {
   // Every impl sees the same image through the same model: their pose scores should agree.
   for (const row of rows) {
     const ours = rows.find((r) => r.impl === 'ours' && r.model === row.model && r.resolution === row.resolution);
-    if (row.impl !== 'ours' && ours && Math.abs(ours.poseScore - row.poseScore) > 0.02) {
+    if (!isOurs(row.impl) && ours && Math.abs(ours.poseScore - row.poseScore) > 0.02) {
       out.push(
         `note: ${row.model} ${row.resolution}: pose score ${ours.poseScore.toFixed(3)} (ours) vs ${row.poseScore.toFixed(3)} (${row.impl})`,
       );
@@ -497,6 +519,7 @@ async function main(): Promise<void> {
       settings: {
         resolutions: resolutions.map(resText),
         impls,
+        modes,
         models,
         frames,
         warmup,

@@ -132,15 +132,17 @@ function parse(): Args {
   if (!['wasm', 'cpu', 'webgl', 'webgpu', 'none'].includes(backend))
     throw new ToolError(`invalid --tfjs-backend "${backend}": wasm, cpu, webgl, webgpu or none`);
   const resolutions = values.resolutions!.split(',').map((r) => parseResolution(r, '--resolutions'));
-  const modes = parseModes(values.modes!);
-  let scenarios: ScenarioName[];
-  try {
-    scenarios = parseScenarios(values.scenarios!);
-  } catch (err) {
-    throw new ToolError(`invalid --scenarios: ${(err as Error).message}`);
-  }
+  const usage = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      throw new ToolError((err as Error).message);
+    }
+  };
+  const modes = usage(() => parseModes(values.modes!));
+  const scenarios: ScenarioName[] = usage(() => parseScenarios(values.scenarios!));
   const scenarioMode = values['scenario-mode']
-    ? parseModes(values['scenario-mode'], '--scenario-mode')[0]!
+    ? usage(() => parseModes(values['scenario-mode']!, '--scenario-mode'))[0]!
     : modes.includes('aspect')
       ? 'aspect'
       : modes[0]!;
@@ -148,8 +150,8 @@ function parse(): Args {
     ? values['scenario-resolutions'].split(',').map((r) => parseResolution(r, '--scenario-resolutions'))
     : resolutions;
   // Aspect modes take one number per resolution: check now, not after an hour of running.
-  for (const mode of modes) for (const r of resolutions) modeSetting(mode, r);
-  if (scenarios.length) for (const r of scenarioResolutions) modeSetting(scenarioMode, r);
+  for (const mode of modes) for (const r of resolutions) usage(() => modeSetting(mode, r));
+  if (scenarios.length) for (const r of scenarioResolutions) usage(() => modeSetting(scenarioMode, r));
   return {
     data: values.data,
     resolutions,

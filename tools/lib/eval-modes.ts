@@ -1,6 +1,7 @@
 /**
  * The modes of `npm run eval` and `npm run bench`: how our net sizes its input and whether
- * it runs the flip test.
+ * it runs the flip test. Pure (the bench page imports it): bad input is a RangeError
+ * naming the value, which the tools report as a usage error.
  *
  * - `square`: the input is resolution x resolution (or W x H), padded as TF.js PoseNet pads;
  * - `aspect`: `{ longSide: resolution }`, each image's input follows its aspect ratio;
@@ -9,8 +10,6 @@
  *
  * A row's `resolution` is the long side for the aspect modes, as the issue's summary asks.
  */
-import { ToolError } from './browser-run.ts';
-
 export const EVAL_MODES = ['square', 'aspect', 'flip', 'aspect+flip'] as const;
 export type EvalMode = (typeof EVAL_MODES)[number];
 
@@ -34,10 +33,10 @@ export function parseModes(text: string, flag = '--modes'): EvalMode[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  if (!names.length) throw new ToolError(`${flag} is empty (expected some of ${EVAL_MODES.join(', ')})`);
+  if (!names.length) throw new RangeError(`${flag} is empty (expected some of ${EVAL_MODES.join(', ')})`);
   for (const n of names) {
     if (!(EVAL_MODES as readonly string[]).includes(n))
-      throw new ToolError(`unknown mode "${n}" in ${flag} (expected ${EVAL_MODES.join(', ')})`);
+      throw new RangeError(`unknown mode "${n}" in ${flag} (expected ${EVAL_MODES.join(', ')})`);
   }
   return [...new Set(names)] as EvalMode[];
 }
@@ -46,11 +45,23 @@ export function parseModes(text: string, flag = '--modes'): EvalMode[] {
 export function modeSetting(mode: EvalMode, res: Res): ModeSetting {
   if (isAspect(mode)) {
     if (res.width !== res.height)
-      throw new ToolError(`mode ${mode} takes one number per resolution (the long side), not ${res.width}x${res.height}`);
+      throw new RangeError(`mode ${mode} takes one number per resolution (the long side), not ${res.width}x${res.height}`);
     return { resolution: { longSide: res.width }, flipTest: hasFlip(mode) };
   }
   return { resolution: res, flipTest: hasFlip(mode) };
 }
+
+/** bench's implementation name for our net in a mode: `ours` (square), `ours-aspect`, `ours-flip`, `ours-aspect+flip`. */
+export type OursImpl = 'ours' | `ours-${Exclude<EvalMode, 'square'>}`;
+
+export const oursImpl = (mode: EvalMode): OursImpl => (mode === 'square' ? 'ours' : `ours-${mode}`);
+
+/** The mode of one of bench's `ours…` implementation names. */
+export function modeOfImpl(impl: OursImpl): EvalMode {
+  return impl === 'ours' ? 'square' : (impl.slice('ours-'.length) as EvalMode);
+}
+
+export const isOurs = (impl: string): impl is OursImpl => impl === 'ours' || impl.startsWith('ours-');
 
 /** `257` for a square or a long side, `513x385` otherwise: the file and table label. */
 export const resLabel = (r: Res): string => (r.width === r.height ? `${r.width}` : `${r.width}x${r.height}`);

@@ -16,11 +16,13 @@
 import { requestPoseNetDevice } from '../../src/gpu/device.ts';
 import { createPoseNet, type PoseNet } from '../../src/posenet.ts';
 import type { Pose } from '../../src/pose/types.ts';
+import { isOurs, modeOfImpl, modeSetting, type OursImpl } from '../lib/eval-modes.ts';
 import { GpuErrorGuard } from './gpu-guard.ts';
 import type { TfjsBackendName, TfjsPoseNet } from './tfjs-reference.ts';
 import { drawFigure } from './synthetic-figure.ts';
 
-export type Impl = 'ours' | 'tfjs-webgpu' | 'tfjs-webgl' | 'tfjs-wasm';
+/** `ours` is our net on square inputs; `ours-aspect`, `ours-flip`, `ours-aspect+flip` its other modes (tools/lib/eval-modes.ts). */
+export type Impl = OursImpl | 'tfjs-webgpu' | 'tfjs-webgl' | 'tfjs-wasm';
 
 export interface Res {
   width: number;
@@ -66,6 +68,8 @@ export interface TimeResult {
   cut: boolean;
   /** Pose score of the last frame (a sanity check: every impl sees the same image). */
   poseScore: number;
+  /** Ours: the input size the frames ran at (an aspect mode follows the image). */
+  inputSize?: string;
   errors: string[];
 }
 
@@ -87,6 +91,8 @@ export interface ProfileResult {
 interface Runner {
   setResolution(r: Res): void;
   estimate(source: ImageBitmap): Promise<Pose>;
+  /** Ours: the input size of the last frame (`513x385`). */
+  inputSize?(): string;
   /** GPU errors since the last call. */
   check(context: string): Promise<string[]>;
   close(): Promise<string[]>;
@@ -129,18 +135,22 @@ async function loadSource(url: string | undefined, b64: string | undefined): Pro
   return { url: null, width: source.width, height: source.height, generated: true };
 }
 
-async function openOurs(req: OpenRequest): Promise<Runner & { adapter: string; timestamps: boolean }> {
+/** Our net in the impl's mode: square (`ours`), `{ longSide }` inputs and/or the flip test. */
+async function openOurs(req: OpenRequest, impl: OursImpl): Promise<Runner & { adapter: string; timestamps: boolean }> {
   if (!req.weights) throw new Error('bench.open: ours needs a weights URL');
+  const mode = modeOfImpl(impl);
   const device = await requestPoseNetDevice();
   const guard = new GpuErrorGuard(device);
-  const net = await createPoseNet({ weights: req.weights, resolution: req.resolution, device });
+  const first = modeSetting(mode, req.resolution);
+  const net = await createPoseNet({ weights: req.weights, resolution: first.resolution, flipTest: first.flipTest, device });
   ours = net;
   const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
   return {
     adapter: info ? [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') : 'unknown',
     timestamps: net.profiler.supported,
-    setResolution: (r) => net.setResolution(r.width, r.height),
+    setResolution: (r) => net.setResolution(modeSetting(mode, r).resolution),
     estimate: (s) => net.estimateSinglePose(s),
+    inputSize: () => `${net.resolution.width}x${net.resolution.height}`,
     check: (context) => guard.check(context),
     async close() {
       net.dispose();
@@ -191,8 +201,8 @@ async function open(req: OpenRequest): Promise<OpenInfo> {
   const t0 = performance.now();
   const image = await loadSource(req.image, req.imageB64);
   let info: OpenInfo;
-  if (req.impl === 'ours') {
-    const r = await openOurs(req);
+  if (isOurs(req.impl)) {
+    const r = await openOurs(req, req.impl);
     runner = r;
     info = { impl: req.impl, image, adapter: r.adapter, timestamps: r.timestamps, loadMs: 0 };
   } else {
@@ -243,7 +253,7 @@ async function time(req: TimeRequest): Promise<TimeResult> {
   }
   assertPose(pose!, context);
   const errors = await runner.check(context);
-  return { samplesMs, warmupMs, cut, poseScore: pose!.score, errors };
+  return { samplesMs, warmupMs, cut, poseScore: pose!.score, inputSize: runner.inputSize?.(), errors };
 }
 
 async function profile(req: { resolution: Res; frames: number; warmup: number }): Promise<ProfileResult> {
