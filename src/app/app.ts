@@ -15,7 +15,7 @@ import type { FrameProfile } from '../gpu/profiler.ts';
 import { fetchWeights, type LoadedWeights } from '../model/model.ts';
 import { checkResolution, snapResolution } from '../plan/shapes.ts';
 import type { Pose } from '../pose/types.ts';
-import { createPoseNet, type PoseNet, type PoseSource, type Resolution } from '../posenet.ts';
+import { createPoseNet, type PoseNet, type PoseSource, type Resolution, type ResolutionSpec } from '../posenet.ts';
 import { lostSoon, requestDeviceWithRetry, watchDevice, type DeviceWatch } from './device-loss.ts';
 import type { ModelEntry } from './models.ts';
 import { drawOverlay } from './overlay.ts';
@@ -36,6 +36,20 @@ export interface Settings {
   maxDetections: number;
   /** Multi-pose only, input-resolution pixels. */
   nmsRadius: number;
+  /**
+   * Size each frame's input to the source's aspect ratio, the resolution's long side
+   * being the long side (`{ longSide }`): no padding to a square.
+   */
+  aspect: boolean;
+  /** Run each frame mirrored too and average the heads (the flip test). */
+  flipTest: boolean;
+  /** Pick the resolution per frame to hold this frame rate (null: off; see src/plan/target-fps.ts). */
+  targetFps: number | null;
+}
+
+/** The net's resolution for these settings: the fixed size, or `{ longSide }` with `aspect`. */
+export function resolutionSpec(s: Pick<Settings, 'resolution' | 'aspect'>): ResolutionSpec {
+  return s.aspect ? { longSide: Math.max(s.resolution.width, s.resolution.height) } : s.resolution;
 }
 
 export type AppStatus = 'starting' | 'waiting-for-source' | 'running' | 'recovering' | 'failed';
@@ -132,6 +146,8 @@ export class PoseApp {
   private looping = false;
   private recovering: Promise<void> | null = null;
   private lastProfile: FrameProfile | null = null;
+  /** targetFps's measurements carried to the PoseNet made after a device loss. */
+  private targetFpsSeed: { size: number; ms: number }[] | undefined;
   private readonly listeners: { [K in keyof Events]: Set<(e: Events[K]) => void> } = {
     frame: new Set(),
     change: new Set(),
@@ -224,7 +240,10 @@ export class PoseApp {
         if (this.watch?.device === device) void this.recover(info);
       },
     });
-    const net = await createPoseNet({ weights: this.loaded!, resolution: this.settings.resolution, device });
+    const s = this.settings;
+    const net = await createPoseNet({ weights: this.loaded!, resolution: resolutionSpec(s), device, flipTest: s.flipTest });
+    if (s.targetFps !== null) net.setTargetFps(this.targetFpsOptions(s.targetFps), this.targetFpsSeed);
+    this.targetFpsSeed = undefined;
     net.profiler.setEnabled(true);
     this.generation++;
     this.lastProfile = null;
@@ -249,9 +268,37 @@ export class PoseApp {
     checkResolution(width, height, this.outputStride);
     const t0 = performance.now();
     this.settings.resolution = { width, height };
-    this.net?.setResolution(width, height);
+    // A size chosen by hand ends targetFps (the net turns it off too).
+    this.settings.targetFps = null;
+    this.net?.setResolution(resolutionSpec(this.settings));
     this.lastSwitchMs = performance.now() - t0;
     this.changed();
+  }
+
+  /**
+   * Turns targetFps on (frames per second) or off (null). It starts from `seed` (a sweep's
+   * frame times per long side) or probes from the current size.
+   */
+  setTargetFps(fps: number | null, seed?: { size: number; ms: number }[]): void {
+    if (fps !== null && !(Number.isFinite(fps) && fps > 0))
+      throw new RangeError(`targetFps ${fps}: must be a number of frames per second > 0`);
+    this.settings.targetFps = fps;
+    const net = this.net;
+    if (net) {
+      if (fps === null) net.setTargetFps(null);
+      else net.setTargetFps(this.targetFpsOptions(fps), seed);
+    }
+    this.changed();
+  }
+
+  private targetFpsOptions(fps: number) {
+    const r = this.settings.resolution;
+    return { fps, shape: this.settings.aspect ? ('aspect' as const) : ('square' as const), startSize: Math.max(r.width, r.height) };
+  }
+
+  /** targetFps's choice and why, or null when it is off. */
+  get targetFpsChoice() {
+    return this.net?.targetFpsChoice ?? null;
   }
 
   /** Loads another model (keeps the resolution when its stride allows, else the nearest valid one). */
@@ -270,16 +317,29 @@ export class PoseApp {
       if (net) await net.setModel(loaded);
       this.loaded = loaded;
       this.settings.model = name;
-      if (net) this.settings.resolution = net.resolution;
+      if (net) {
+        const spec = net.resolutionSpec;
+        this.settings.resolution = 'longSide' in spec ? { width: spec.longSide, height: spec.longSide } : spec;
+      }
     } finally {
       this.modelLoading = null;
       this.changed();
     }
   }
 
-  update(patch: Partial<Omit<Settings, 'resolution' | 'model'>>): void {
+  update(patch: Partial<Omit<Settings, 'resolution' | 'model' | 'targetFps'>>): void {
+    const before = { aspect: this.settings.aspect, flipTest: this.settings.flipTest };
     Object.assign(this.settings, patch);
     if (this.settings.mode === 'multi' && !this.multiPoseAvailable) this.settings.mode = 'single';
+    const net = this.net;
+    if (net && this.settings.flipTest !== before.flipTest) net.setFlipTest(this.settings.flipTest);
+    if (net && this.settings.aspect !== before.aspect) {
+      // The sizes cost differently now: targetFps, if on, measures afresh.
+      net.setResolution(resolutionSpec(this.settings));
+      if (this.settings.targetFps !== null) net.setTargetFps(this.targetFpsOptions(this.settings.targetFps));
+    } else if (net && this.settings.flipTest !== before.flipTest && this.settings.targetFps !== null) {
+      net.setTargetFps(this.targetFpsOptions(this.settings.targetFps));
+    }
     this.changed();
   }
 
@@ -310,7 +370,6 @@ export class PoseApp {
 
   private async runFrame(net: PoseNet, source: FrameSource): Promise<void> {
     const s = this.settings;
-    const resolution = net.resolution;
     const model = s.model;
     const width = source.width();
     const height = source.height();
@@ -345,6 +404,8 @@ export class PoseApp {
       return;
     }
     if (this.net !== net) return;
+    // The input size this frame ran at ({ longSide } and targetFps decide it per frame).
+    const resolution = net.resolution;
     drawOverlay(this.viewCtx, this.frameCanvas, width, height, poses, { minScore: s.minScore, mirrored: flip, byInstance: multi });
     const t1 = performance.now();
     const frames = net.profiler.lastFrames();
@@ -409,6 +470,8 @@ export class PoseApp {
     this.changed();
     this.recovering = (async () => {
       this.net = null;
+      // What targetFps measured on the lost device is a fair start on its replacement.
+      this.targetFpsSeed = lost?.targetFpsChoice?.estimates.filter((e) => !e.predicted).map(({ size, ms }) => ({ size, ms }));
       try {
         lost?.dispose();
       } catch {

@@ -7,6 +7,8 @@
  * - `res=257` or `res=321x241`: the starting input resolution (default 257);
  * - `model=<name>`: a model from /weights/index.json (default posenet-mobilenet-v1-075-s16);
  * - `minScore=0.3`, `flip=0|1` (default: on for the camera, off otherwise), `mode=single|multi`;
+ * - `aspect=1`: the input follows the source's aspect ratio (`res` is the long side);
+ *   `flipTest=1`: the flip test; `fps=30`: targetFps (the resolution is chosen to hold it);
  * - `camera=0`: do not ask for the camera (offer the file drop straight away);
  * - `timestamps=0`: a device without timestamp-query (the profiler's whole-frame mode);
  * - `direct=1`: give the network the video / image element itself rather than the
@@ -26,6 +28,7 @@ import { DEFAULT_MODEL, fetchModelIndex, type ModelEntry } from './models.ts';
 import { ProfilerPanel } from './profiler-panel.ts';
 import { hasCameraApi, listCameras, openCamera, openFile, openUrl, type FrameSource } from './sources.ts';
 import { SweepPanel } from './sweep.ts';
+import { TargetFpsPanel } from './target-fps.ts';
 import { deviceRefused, diagnoseWebGPU, genericError, noWeights, renderDiagnosis, type Diagnosis } from './unsupported.ts';
 import './style.css';
 
@@ -48,6 +51,9 @@ function initialSettings(): Settings {
     mode: params.get('mode') === 'multi' ? 'multi' : 'single',
     maxDetections: num('maxDetections', 5),
     nmsRadius: num('nmsRadius', 20),
+    aspect: params.get('aspect') === '1',
+    flipTest: params.get('flipTest') === '1',
+    targetFps: params.has('fps') && num('fps', 0) > 0 ? num('fps', 0) : null,
   };
 }
 
@@ -150,13 +156,14 @@ async function boot(): Promise<void> {
   const controls = new Controls(engine, sources);
   controls.element.querySelector('#flip')?.addEventListener('change', () => (flipExplicit = true));
   const profiler = new ProfilerPanel(engine);
+  const speedAccuracy = new TargetFpsPanel(engine);
   sweep = new SweepPanel(engine);
   root.replaceChildren(
     h(
       'div',
       { class: 'layout' },
       h('div', { class: 'left' }, stage, sweep.element),
-      h('aside', { class: 'side' }, controls.element, profiler.element),
+      h('aside', { class: 'side' }, controls.element, speedAccuracy.element, profiler.element),
     ),
   );
 
