@@ -192,6 +192,10 @@ export class PoseNet {
   private plans: PlanCache;
   /** The last frame's plans (or, at a fixed resolution, the ones the next frame uses). */
   private current: FramePlan | null = null;
+  /** The input size of the last frame started. */
+  private lastInput: Resolution | null = null;
+  /** The plans the frame running now uses (from its prepareFrame to its end). */
+  private inFlight: { frame: FramePlan; flip: FlipTest | null } | null = null;
   private spec: NormalizedSpec;
   private flipTestOn: boolean;
   private targetFpsSetting: TargetFps | null = null;
@@ -271,6 +275,14 @@ export class PoseNet {
     return { width: n, height: this.spec.kind === 'fixed' ? this.spec.height : n };
   }
 
+  /**
+   * The input size the last frame ran at (null before any). Unlike `resolution`, a
+   * setResolution during that frame does not change it: the size to label its result with.
+   */
+  get lastInputSize(): Resolution | null {
+    return this.lastInput ? { ...this.lastInput } : null;
+  }
+
   /** The resolution as set: `{ width, height }` or `{ longSide }` (snapped to the stride). */
   get resolutionSpec(): Resolution | AspectResolution {
     return this.spec.kind === 'aspect' ? { longSide: this.spec.longSide } : { width: this.spec.width, height: this.spec.height };
@@ -308,14 +320,14 @@ export class PoseNet {
     this.targetFpsController = null;
     if (sameSpec(spec, this.spec) && (spec.kind === 'aspect' || this.current)) return;
     this.applySpec(spec);
-    this.releaseAfterFrames(this.plans.takeAllExcept(this.current));
+    this.release(this.plans.takeAllExcept(this.current));
   }
 
   /** Makes `spec` current; at a fixed size its plan is built now (so a bad size throws here). */
   private applySpec(spec: NormalizedSpec): void {
     if (spec.kind === 'fixed') {
       const { frame, evicted } = this.plans.get(spec.width, spec.height, false);
-      this.releaseAfterFrames(evicted);
+      this.release(evicted);
       this.current = frame;
     } else if (this.current && this.spec.kind === 'fixed') {
       this.current = null;
@@ -331,7 +343,7 @@ export class PoseNet {
   /** Turns the flip test on or off; off releases the mirrored plans once frames in flight are done. */
   setFlipTest(on: boolean): void {
     this.assertAlive();
-    if (this.flipTestOn && !on) this.releaseAfterFrames(this.plans.takeFlips());
+    if (this.flipTestOn && !on) this.release(this.plans.takeFlips());
     this.flipTestOn = on;
   }
 
@@ -384,6 +396,18 @@ export class PoseNet {
     });
   }
 
+  /**
+   * Disposes plans (or flip tests) let go: at once, but for the one the frame in flight
+   * runs, which goes when the frames queued so far are done. Every earlier frame's GPU
+   * work is over (a frame ends with its readback), so nothing else can still use them.
+   */
+  private release(things: readonly (FramePlan | FlipTest)[]): void {
+    const held = this.inFlight;
+    const busy = things.filter((t) => held && (t === held.frame || t === held.flip));
+    for (const t of things) if (!busy.includes(t)) t.dispose();
+    this.releaseAfterFrames(busy);
+  }
+
   /** Replaces the model (keeps the resolution when the new model's stride allows it, else the nearest valid one). */
   async setModel(weights: string | LoadedWeights): Promise<void> {
     this.assertAlive();
@@ -414,7 +438,14 @@ export class PoseNet {
   }
 
   private run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(fn, fn);
+    const frame = async () => {
+      try {
+        return await fn();
+      } finally {
+        this.inFlight = null;
+      }
+    };
+    const next = this.chain.then(frame, frame);
     this.chain = next.catch(() => undefined);
     return next;
   }
@@ -493,8 +524,10 @@ export class PoseNet {
     const { view, width, height } = await this.uploadSource(source);
     const size = this.inputSizeFor(width, height);
     const { frame, evicted } = this.plans.get(size.width, size.height, flipTest);
-    this.releaseAfterFrames(evicted);
+    this.release(evicted);
     this.current = frame;
+    this.inFlight = { frame, flip: frame.flip };
+    this.lastInput = size;
     const fit = computeFit(options.fit ?? this.fit, width, height, size.width, size.height);
     frame.prepare(view, fit, width, height, !!options.flipHorizontal, flipTest);
     return { frame, plan: frame.plan, fit, width, height };

@@ -23,6 +23,7 @@ import {
   type Rgba,
 } from '../tools/lib/degrade.ts';
 import { modeSetting, parseModes } from '../tools/lib/eval-modes.ts';
+import { reportHtml } from '../tools/lib/report-html.ts';
 import {
   aspectGoal,
   flipGains,
@@ -200,6 +201,12 @@ describe('frontier report', () => {
     const svg = paretoSvg([...ours, ...tfjs]);
     expect(svg.match(/<circle /g)?.length).toBe(ours.length + 4);
     expect(svg.match(/<rect x=/g)?.length).toBe(tfjs.length + 1);
+    // The HTML report: tables become tables, the chart passes through as SVG.
+    const html = reportHtml(`# Report\n\n${svg}\n\n${table}\n`, 'a <b> report');
+    expect(html).toContain('<title>a &lt;b&gt; report</title>');
+    expect(html.match(/<tr>/g)?.length).toBe(steps.length + 1);
+    expect(html).toContain('<svg xmlns="http://www.w3.org/2000/svg"');
+    expect(html.match(/<circle /g)?.length).toBe(ours.length + 4);
   });
 
   it('checks the aspect goal and measures the flip test', () => {

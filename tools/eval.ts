@@ -16,7 +16,7 @@
  *   square 257 or a long side 257, `results-513x385.json` otherwise), `<out>/summary.json`
  *   (`rows`: one `{ mode, resolution, AP, msPerFrame, ... }` per mode and resolution;
  *   `tfjs`; `frontier`; `degradations`), `<out>/chart.svg`, `<out>/pareto.svg` and
- *   `<out>/report.md`: COCO keypoint AP (OKS, pycocotools semantics:
+ *   `<out>/report.md` (and the same as `<out>/report.html`): COCO keypoint AP (OKS, pycocotools semantics:
  *   tools/lib/coco-eval.ts), ms per frame (median end to end), the speed–accuracy
  *   frontier of the modes against TF.js (tools/lib/eval-frontier.ts), and the
  *   difficult-scenario sections (person size, crowded images, occluded keypoints, the
@@ -63,6 +63,7 @@ import {
   type TfjsPoint,
 } from './lib/eval-frontier.ts';
 import { EVAL_MODES, modeSetting, parseModes, resLabel, type EvalMode } from './lib/eval-modes.ts';
+import { reportHtml } from './lib/report-html.ts';
 import type { EvalOpenRequest, EvalRunRequest, EvalRunResult, Res } from './pages/eval.ts';
 import type { TfjsBackendName } from './pages/tfjs-reference.ts';
 
@@ -730,7 +731,9 @@ async function main(): Promise<void> {
       1,
     ),
   );
-  writeAtomic(path.join(args.out, 'report.md'), report(args, gt, runs, sc, { ...env, seconds }, svg, { primaryMode, sections }));
+  const markdown = report(args, gt, runs, sc, { ...env, seconds }, svg, { primaryMode, sections });
+  writeAtomic(path.join(args.out, 'report.md'), markdown);
+  writeAtomic(path.join(args.out, 'report.html'), reportHtml(markdown, `PoseNet eval: ${args.model} on ${args.data}`));
   console.log(`eval: wrote ${path.join(args.out, 'report.md')} (${seconds.toFixed(0)} s)`);
 }
 

@@ -404,8 +404,9 @@ export class PoseApp {
       return;
     }
     if (this.net !== net) return;
-    // The input size this frame ran at ({ longSide } and targetFps decide it per frame).
-    const resolution = net.resolution;
+    // The input size this frame ran at ({ longSide } and targetFps decide it per frame; a
+    // switch during the frame applies to the next).
+    const resolution = net.lastInputSize ?? net.resolution;
     drawOverlay(this.viewCtx, this.frameCanvas, width, height, poses, { minScore: s.minScore, mirrored: flip, byInstance: multi });
     const t1 = performance.now();
     const frames = net.profiler.lastFrames();

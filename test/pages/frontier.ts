@@ -155,7 +155,7 @@ async function targetFps(c: {
     const frames: { width: number; height: number; latencyMs: number; pose: Pose }[] = [];
     for (let i = 0; i < c.frames; i++) {
       const pose = await net.estimateSinglePose(img);
-      frames.push({ ...net.resolution, latencyMs: net.lastTiming.latencyMs, pose });
+      frames.push({ ...net.lastInputSize!, latencyMs: net.lastTiming.latencyMs, pose });
     }
     const choice = net.targetFpsChoice;
     const planSizes = net.planSizes();

@@ -403,8 +403,6 @@ async function allocationsAcrossSizes(c: { weightsUrl: string; longSide: number;
       bytesPerCycle.push(net.gpuBytes());
     }
 
-    // Two frames: a plan that falls out of the cache is released once the frame that evicted it is done.
-    await net.estimateSinglePose(first);
     await net.estimateSinglePose(first);
     const bytesBeforeFlip = net.gpuBytes();
     net.setFlipTest(true);

@@ -156,6 +156,8 @@ export async function runScenarios(
   modeRuns: ModeRun[],
 ): Promise<ScenarioRun[]> {
   const out: ScenarioRun[] = [];
+  // Scenarios are about AP: one timed run per image is enough.
+  ctx = { ...ctx, repeat: 1 };
   const cleanRuns = new Map<string, ModeRun>();
   for (const r of resolutions) {
     const label = resLabel(r);
