@@ -30,7 +30,15 @@ import type { FitMode, Pose } from './pose/types.ts';
 import { FlipTest } from './plan/flip-test.ts';
 import { Plan, SINGLE_RESULT_FLOATS, type PlanOptions } from './plan/plan.ts';
 import { PlanCache, type FramePlan } from './plan/plan-cache.ts';
-import { aspectResolution, checkResolution, MAX_RESOLUTION, MIN_RESOLUTION, ResolutionError, snapResolution } from './plan/shapes.ts';
+import {
+  aspectResolution,
+  normalizeResolution,
+  sameInputRule,
+  snapResolution,
+  type AspectResolution,
+  type InputSizeRule,
+  type ResolutionSpec,
+} from './plan/shapes.ts';
 import { TARGET_FPS_SIZES, TargetFpsController, type TargetFpsChoice, type TargetFpsOptions } from './plan/target-fps.ts';
 
 export type PoseSource =
@@ -48,22 +56,10 @@ export interface Resolution {
   height: number;
 }
 
-/**
- * An input size that follows each source's aspect ratio: the source's long side gets
- * `longSide` (snapped to the nearest k*outputStride+1), the short side the smallest valid
- * size that holds it, so at most one output stride of padding (see aspectResolution).
- */
-export interface AspectResolution {
-  longSide: number;
-}
-
-/** A fixed square size, a fixed width x height, or `{ longSide }`. */
-export type ResolutionSpec = number | Resolution | AspectResolution;
+export type { AspectResolution, ResolutionSpec };
 
 /** targetFps as the API takes it: frames per second, or the controller's options. */
 export type TargetFps = number | (TargetFpsOptions & { shape?: 'square' | 'aspect' });
-
-type NormalizedSpec = { kind: 'fixed'; width: number; height: number } | { kind: 'aspect'; longSide: number };
 
 export interface PoseNetConfig {
   /** URL of a weights folder (holding model.json and weights.bin), or weights already fetched. */
@@ -143,28 +139,6 @@ export interface FrameTiming {
   latencyMs: number;
 }
 
-/** Checks a resolution spec and snaps a long side to the model's stride (a ResolutionError names a bad one). */
-function normalizeSpec(r: ResolutionSpec | undefined, outputStride: number): NormalizedSpec {
-  if (r === undefined) r = 257;
-  if (typeof r === 'number') r = { width: r, height: r };
-  if ('longSide' in r) {
-    const n = r.longSide;
-    if (!(Number.isFinite(n) && n >= MIN_RESOLUTION && n <= MAX_RESOLUTION)) {
-      throw new ResolutionError(
-        `invalid resolution { longSide: ${n} }: the long side must be between ${MIN_RESOLUTION} and ${MAX_RESOLUTION}`,
-      );
-    }
-    return { kind: 'aspect', longSide: snapResolution(n, outputStride) };
-  }
-  checkResolution(r.width, r.height, outputStride);
-  return { kind: 'fixed', width: r.width, height: r.height };
-}
-
-const sameSpec = (a: NormalizedSpec, b: NormalizedSpec): boolean =>
-  a.kind === 'fixed' && b.kind === 'fixed'
-    ? a.width === b.width && a.height === b.height
-    : a.kind === 'aspect' && b.kind === 'aspect' && a.longSide === b.longSide;
-
 function sourceSize(source: PoseSource): { width: number; height: number } {
   if (typeof GPUTexture !== 'undefined' && source instanceof GPUTexture) return { width: source.width, height: source.height };
   if (typeof HTMLVideoElement !== 'undefined' && source instanceof HTMLVideoElement) {
@@ -196,7 +170,7 @@ export class PoseNet {
   private lastInput: Resolution | null = null;
   /** The plans the frame running now uses (from its prepareFrame to its end). */
   private inFlight: { frame: FramePlan; flip: FlipTest | null } | null = null;
-  private spec: NormalizedSpec;
+  private spec: InputSizeRule;
   private flipTestOn: boolean;
   private targetFpsSetting: TargetFps | null = null;
   private targetFpsController: TargetFpsController | null = null;
@@ -232,7 +206,7 @@ export class PoseNet {
     this.fit = options.fit ?? 'pad';
     this.debug = options.debug ?? {};
     this.flipTestOn = !!options.flipTest;
-    this.spec = normalizeSpec(resolution, loaded.manifest.outputStride);
+    this.spec = normalizeResolution(resolution, loaded.manifest.outputStride);
     this.ledger = new GpuLedger();
     this.kernels = new KernelCache(device);
     this.profiler = new Profiler(device, this.ledger);
@@ -312,19 +286,19 @@ export class PoseNet {
    */
   setResolution(resolution: ResolutionSpec, height?: number): void {
     this.assertAlive();
-    const spec = normalizeSpec(
+    const spec = normalizeResolution(
       typeof resolution === 'number' ? { width: resolution, height: height ?? resolution } : resolution,
       this.model.manifest.outputStride,
     );
     this.targetFpsSetting = null;
     this.targetFpsController = null;
-    if (sameSpec(spec, this.spec) && (spec.kind === 'aspect' || this.current)) return;
+    if (sameInputRule(spec, this.spec) && (spec.kind === 'aspect' || this.current)) return;
     this.applySpec(spec);
     this.release(this.plans.takeAllExcept(this.current));
   }
 
   /** Makes `spec` current; at a fixed size its plan is built now (so a bad size throws here). */
-  private applySpec(spec: NormalizedSpec): void {
+  private applySpec(spec: InputSizeRule): void {
     if (spec.kind === 'fixed') {
       const { frame, evicted } = this.plans.get(spec.width, spec.height, false);
       this.release(evicted);
@@ -379,8 +353,8 @@ export class PoseNet {
     const c = this.targetFpsController;
     if (!c) return;
     const n = c.size;
-    const spec: NormalizedSpec = this.targetShape === 'aspect' ? { kind: 'aspect', longSide: n } : { kind: 'fixed', width: n, height: n };
-    if (!sameSpec(spec, this.spec)) this.applySpec(spec);
+    const spec: InputSizeRule = this.targetShape === 'aspect' ? { kind: 'aspect', longSide: n } : { kind: 'fixed', width: n, height: n };
+    if (!sameInputRule(spec, this.spec)) this.applySpec(spec);
   }
 
   /** After a frame: its time, for targetFps. */
@@ -413,7 +387,7 @@ export class PoseNet {
     this.assertAlive();
     const loaded = typeof weights === 'string' ? await fetchWeights(weights) : weights;
     const stride = loaded.manifest.outputStride;
-    const spec: NormalizedSpec =
+    const spec: InputSizeRule =
       this.spec.kind === 'aspect'
         ? { kind: 'aspect', longSide: snapResolution(this.spec.longSide, stride) }
         : { kind: 'fixed', width: snapResolution(this.spec.width, stride), height: snapResolution(this.spec.height, stride) };
@@ -716,7 +690,7 @@ export function toPose(result: Float32Array): Pose {
 /** Loads weights and builds a PoseNet at the given resolution. */
 export async function createPoseNet(config: PoseNetConfig): Promise<PoseNet> {
   const loaded = typeof config.weights === 'string' ? await fetchWeights(config.weights) : config.weights;
-  normalizeSpec(config.resolution, loaded.manifest.outputStride);
+  normalizeResolution(config.resolution, loaded.manifest.outputStride);
   const device = config.device ?? (await requestPoseNetDevice());
   return new PoseNet(device, loaded, config.resolution ?? 257, {
     fit: config.fit,

@@ -82,6 +82,46 @@ export function aspectResolution(longSide: number, srcW: number, srcH: number, o
   return landscape ? { width: longSide, height: short } : { width: short, height: longSide };
 }
 
+/**
+ * An input size that follows each source's aspect ratio: the source's long side gets
+ * `longSide` (snapped to the nearest k*outputStride+1), the short side the smallest valid
+ * size that holds it, so at most one output stride of padding (see aspectResolution).
+ */
+export interface AspectResolution {
+  longSide: number;
+}
+
+/** A resolution as the API takes it: a square size, width x height, or `{ longSide }`. */
+export type ResolutionSpec = number | { width: number; height: number } | AspectResolution;
+
+/** A resolution checked and normalised: a fixed input size, or one that follows the source. */
+export type InputSizeRule = { kind: 'fixed'; width: number; height: number } | { kind: 'aspect'; longSide: number };
+
+/**
+ * Checks a resolution (default 257) and snaps a long side to the stride; a
+ * ResolutionError names a bad one.
+ */
+export function normalizeResolution(r: ResolutionSpec | undefined, outputStride: number): InputSizeRule {
+  if (r === undefined) r = 257;
+  if (typeof r === 'number') r = { width: r, height: r };
+  if ('longSide' in r) {
+    const n = r.longSide;
+    if (!(Number.isFinite(n) && n >= MIN_RESOLUTION && n <= MAX_RESOLUTION)) {
+      throw new ResolutionError(
+        `invalid resolution { longSide: ${n} }: the long side must be between ${MIN_RESOLUTION} and ${MAX_RESOLUTION}`,
+      );
+    }
+    return { kind: 'aspect', longSide: snapResolution(n, outputStride) };
+  }
+  checkResolution(r.width, r.height, outputStride);
+  return { kind: 'fixed', width: r.width, height: r.height };
+}
+
+export const sameInputRule = (a: InputSizeRule, b: InputSizeRule): boolean =>
+  a.kind === 'fixed' && b.kind === 'fixed'
+    ? a.width === b.width && a.height === b.height
+    : a.kind === 'aspect' && b.kind === 'aspect' && a.longSide === b.longSide;
+
 export interface PlanShapes {
   tensors: Map<string, TensorShape>;
   layers: LayerShape[];
