@@ -17,6 +17,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { HeadName, HeadRef } from '../src/model/manifest.ts';
+import { MIRRORED_PASS_PREFIX } from '../src/plan/plan.ts';
 import { aspectResolution } from '../src/plan/shapes.ts';
 import type { TargetFpsChoice } from '../src/plan/target-fps.ts';
 import { computeFit } from '../src/pose/fit.ts';
@@ -218,8 +219,8 @@ describe('flip test', () => {
     for (const p of r.multi) for (const k of p.keypoints) expect(Number.isFinite(k.position.x + k.position.y + k.score)).toBe(true);
 
     // The profiler sees both networks, the merge and the decoder in one frame.
-    const network = r.passes.filter((p) => !p.startsWith('mirrored ') && p !== 'flip_average' && p !== 'decode_single');
-    expect(r.passes.filter((p) => p.startsWith('mirrored ')).map((p) => p.slice('mirrored '.length))).toEqual(network);
+    const network = r.passes.filter((p) => !p.startsWith(MIRRORED_PASS_PREFIX) && p !== 'flip_average' && p !== 'decode_single');
+    expect(r.passes.filter((p) => p.startsWith(MIRRORED_PASS_PREFIX)).map((p) => p.slice(MIRRORED_PASS_PREFIX.length))).toEqual(network);
     expect(r.passes.slice(-2)).toEqual(['flip_average', 'decode_single']);
     // The flip test's plan costs memory while on and gives it back when turned off.
     console.log(`GPU bytes: ${r.bytes.off} without the flip test, ${r.bytes.on} with it, ${r.bytes.after} after`);

@@ -47,6 +47,8 @@ export interface PlanStep extends PassInfo {
 }
 
 const UNIFORM_ALIGN = 256;
+/** What a mirrored plan's pass names start with (the flip test's second run). */
+export const MIRRORED_PASS_PREFIX = 'mirrored ';
 /** Floats the single-pose decoder writes: 17 x (x, y, score) + pose score. */
 export const SINGLE_RESULT_FLOATS = NUM_KEYPOINTS * 3 + 1;
 
@@ -146,7 +148,7 @@ export class Plan {
     });
     this.decodeStep = this.makeDecodeStep((manifest.layers.length + 1) * UNIFORM_ALIGN);
     this.steps.push(this.decodeStep);
-    if (options.mirrorInput) for (const step of this.steps) step.name = `mirrored ${step.name}`;
+    if (options.mirrorInput) for (const step of this.steps) step.name = `${MIRRORED_PASS_PREFIX}${step.name}`;
 
     const limit = device.limits.maxComputeWorkgroupsPerDimension;
     for (const step of this.steps) {
