@@ -367,6 +367,7 @@ export class PoseNet {
     if (!things.length) return;
     void this.chain.then(() => {
       for (const t of things) t.dispose();
+      this.multi?.releaseDisposed();
     });
   }
 
@@ -379,6 +380,7 @@ export class PoseNet {
     const held = this.inFlight;
     const busy = things.filter((t) => held && (t === held.frame || t === held.flip));
     for (const t of things) if (!busy.includes(t)) t.dispose();
+    this.multi?.releaseDisposed();
     this.releaseAfterFrames(busy);
   }
 

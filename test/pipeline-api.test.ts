@@ -133,6 +133,7 @@ describe('runtime contract in Chromium (WebGPU)', () => {
       video: Record<string, number>;
       videoSize: { width: number; height: number };
       alternating: Record<string, number>;
+      multiAlternating: Record<string, number>;
       flipVideo: Record<string, number>;
       sizesSeen: string[];
       heldPerCycle: string[][];
@@ -145,6 +146,7 @@ describe('runtime contract in Chromium (WebGPU)', () => {
     expect(r.videoSize).toEqual({ width: 257, height: 193 });
     expect(r.video).toEqual({});
     expect(r.alternating).toEqual({});
+    expect(r.multiAlternating).toEqual({});
     expect(r.flipVideo).toEqual({});
     expect(r.sizesSeen.sort()).toEqual(['129x257', '193x257', '257x129', '257x145', '257x193', '257x257']);
     // PLAN_CACHE_CAPACITY (4) plans at most; the second cycle holds the same sizes and bytes as the first.

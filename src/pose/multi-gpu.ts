@@ -3,16 +3,20 @@
  * and the frame's readback (the candidates and the heads tensor, which the greedy
  * decoder in multi.ts needs at arbitrary cells).
  *
- * Owns, through one ResourceGroup (`MultiPose.*`): the pass's uniform, the candidate
- * buffer and two staging buffers. They are sized for one plan and rebuilt only when the
- * plan changes (new resolution or model), never per frame; the CPU-side copy of the
- * heads is reused alike. dispose() releases everything.
+ * Owns, through one ResourceGroup (`MultiPose.*`): per plan, the pass's uniform, the
+ * candidate buffer and two staging buffers, sized for that plan. They are built the first
+ * time a plan runs multi-pose and kept while the PoseNet keeps the plan (as many as its
+ * plan cache holds: a `{ longSide }` net runs sources of a few aspects in turn), never per
+ * frame; the CPU-side copy of the heads is reused alike. When the PoseNet lets a plan
+ * go it calls releaseDisposed(), which frees that plan's buffers. dispose() releases
+ * everything.
  */
 import type { KernelCache } from '../gpu/kernels.ts';
 import { KERNELS } from '../gpu/kernels.ts';
 import type { PassInfo } from '../gpu/profiler.ts';
 import { ResourceGroup, type GpuLedger } from '../gpu/resources.ts';
 import type { Plan } from '../plan/plan.ts';
+import { PLAN_CACHE_CAPACITY } from '../plan/plan-cache.ts';
 import { NUM_KEYPOINTS } from './keypoints.ts';
 import type { HeadsTensor, PartCandidate } from './multi.ts';
 
@@ -55,7 +59,8 @@ interface Built {
 
 export class MultiPoseGpu {
   private readonly resources: ResourceGroup;
-  private built: Built | null = null;
+  /** One build per plan, least recently used first. */
+  private readonly builds = new Map<Plan, Built>();
 
   constructor(
     readonly device: GPUDevice,
@@ -66,10 +71,15 @@ export class MultiPoseGpu {
     this.resources = new ResourceGroup(device, 'MultiPose', ledger);
   }
 
-  /** Buffers and bind group for this plan (rebuilt only when the plan changed). */
+  /** Buffers and bind group for this plan (built on its first multi-pose frame). */
   private build(plan: Plan): Built {
-    if (this.built?.plan === plan) return this.built;
-    this.releaseBuilt();
+    this.releaseDisposed();
+    const kept = this.builds.get(plan);
+    if (kept) {
+      this.builds.delete(plan);
+      this.builds.set(plan, kept);
+      return kept;
+    }
     const { w, h } = plan.grid;
     const shape = plan.headsShape;
     const manifest = plan.model.manifest;
@@ -77,10 +87,16 @@ export class MultiPoseGpu {
     const headsBytes = shape.h * shape.w * shape.c4 * 16;
     const candidateBytes = HEADER_BYTES + capacity * CANDIDATE_BYTES;
     const r = this.resources;
-    const uniforms = r.buffer('uniforms', KERNELS.decode_candidates.uniformBytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    const candidates = r.buffer('candidates', candidateBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
-    const stagingHeads = r.buffer('stagingHeads', headsBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    const stagingCandidates = r.buffer('stagingCandidates', candidateBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    // Fields named after the plan's input size: several plans' buffers may be alive.
+    const at = `(${plan.width}x${plan.height})`;
+    const uniforms = r.buffer(`uniforms${at}`, KERNELS.decode_candidates.uniformBytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const candidates = r.buffer(
+      `candidates${at}`,
+      candidateBytes,
+      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    );
+    const stagingHeads = r.buffer(`stagingHeads${at}`, headsBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const stagingCandidates = r.buffer(`stagingCandidates${at}`, candidateBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     const u = new DataView(new ArrayBuffer(KERNELS.decode_candidates.uniformBytes));
     [w, h, shape.c4, manifest.heads.heatmap.channelOffset, capacity, 0].forEach((v, i) => {
       u.setUint32(4 * i, v, true);
@@ -111,7 +127,7 @@ export class MultiPoseGpu {
     const limit = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (dispatch > limit)
       throw new Error(`MultiPose: pass decode_candidates needs ${dispatch} workgroups, over this device's limit of ${limit}`);
-    this.built = {
+    const built: Built = {
       plan,
       uniforms,
       candidates,
@@ -126,7 +142,12 @@ export class MultiPoseGpu {
       passes: [...plan.stepsOf('network'), pass],
       heads,
     };
-    return this.built;
+    this.builds.set(plan, built);
+    for (const b of this.builds.values()) {
+      if (this.builds.size <= PLAN_CACHE_CAPACITY) break;
+      this.releaseBuild(b);
+    }
+    return built;
   }
 
   /** The passes of a multi-pose frame on this plan (network, then decode_candidates), for the profiler. */
@@ -187,15 +208,18 @@ export class MultiPoseGpu {
     }
   }
 
-  private releaseBuilt(): void {
-    const b = this.built;
-    if (!b) return;
+  /** Frees the buffers of plans that have been disposed. */
+  releaseDisposed(): void {
+    for (const [plan, b] of this.builds) if (plan.isDisposed) this.releaseBuild(b);
+  }
+
+  private releaseBuild(b: Built): void {
     for (const buffer of [b.uniforms, b.candidates, b.stagingHeads, b.stagingCandidates]) this.resources.release(buffer);
-    this.built = null;
+    this.builds.delete(b.plan);
   }
 
   dispose(): void {
-    this.built = null;
+    this.builds.clear();
     this.resources.dispose();
   }
 }

@@ -390,6 +390,12 @@ async function allocationsAcrossSizes(c: { weightsUrl: string; longSide: number;
     reset();
     for (let i = 0; i < c.frames; i++) await net.estimateSinglePose(i % 2 ? first : second);
     const alternating = { ...counts };
+    // Multi-pose too: its candidate and staging buffers are kept per plan.
+    await net.estimateMultiplePoses(second);
+    await net.estimateMultiplePoses(first);
+    reset();
+    for (let i = 0; i < c.frames; i++) await net.estimateMultiplePoses(i % 2 ? first : second);
+    const multiAlternating = { ...counts };
 
     const heldPerCycle: string[][] = [];
     const bytesPerCycle: number[] = [];
@@ -425,6 +431,7 @@ async function allocationsAcrossSizes(c: { weightsUrl: string; longSide: number;
       video,
       videoSize,
       alternating,
+      multiAlternating,
       flipVideo,
       sizesSeen: [...sizesSeen],
       heldPerCycle,
