@@ -281,8 +281,8 @@ export class PoseNet {
   /**
    * Switches the input resolution: `setResolution(513, 385)`, `setResolution(257)` or
    * `setResolution({ longSide: 513 })`. The next frame uses it; plans of other sizes are
-   * released once the frames in flight are done. Compiles nothing (pipelines are shared
-   * across resolutions). Turns targetFps off: the caller chose the size.
+   * released (the one a frame is running on, when that frame is done). Compiles nothing
+   * (pipelines are shared across resolutions). Turns targetFps off: the caller chose the size.
    */
   setResolution(resolution: ResolutionSpec, height?: number): void {
     this.assertAlive();
@@ -314,7 +314,7 @@ export class PoseNet {
     return this.flipTestOn;
   }
 
-  /** Turns the flip test on or off; off releases the mirrored plans once frames in flight are done. */
+  /** Turns the flip test on or off; off releases the mirrored plans (as setResolution releases plans). */
   setFlipTest(on: boolean): void {
     this.assertAlive();
     if (this.flipTestOn && !on) this.release(this.plans.takeFlips());
