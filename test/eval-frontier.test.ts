@@ -22,6 +22,7 @@ import {
   transformDataset,
   type Rgba,
 } from '../tools/lib/degrade.ts';
+import { personDiff, type ModeRun } from '../tools/lib/eval-frontier.ts';
 import { modeSetting, parseModes } from '../tools/lib/eval-modes.ts';
 import { reportHtml } from '../tools/lib/report-html.ts';
 import {
@@ -147,6 +148,44 @@ describe('degradations', () => {
     expect(parseScenarios('none')).toEqual([]);
     expect(parseScenarios('rot90,blur,rot90')).toEqual(['rot90', 'blur']);
     expect(() => parseScenarios('fog')).toThrow(/unknown scenario "fog"/);
+  });
+});
+
+describe('square against aspect, person by person', () => {
+  it('averages each person best OKS and counts who moved, and who touches the border', () => {
+    // Two people: one in the middle of a 100x80 image, one against its top edge.
+    const person = (id: number, x: number, y: number) => ({
+      id,
+      image_id: 1,
+      category_id: 1,
+      keypoints: Array.from({ length: 17 }, (_, k) => [x + (k % 3), y + k, 2]).flat(),
+      num_keypoints: 17,
+      area: 400,
+      bbox: [x, y, 3, 17] as [number, number, number, number],
+      iscrowd: 0 as const,
+    });
+    const gt: CocoDataset = {
+      images: [{ id: 1, file_name: 'a.jpg', width: 100, height: 80 }],
+      annotations: [person(1, 40, 30), person(2, 10, 0)],
+    };
+    const exact = (a: (typeof gt.annotations)[number], shift = 0) => ({
+      image_id: 1,
+      category_id: 1,
+      keypoints: a.keypoints.map((v, i) => (i % 3 === 0 ? v + shift : v)),
+      score: 0.9,
+    });
+    const run = (results: ReturnType<typeof exact>[]) => ({ results }) as unknown as ModeRun;
+    // Square finds both exactly; aspect finds the middle one exactly and the edge one 6 px off.
+    const d = personDiff(
+      gt,
+      run([exact(gt.annotations[0]!), exact(gt.annotations[1]!)]),
+      run([exact(gt.annotations[0]!), exact(gt.annotations[1]!, 6)]),
+    );
+    expect(d.people).toBe(2);
+    expect(d.squareOks).toBeCloseTo(1, 12);
+    expect(d.aspectOks).toBeLessThan(0.95);
+    expect(d.moved).toBe(1);
+    expect(d.atEdge).toBe(1);
   });
 });
 

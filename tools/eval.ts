@@ -679,7 +679,7 @@ async function main(): Promise<void> {
   }
   const tfjsPoints: TfjsPoint[] = [...tfjsRuns].map(([label, t]) => ({ label, ap: t.evaluation.ap, ms: median(t.ms) }));
   const swiftShader = /swiftshader/i.test(env.adapter);
-  const frontier = frontierSection(modeRuns, tfjsPoints, { adapter: env.adapter, goalResolution: args.goalResolution, swiftShader });
+  const frontier = frontierSection(modeRuns, tfjsPoints, { adapter: env.adapter, goalResolution: args.goalResolution, swiftShader, gt });
   const sections = [frontier.markdown, scenarioSection(scenarioRuns, args.seed)].filter(Boolean).join('\n');
 
   const sc = scenarios(gt, runs);

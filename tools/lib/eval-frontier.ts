@@ -12,7 +12,7 @@ import path from 'node:path';
 
 import type { EvalModesRequest, EvalModesResult, EvalRunRequest, EvalRunResult } from '../pages/eval.ts';
 import type { ToolPage } from './browser-run.ts';
-import { evaluateKeypoints, type CocoDataset, type CocoResult, type EvalResult } from './coco-eval.ts';
+import { evaluateKeypoints, matchPeople, type CocoDataset, type CocoResult, type EvalResult } from './coco-eval.ts';
 import { SCENARIO_DESCRIPTIONS, transformDataset, type ScenarioName } from './degrade.ts';
 import { modeSetting, resLabel, type EvalMode, type Res } from './eval-modes.ts';
 import {
@@ -252,10 +252,34 @@ function scenarioRows(runs: ScenarioRun[]): ScenarioRow[] {
 }
 
 /** The report's frontier section: chart, frontier table, the aspect goal, the flip test. */
+/**
+ * Where square and aspect inputs differ person by person: the mean over annotated people of
+ * their best OKS in each mode, how many people's best OKS moved by more than 0.1, and how
+ * many of those touch the image's border (their box within `edgePx` of an edge), where the
+ * two inputs differ most: square pads with black, aspect leaves the network's own zero
+ * padding (a mid-grey in its normalised input) against the picture.
+ */
+export function personDiff(gt: CocoDataset, square: ModeRun, aspect: ModeRun, edgePx = 8) {
+  const s = matchPeople(gt, square.results);
+  const a = matchPeople(gt, aspect.results);
+  const size = new Map(gt.images.map((i) => [i.id, i]));
+  let moved = 0;
+  let atEdge = 0;
+  s.forEach((m, i) => {
+    if (Math.abs(m.bestOks - a[i]!.bestOks) <= 0.1) return;
+    moved++;
+    const img = size.get(m.annotation.image_id)!;
+    const [x, y, w, h] = m.annotation.bbox;
+    if (Math.min(x, y, img.width - (x + w), img.height - (y + h)) <= edgePx) atEdge++;
+  });
+  const mean = (ms: { bestOks: number }[]) => ms.reduce((t, m) => t + m.bestOks, 0) / Math.max(1, ms.length);
+  return { people: s.length, squareOks: mean(s), aspectOks: mean(a), moved, atEdge, edgePx };
+}
+
 export function frontierSection(
   modeRuns: ModeRun[],
   tfjs: TfjsPoint[],
-  env: { adapter: string; goalResolution: string; swiftShader: boolean },
+  env: { adapter: string; goalResolution: string; swiftShader: boolean; gt: CocoDataset },
 ): { markdown: string; svg: string } {
   const rows = frontierRows(modeRuns, tfjs);
   const svg = paretoSvg([...rows.ours, ...rows.tfjs]);
@@ -288,6 +312,7 @@ export function frontierSection(
     const squareRun = modeRuns.find((r) => r.mode === 'square' && r.label === env.goalResolution)!;
     const sizes = aspectRun.inputSizes;
     const paired = pairedRatio(aspectRun, squareRun);
+    const people = personDiff(env.gt, squareRun, aspectRun);
     L.push(
       `Goal: aspect AP within 0.005 of square AP at no more than 0.8 of square's ms, measured in this run. ` +
         `Square ${env.goalResolution}: AP ${goal.squareAP.toFixed(3)} at ${goal.squareMs.toFixed(0)} ms; aspect: AP ${goal.aspectAP.toFixed(3)} ` +
@@ -296,7 +321,10 @@ export function frontierSection(
           .sort((a, b) => b[1] - a[1])
           .map(([k, n]) => `${k} (${n})`)
           .join(', ')}: ${paired.pixelRatio.toFixed(2)} of the square's pixels on average. ` +
-        `Image by image (both modes ran each image back to back), aspect took a median ${paired.median.toFixed(2)} of square's time (quartiles ${paired.q1.toFixed(2)}–${paired.q3.toFixed(2)}).`,
+        `Image by image (both modes ran each image back to back), aspect took a median ${paired.median.toFixed(2)} of square's time (quartiles ${paired.q1.toFixed(2)}–${paired.q3.toFixed(2)}). ` +
+        `Person by person, the mean best OKS over the ${people.people} annotated people is ${people.squareOks.toFixed(3)} (square) and ${people.aspectOks.toFixed(3)} (aspect); ` +
+        `${people.moved} people's best OKS moved by more than 0.1 between the two, ${people.atEdge} of them touching the image's border (within ${people.edgePx} px), ` +
+        "where the inputs differ most: square pads with black, aspect leaves the network's zero padding (mid-grey in its normalised input) against the picture.",
     );
   } else {
     L.push(`Not measured: the run needs both \`square\` and \`aspect\` at ${env.goalResolution}.`);
