@@ -12,7 +12,7 @@
  * net.dispose();
  * ```
  */
-export { createPoseNet, PoseNet, toPose } from './posenet.ts';
+export { createPoseNet, frameTimestampMs, PoseNet, toPose } from './posenet.ts';
 export type {
   AspectResolution,
   FrameTiming,
@@ -26,7 +26,15 @@ export type {
   ResolutionSpec,
   SinglePoseOptions,
   TargetFps,
+  TemporalOptions,
 } from './posenet.ts';
+export { OneEuroFilter } from './pose/one-euro.ts';
+export type { OneEuroParams } from './pose/one-euro.ts';
+export { PoseSmoother, SMOOTHING_DEFAULTS, poseSize } from './pose/smoother.ts';
+export type { SmoothingOptions } from './pose/smoother.ts';
+export { PoseTracker, TRACKER_DEFAULTS, COCO_SIGMAS, keypointSimilarity } from './pose/tracker.ts';
+export type { Track, TrackedPose, TrackerOptions } from './pose/tracker.ts';
+export type { SmoothingSetting, TrackingSetting } from './pose/temporal.ts';
 export {
   MULTI_POSE_DEFAULTS,
   decodeMultiplePoses,

@@ -26,6 +26,7 @@ import {
   type MultiPoseOptions,
 } from './pose/multi.ts';
 import { MultiPoseGpu } from './pose/multi-gpu.ts';
+import { PoseHistory, type SmoothingSetting, type TrackingSetting } from './pose/temporal.ts';
 import type { FitMode, Pose } from './pose/types.ts';
 import { FlipTest } from './plan/flip-test.ts';
 import { Plan, SINGLE_RESULT_FLOATS, type PlanOptions } from './plan/plan.ts';
@@ -99,16 +100,45 @@ function isSwiftShader(device: GPUDevice): boolean {
   return device.adapterInfo?.architecture === 'swiftshader';
 }
 
-export interface SinglePoseOptions {
+/** Options for a frame of a video: smoothing across frames and the frame's time. */
+export interface TemporalOptions {
+  /**
+   * Smooth the keypoints across frames with a One Euro filter (src/pose/smoother.ts):
+   * `true` for the defaults (SMOOTHING_DEFAULTS), an object to set its parameters. The
+   * history is kept by the net; `resetSmoothing()` forgets it (do so on a seek or a new
+   * source; a time that runs backwards or jumps ahead by over a second resets it anyway).
+   */
+  smoothing?: SmoothingSetting;
+  /**
+   * The frame's time in ms. By default: a <video>'s media time (currentTime), a
+   * VideoFrame's timestamp, else performance.now().
+   */
+  timestamp?: number;
+}
+
+export interface SinglePoseOptions extends TemporalOptions {
   /** Mirror the keypoints horizontally (x -> width - 1 - x), for selfie cameras. */
   flipHorizontal?: boolean;
   /** Overrides the net's fit mode for this frame. */
   fit?: FitMode;
 }
 
-export interface MultiPoseEstimationOptions extends MultiPoseOptions {
+export interface MultiPoseEstimationOptions extends MultiPoseOptions, TemporalOptions {
   /** Overrides the net's fit mode for this frame. */
   fit?: FitMode;
+  /**
+   * Give each pose a stable `id` across frames (src/pose/tracker.ts: greedy OKS matching,
+   * as MoveNet's tracker): `true` for the defaults, an object to set its parameters.
+   * `smoothing` implies tracking (each tracked person has a smoother).
+   */
+  tracking?: TrackingSetting;
+}
+
+/** The default frame time (ms) of a source: see TemporalOptions.timestamp. */
+export function frameTimestampMs(source: PoseSource): number {
+  if (typeof HTMLVideoElement !== 'undefined' && source instanceof HTMLVideoElement) return source.currentTime * 1000;
+  if (typeof VideoFrame !== 'undefined' && source instanceof VideoFrame && source.timestamp !== null) return source.timestamp / 1000;
+  return performance.now();
 }
 
 /** What the last multi-pose frame's candidate search did. */
@@ -183,6 +213,8 @@ export class PoseNet {
   private disposed = false;
   /** Multi-pose buffers, made on the first multi-pose frame. */
   private multi: MultiPoseGpu | null = null;
+  /** Smoothers and tracks kept across frames (smoothing / tracking options). */
+  private readonly history = new PoseHistory();
   /** The last multi-pose frame's candidate search. */
   lastMultiPoseStats: MultiPoseStats = { gpuCandidates: 0, candidates: 0, overflowed: false, decodeMs: 0 };
   fit: FitMode;
@@ -403,6 +435,8 @@ export class PoseNet {
       model.dispose();
       throw err;
     }
+    // Another model places keypoints its own way: no smoothing across the switch.
+    this.history.reset();
     const oldModel = this.model;
     const oldPlans = this.plans;
     this.model = model;
@@ -509,11 +543,20 @@ export class PoseNet {
     return { frame, plan: frame.plan, fit, width, height };
   }
 
-  /** Runs the network on a source and decodes one pose on the GPU. */
+  /**
+   * Forgets the smoothing history and the tracks (ids keep counting up): call it on a
+   * seek or a new source. A resolution change keeps them; a model change resets them.
+   */
+  resetSmoothing(): void {
+    this.history.reset();
+  }
+
+  /** Runs the network on a source and decodes one pose on the GPU (smoothed across frames with `smoothing`). */
   estimateSinglePose(source: PoseSource, options: SinglePoseOptions = {}): Promise<Pose> {
     this.assertAlive();
     return this.run(async () => {
       const t0 = performance.now();
+      const timestamp = options.timestamp ?? frameTimestampMs(source);
       const flipTest = this.flipTestOn;
       const { frame, plan } = await this.prepareFrame(source, options, flipTest);
       const encoder = this.device.createCommandEncoder({ label: `PoseNet.frame` });
@@ -530,7 +573,7 @@ export class PoseNet {
       this.profiler.recordFrameTime(t2 - t1, t1);
       this.recordTargetFps(frame, t2 - t0);
       this.frameCount++;
-      return toPose(result);
+      return this.history.smoothSingle(toPose(result), timestamp, options.smoothing);
     });
   }
 
@@ -541,12 +584,15 @@ export class PoseNet {
    * the order found (decreasing root score), in source pixels. Defaults as TF.js PoseNet:
    * maxDetections 5, scoreThreshold 0.5, nmsRadius 20 (input-resolution pixels). With the
    * flip test every head is averaged, displacements included (see src/pose/flip.ts).
+   * With `tracking` (or `smoothing`) each pose has a stable `id` across frames; with
+   * `smoothing` each tracked person's keypoints are smoothed.
    */
   estimateMultiplePoses(source: PoseSource, options: MultiPoseEstimationOptions = {}): Promise<Pose[]> {
     this.assertAlive();
     const settings = checkMultiPoseOptions(options);
     return this.run(async () => {
       const t0 = performance.now();
+      const timestamp = options.timestamp ?? frameTimestampMs(source);
       this.multi ??= new MultiPoseGpu(this.device, this.kernels, this.ledger);
       const multi = this.multi;
       const flipTest = this.flipTestOn;
@@ -565,7 +611,8 @@ export class PoseNet {
         ? confirmCandidates(heads, readback.candidates, settings.scoreThreshold)
         : findCandidates(heads, settings.scoreThreshold);
       const poses = decodeMultiplePoses(heads, candidates, this.model.manifest.outputStride, settings);
-      const result = scaleAndFlipPoses(poses, fit, width, !!options.flipHorizontal);
+      const scaled = scaleAndFlipPoses(poses, fit, width, !!options.flipHorizontal);
+      const result = this.history.trackMultiple(scaled, timestamp, options.tracking, options.smoothing);
       const t3 = performance.now();
       this.lastMultiPoseStats = {
         gpuCandidates: readback.found,

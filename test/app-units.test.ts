@@ -52,6 +52,9 @@ describe('app helpers', () => {
   it('exports one complete event per pass per frame, on one clock, newest device only', () => {
     const rec = (frame: number, generation: number, startMs: number): FrameRecord => ({
       frame,
+      source: 'image: a.png',
+      mediaTime: null,
+      warmup: false,
       width: 257,
       height: 257,
       model: 'm',

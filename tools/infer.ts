@@ -12,6 +12,13 @@
  * Images are read in Node and decoded in the page (createImageBitmap): a file that is
  * missing or cannot be decoded is named in the error, the exit status is 1 and no JSON is
  * written. The resolution is checked against the model's output stride before anything starts.
+ *
+ * A video file (.webm, .mp4, .mov, ...) goes to tools/infer-video.ts instead:
+ *
+ *   npm run infer -- clip.webm [--fps N] [--smooth] [--multi] [--resolution R] [--json out.json|out.jsonl]
+ *
+ * one pose record per frame (every frame, or N per second of video), the format of the
+ * app's "Record".
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,8 +28,11 @@ import { checkResolution } from '../src/plan/shapes.ts';
 import { PART_NAMES } from '../src/pose/keypoints.ts';
 import type { InferResponse } from './pages/infer.ts';
 import { DEFAULT_MODEL, openSession, parseResolution, resolveModel, runTool, ToolError } from './lib/browser-run.ts';
+import { inferVideo, isVideoFile, parseFps } from './infer-video.ts';
 
-const USAGE = 'usage: npm run infer -- <images...> [--resolution 257 | 513x385] [--model <name | folder>] [--json out.json]';
+const USAGE =
+  'usage: npm run infer -- <images...> [--resolution 257 | 513x385] [--model <name | folder>] [--json out.json]\n' +
+  '       npm run infer -- <video> [--fps N] [--smooth] [--multi] [--resolution R] [--model M] [--json out.json | out.jsonl]';
 
 export interface InferJsonEntry {
   file: string;
@@ -54,6 +64,9 @@ async function main(): Promise<void> {
         resolution: { type: 'string', default: '257' },
         model: { type: 'string', default: DEFAULT_MODEL },
         json: { type: 'string' },
+        fps: { type: 'string' },
+        smooth: { type: 'boolean' },
+        multi: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -75,6 +88,21 @@ async function main(): Promise<void> {
   } catch (err) {
     throw new ToolError(`--resolution ${values.resolution}: ${(err as Error).message}`);
   }
+  const videos = files.filter(isVideoFile);
+  if (videos.length) {
+    if (files.length !== 1) throw new ToolError(`give one video at a time (got ${files.join(', ')})`);
+    return inferVideo(files[0]!, {
+      model: manifest,
+      resolution,
+      fps: parseFps(values.fps),
+      smooth: !!values.smooth,
+      multi: !!values.multi,
+      json: values.json,
+    });
+  }
+  for (const flag of ['fps', 'smooth', 'multi'] as const)
+    if (values[flag] !== undefined)
+      throw new ToolError(`--${flag} is for a video file; ${files.join(', ')} ${files.length > 1 ? 'are images' : 'is an image'}`);
   const images = files.map((f) => readImage(f).toString('base64'));
 
   const session = await openSession();

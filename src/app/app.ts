@@ -1,6 +1,10 @@
 /**
  * The page's engine: one PoseNet on one device, one source, and a frame loop that never
- * overlaps frames (requestAnimationFrame, then `await` the pose). Settings change live:
+ * overlaps frames (requestAnimationFrame, then `await` the pose). A frame runs only when
+ * there is something new to see: a new frame on screen (a playing video or camera, a seek:
+ * FrameSource.onFrame), or a change (source, resolution, model, settings). A still image
+ * or a paused video is inferred once per change, not on every animation frame, unless
+ * `continuous` (or a sweep) asks for a stream of frames to time. Settings change live:
  * the resolution through `net.setResolution` (the frame in flight finishes at the old
  * size, the next one uses the new), the model through `net.setModel`, the rest per frame.
  * Every completed frame leaves a FrameRecord (resolution, GPU and CPU timings, the
@@ -14,6 +18,8 @@ import type { DeviceOptions } from '../gpu/device.ts';
 import type { FrameProfile } from '../gpu/profiler.ts';
 import { fetchWeights, type LoadedWeights } from '../model/model.ts';
 import { checkResolution, snapResolution } from '../plan/shapes.ts';
+import { toPoseRecord, type PoseRecord } from '../pose/record.ts';
+import { SMOOTHING_DEFAULTS, type SmoothingOptions } from '../pose/smoother.ts';
 import type { Pose } from '../pose/types.ts';
 import { createPoseNet, type PoseNet, type PoseSource, type Resolution, type ResolutionSpec } from '../posenet.ts';
 import { lostSoon, requestDeviceWithRetry, watchDevice, type DeviceWatch } from './device-loss.ts';
@@ -43,8 +49,17 @@ export interface Settings {
   aspect: boolean;
   /** Run each frame mirrored too and average the heads (the flip test). */
   flipTest: boolean;
-  /** Pick the resolution per frame to hold this frame rate (null: off; see src/plan/target-fps.ts). */
+  /**
+   * Pick the resolution per frame to hold this frame rate (null: off; see
+   * src/plan/target-fps.ts). While it is on, frames run continuously, even on a still image.
+   */
   targetFps: number | null;
+  /** Smooth keypoints across the frames of a video or camera (PoseSmoother). */
+  smoothing: boolean;
+  /** 0 (light) .. 1 (strong); 0.5 is the library's defaults (see smoothingOptions). */
+  smoothingStrength: number;
+  /** Re-run a still image or paused video on every animation frame (for timing it). */
+  continuous: boolean;
 }
 
 /** The net's resolution for these settings: the fixed size, or `{ longSide }` with `aspect`. */
@@ -52,11 +67,30 @@ export function resolutionSpec(s: Pick<Settings, 'resolution' | 'aspect'>): Reso
   return s.aspect ? { longSide: Math.max(s.resolution.width, s.resolution.height) } : s.resolution;
 }
 
+/** The app's smoothing strength at start (the library's defaults). */
+export const SMOOTHING_STRENGTH_DEFAULT = 0.5;
+
+/**
+ * The smoother's parameters for a strength in [0, 1]: the cutoff at rest is the default's
+ * times 4^(1 - 2·strength) (strength 0: 4× the default, lighter; 1: a quarter, stronger);
+ * the other parameters stay at their defaults.
+ */
+export function smoothingOptions(strength: number): SmoothingOptions {
+  const s = Math.min(1, Math.max(0, strength));
+  return { minCutoff: SMOOTHING_DEFAULTS.minCutoff * 4 ** (1 - 2 * s) };
+}
+
 export type AppStatus = 'starting' | 'waiting-for-source' | 'running' | 'recovering' | 'failed';
 
 export interface FrameRecord {
   /** 1-based: poseApp.frames after this frame completed. */
   frame: number;
+  /** The source, as `kind: label`. */
+  source: string;
+  /** Media time (s) of the frame estimated (video or camera); null for an image. */
+  mediaTime: number | null;
+  /** The first frame after a new PoseNet, model, resolution or mode: its timings include warm-up, so the means leave it out. */
+  warmup: boolean;
   width: number;
   height: number;
   model: string;
@@ -98,16 +132,9 @@ interface Events {
   error: string;
 }
 
-type MultiPoseNet = {
-  estimateMultiplePoses(
-    source: PoseSource,
-    options: { maxDetections?: number; scoreThreshold?: number; nmsRadius?: number; flipHorizontal?: boolean },
-  ): Promise<Pose[]>;
-};
-
-/** True when the core has multi-pose decoding (it arrives with the multi-pose issue). */
+/** True when the core has multi-pose decoding. */
 export function multiPoseAvailable(net: PoseNet | null): boolean {
-  return !!net && typeof (net as unknown as Partial<MultiPoseNet>).estimateMultiplePoses === 'function';
+  return !!net && typeof net.estimateMultiplePoses === 'function';
 }
 
 const HISTORY = 240;
@@ -148,6 +175,15 @@ export class PoseApp {
   private lastProfile: FrameProfile | null = null;
   /** targetFps's measurements carried to the PoseNet made after a device loss. */
   private targetFpsSeed: { size: number; ms: number }[] | undefined;
+  /** Something new to infer: a new frame on screen, or a change. */
+  private dirty = true;
+  /** Holders of a stream of frames on a still source (the sweep). */
+  private streamHolds = 0;
+  private unwatchSource: (() => void) | null = null;
+  /** Counts smoothing resets (seeks, new sources): a frame that spans one must not seed the new history. */
+  private historyEpoch = 0;
+  /** Poses of the frames run since "Record" (null when not recording). */
+  private recording: PoseRecord[] | null = null;
   private readonly listeners: { [K in keyof Events]: Set<(e: Events[K]) => void> } = {
     frame: new Set(),
     change: new Set(),
@@ -254,7 +290,24 @@ export class PoseApp {
   setSource(source: FrameSource | null): void {
     const old = this.source;
     this.source = source;
-    if (old && old !== source) old.stop();
+    if (old && old !== source) {
+      this.unwatchSource?.();
+      old.stop();
+    }
+    this.unwatchSource = source ? source.onFrame(() => (this.dirty = true)) : null;
+    if (source?.kind === 'video') {
+      // A seek: what was smoothed before it says nothing about the frames after it.
+      const video = source.element as HTMLVideoElement;
+      const onSeek = () => this.resetHistory();
+      video.addEventListener('seeking', onSeek);
+      const unwatch = this.unwatchSource!;
+      this.unwatchSource = () => {
+        unwatch();
+        video.removeEventListener('seeking', onSeek);
+      };
+    }
+    this.resetHistory();
+    this.dirty = true;
     if (this.status === 'waiting-for-source' && source) this.status = 'running';
     if (this.status === 'running' && !source) this.status = 'waiting-for-source';
     this.changed();
@@ -272,6 +325,7 @@ export class PoseApp {
     this.settings.targetFps = null;
     this.net?.setResolution(resolutionSpec(this.settings));
     this.lastSwitchMs = performance.now() - t0;
+    this.dirty = true;
     this.changed();
   }
 
@@ -283,6 +337,7 @@ export class PoseApp {
     if (fps !== null && !(Number.isFinite(fps) && fps > 0))
       throw new RangeError(`targetFps ${fps}: must be a number of frames per second > 0`);
     this.settings.targetFps = fps;
+    this.dirty = true;
     const net = this.net;
     if (net) {
       if (fps === null) net.setTargetFps(null);
@@ -321,6 +376,9 @@ export class PoseApp {
         const spec = net.resolutionSpec;
         this.settings.resolution = 'longSide' in spec ? { width: spec.longSide, height: spec.longSide } : spec;
       }
+      // net.setModel forgot the smoothing history; a frame in flight must not seed it.
+      this.historyEpoch++;
+      this.dirty = true;
     } finally {
       this.modelLoading = null;
       this.changed();
@@ -330,7 +388,9 @@ export class PoseApp {
   update(patch: Partial<Omit<Settings, 'resolution' | 'model' | 'targetFps'>>): void {
     const before = { aspect: this.settings.aspect, flipTest: this.settings.flipTest };
     Object.assign(this.settings, patch);
-    if (this.settings.mode === 'multi' && !this.multiPoseAvailable) this.settings.mode = 'single';
+    // Only a running net that lacks multi-pose decoding turns `multi` down; before the
+    // net exists (the source opens while the model loads) the setting stands.
+    if (this.settings.mode === 'multi' && this.net && !this.multiPoseAvailable) this.settings.mode = 'single';
     const net = this.net;
     if (net && this.settings.flipTest !== before.flipTest) net.setFlipTest(this.settings.flipTest);
     if (net && this.settings.aspect !== before.aspect) {
@@ -340,7 +400,52 @@ export class PoseApp {
     } else if (net && this.settings.flipTest !== before.flipTest && this.settings.targetFps !== null) {
       net.setTargetFps(this.targetFpsOptions(this.settings.targetFps));
     }
+    this.dirty = true;
     this.changed();
+  }
+
+  /** Forgets the smoothing history and the tracks (a seek, a new source). */
+  resetHistory(): void {
+    this.historyEpoch++;
+    this.net?.resetSmoothing();
+  }
+
+  /** Runs frames continuously, even on a still source, until the returned release is called (the sweep). */
+  holdStream(): () => void {
+    this.streamHolds++;
+    let held = true;
+    return () => {
+      if (held) this.streamHolds--;
+      held = false;
+    };
+  }
+
+  /** Asks for one more frame of the current source (e.g. after a redraw-only change). */
+  requestFrame(): void {
+    this.dirty = true;
+  }
+
+  get isRecording(): boolean {
+    return this.recording !== null;
+  }
+
+  /** Frames recorded so far (0 when not recording). */
+  get recordedFrames(): number {
+    return this.recording?.length ?? 0;
+  }
+
+  /** Starts keeping every frame's poses (see src/pose/record.ts). */
+  startRecording(): void {
+    this.recording = [];
+    this.changed();
+  }
+
+  /** Stops recording; returns the records kept. */
+  stopRecording(): PoseRecord[] {
+    const out = this.recording ?? [];
+    this.recording = null;
+    this.changed();
+    return out;
   }
 
   /** Destroys the GPU device as a driver reset would (the app recovers). */
@@ -361,6 +466,9 @@ export class PoseApp {
         const net = this.net;
         const source = this.source;
         if (!net || !source?.ready()) continue;
+        // targetFps measures frames: while it is on they run continuously, as with `continuous`.
+        if (!this.dirty && !this.settings.continuous && this.streamHolds === 0 && this.settings.targetFps === null) continue;
+        this.dirty = false;
         await this.runFrame(net, source);
       }
     } finally {
@@ -378,21 +486,29 @@ export class PoseApp {
       this.frameCanvas.height = height;
     }
     this.frameCtx.drawImage(source.element, 0, 0, width, height);
+    const mediaTime = source.mediaTime();
     const multi = s.mode === 'multi' && multiPoseAvailable(net);
     const flip = s.flip;
     // The network reads the copy (see `direct`): the overlay then shows exactly the frame estimated.
     const input: PoseSource = this.direct ? source.element : this.frameCanvas;
+    // Smoothing follows the media's clock; a still image has nothing to smooth across.
+    const smoothing = s.smoothing && mediaTime !== null ? smoothingOptions(s.smoothingStrength) : false;
+    const timestamp = (mediaTime ?? 0) * 1000;
+    const epoch = this.historyEpoch;
     const t0 = performance.now();
     let poses: Pose[];
     try {
       poses = multi
-        ? await (net as unknown as MultiPoseNet).estimateMultiplePoses(input, {
+        ? await net.estimateMultiplePoses(input, {
             maxDetections: s.maxDetections,
             scoreThreshold: s.minScore,
             nmsRadius: s.nmsRadius,
             flipHorizontal: flip,
+            tracking: true,
+            smoothing,
+            timestamp,
           })
-        : [await net.estimateSinglePose(input, { flipHorizontal: flip })];
+        : [await net.estimateSinglePose(input, { flipHorizontal: flip, smoothing, timestamp })];
     } catch (err) {
       // A frame cut short by device loss is not a failure of its own: recovery follows.
       if (this.net !== net || this.recovering || (await lostSoon(net.device))) return;
@@ -404,6 +520,8 @@ export class PoseApp {
       return;
     }
     if (this.net !== net) return;
+    // A seek or a new source came while this frame ran: its pose must not seed the new history.
+    if (epoch !== this.historyEpoch) net.resetSmoothing();
     // The input size this frame ran at ({ longSide } and targetFps decide it per frame; a
     // switch during the frame applies to the next).
     const resolution = net.lastInputSize ?? net.resolution;
@@ -415,15 +533,28 @@ export class PoseApp {
     this.lastProfile = last;
     const timestamps =
       net.profiler.timestampsActive && profile !== null && !(profile.passes.length === 1 && profile.passes[0]!.name === 'frame');
+    const previous = this.history[this.history.length - 1];
+    const mode = multi ? 'multi' : 'single';
+    const warmup =
+      !previous ||
+      previous.generation !== this.generation ||
+      previous.width !== resolution.width ||
+      previous.height !== resolution.height ||
+      previous.model !== model ||
+      previous.mode !== mode;
     this.frames++;
     this.poses = poses;
     this.resolution = resolution;
+    if (this.recording && source.kind !== 'image') this.recording.push(toPoseRecord(this.recording.length, mediaTime, resolution, poses));
     const record: FrameRecord = {
       frame: this.frames,
+      source: `${source.kind}: ${source.label}`,
+      mediaTime,
+      warmup,
       width: resolution.width,
       height: resolution.height,
       model,
-      mode: multi ? 'multi' : 'single',
+      mode,
       gpuMs: timestamps ? span(profile!) : null,
       passSumMs: timestamps ? profile!.passes.reduce((a, p) => a + p.durationMs, 0) : null,
       encodeMs: net.lastTiming.encodeMs,
@@ -481,6 +612,7 @@ export class PoseApp {
       try {
         const device = await requestDeviceWithRetry(this.deviceOptions);
         await this.attach(device);
+        this.dirty = true;
         this.status = this.source ? 'running' : 'waiting-for-source';
         const ms = performance.now() - t0;
         this.emit('device', { kind: 'recovered', reason: info.reason, message: info.message, ms });
@@ -501,6 +633,7 @@ export class PoseApp {
   /** Stops the loop and releases the GPU (the device is destroyed on purpose: not a loss). */
   dispose(): void {
     this.stopped = true;
+    this.unwatchSource?.();
     this.source?.stop();
     this.net?.dispose();
     this.watch?.release();

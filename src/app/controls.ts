@@ -2,7 +2,8 @@
  * The controls, all live while frames run: source (camera picker, file picker), input
  * resolution (presets and a custom width × height checked against the model's output
  * stride), model, minimum keypoint confidence, horizontal flip, single or multiple
- * poses. They call the PoseApp and redraw themselves on its `change` events.
+ * poses, keypoint smoothing and its strength. They call the PoseApp and redraw themselves
+ * on its `change` events.
  */
 import { ResolutionError, snapResolution } from '../plan/shapes.ts';
 import type { PoseApp } from './app.ts';
@@ -22,6 +23,22 @@ export interface SourceActions {
 
 export function validPresets(stride: number): number[] {
   return RESOLUTION_PRESETS.filter((r) => (r - 1) % stride === 0);
+}
+
+/**
+ * The custom size fields: a width, and a height or nothing (a square). An empty or
+ * non-numeric field is named in the error, rather than read as 0.
+ */
+export function parseCustomSize(widthText: string, heightText: string): { width: number; height: number } | { error: string } {
+  const w = widthText.trim();
+  const hgt = heightText.trim();
+  if (w === '') return { error: 'Enter a width (and a height, or leave the height empty for a square).' };
+  const width = Number(w);
+  if (!Number.isFinite(width)) return { error: `The width "${w}" is not a number.` };
+  if (hgt === '') return { width, height: width };
+  const height = Number(hgt);
+  if (!Number.isFinite(height)) return { error: `The height "${hgt}" is not a number.` };
+  return { width, height };
 }
 
 export class Controls {
@@ -62,6 +79,17 @@ export class Controls {
   private readonly modeSingle = h('input', { id: 'mode-single', type: 'radio', name: 'mode', value: 'single' });
   private readonly modeMulti = h('input', { id: 'mode-multi', type: 'radio', name: 'mode', value: 'multi' });
   private readonly multiNote = h('div', { id: 'multi-note', class: 'muted' });
+  private readonly smoothing = h('input', { id: 'smoothing', type: 'checkbox' });
+  private readonly smoothingStrength = h('input', {
+    id: 'smoothing-strength',
+    type: 'range',
+    min: 0,
+    max: 1,
+    step: 0.05,
+    'aria-label': 'smoothing strength',
+    title: 'light (left) to strong (right): strong takes more jitter off a still person and lags more on slow movement',
+  });
+  private readonly smoothingStrengthOut = h('output', { id: 'smoothing-strength-value' });
   private readonly multiOptions = h('div', { id: 'multi-options', class: 'row', hidden: true });
   private readonly maxDetections = h('input', {
     id: 'max-detections',
@@ -97,6 +125,8 @@ export class Controls {
     this.modelSelect.addEventListener('change', () => void this.changeModel(this.modelSelect.value));
     this.minScore.addEventListener('input', () => this.app.update({ minScore: Number(this.minScore.value) }));
     this.flip.addEventListener('change', () => this.app.update({ flip: this.flip.checked }));
+    this.smoothing.addEventListener('change', () => this.app.update({ smoothing: this.smoothing.checked }));
+    this.smoothingStrength.addEventListener('input', () => this.app.update({ smoothingStrength: Number(this.smoothingStrength.value) }));
     for (const r of [this.modeSingle, this.modeMulti])
       r.addEventListener('change', () => r.checked && this.app.update({ mode: r.value as 'single' | 'multi' }));
     this.maxDetections.addEventListener('change', () => {
@@ -165,6 +195,8 @@ export class Controls {
         ),
         this.multiNote,
         this.multiOptions,
+        h('label', { class: 'row' }, this.smoothing, ' Smooth keypoints over time (videos and the camera)'),
+        h('label', { class: 'row' }, 'Smoothing strength ', this.smoothingStrength, this.smoothingStrengthOut),
       ),
     );
     app.on('change', () => this.refresh());
@@ -214,9 +246,15 @@ export class Controls {
   }
 
   private applyCustom(): void {
-    const w = Number(this.resW.value);
-    const hgt = Number(this.resH.value || this.resW.value);
-    this.applyResolution(w, hgt);
+    const size = parseCustomSize(this.resW.value, this.resH.value);
+    if ('error' in size) {
+      this.resW.classList.toggle('invalid', this.resW.value.trim() === '' || !Number.isFinite(Number(this.resW.value)));
+      this.resH.classList.toggle('invalid', this.resH.value.trim() !== '' && !Number.isFinite(Number(this.resH.value)));
+      this.resError.replaceChildren(h('span', {}, size.error));
+      this.resError.hidden = false;
+      return;
+    }
+    this.applyResolution(size.width, size.height);
   }
 
   /** Applies a resolution, or shows why it is invalid and offers the nearest valid one. */
@@ -289,6 +327,10 @@ export class Controls {
     this.minScore.value = String(s.minScore);
     this.minScoreOut.textContent = s.minScore.toFixed(2);
     this.flip.checked = s.flip;
+    this.smoothing.checked = s.smoothing;
+    this.smoothingStrength.value = String(s.smoothingStrength);
+    this.smoothingStrength.disabled = !s.smoothing;
+    this.smoothingStrengthOut.textContent = s.smoothingStrength.toFixed(2);
     const multi = app.multiPoseAvailable;
     this.modeMulti.disabled = !multi;
     this.modeSingle.checked = s.mode === 'single';

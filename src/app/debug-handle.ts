@@ -21,6 +21,7 @@ import type { PoseNet, Resolution } from '../posenet.ts';
 import type { AppStatus, FrameRecord, PoseApp, Settings } from './app.ts';
 import { computeProfile, type AppProfile } from './metrics.ts';
 import type { ModelEntry } from './models.ts';
+import type { FrameSource } from './sources.ts';
 import type { SweepOptions, SweepPanel, SweepRow } from './sweep.ts';
 import type { Diagnosis } from './unsupported.ts';
 
@@ -52,14 +53,35 @@ export interface PoseAppHandle {
   readonly device: GPUDevice | null;
   readonly net: PoseNet | null;
   readonly models: readonly ModelEntry[];
+  /** The source frames come from (kind, label, element: the <video> or <img>). */
+  readonly source: FrameSource | null;
   readonly multiPoseAvailable: boolean;
   /** Profiler figures (see metrics.ts for definitions) and `trace(n)`. */
   profile(): AppProfile;
   /** Same as the resolution controls; throws a ResolutionError for an invalid size. */
   setResolution(width: number, height?: number): void;
   setModel(name: string): Promise<void>;
-  /** Changes minScore, flip, mode, maxDetections, nmsRadius, aspect (input follows the source) or flipTest. */
-  set(patch: Partial<Pick<Settings, 'minScore' | 'flip' | 'mode' | 'maxDetections' | 'nmsRadius' | 'aspect' | 'flipTest'>>): void;
+  /**
+   * Changes minScore, flip, mode, maxDetections, nmsRadius, smoothing, smoothingStrength,
+   * continuous, aspect (the input follows the source) or flipTest.
+   */
+  set(
+    patch: Partial<
+      Pick<
+        Settings,
+        | 'minScore'
+        | 'flip'
+        | 'mode'
+        | 'maxDetections'
+        | 'nmsRadius'
+        | 'smoothing'
+        | 'smoothingStrength'
+        | 'continuous'
+        | 'aspect'
+        | 'flipTest'
+      >
+    >,
+  ): void;
   /** targetFps on (frames per second, optionally from measured { size, ms }) or off (null). */
   setTargetFps(fps: number | null, seed?: { size: number; ms: number }[]): void;
   /** targetFps's choice and why ("481: 24.1 ms at 481, 38.0 at 641; budget 33.3"), or null when off. */
@@ -134,6 +156,9 @@ export function installHandle(parts: HandleParts): PoseAppHandle {
     },
     get models() {
       return parts.app()?.models ?? [];
+    },
+    get source() {
+      return parts.app()?.source ?? null;
     },
     get multiPoseAvailable() {
       return parts.app()?.multiPoseAvailable ?? false;

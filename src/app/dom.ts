@@ -48,7 +48,12 @@ export function bytes(v: number): string {
 
 /** Triggers a download of text as a file. */
 export function download(name: string, text: string, type = 'application/json'): void {
-  const url = URL.createObjectURL(new Blob([text], { type }));
+  downloadBlob(name, new Blob([text], { type }));
+}
+
+/** Triggers a download of a blob as a file. */
+export function downloadBlob(name: string, blob: Blob): void {
+  const url = URL.createObjectURL(blob);
   const a = h('a', { href: url, download: name, style: 'display:none' });
   document.body.append(a);
   a.click();

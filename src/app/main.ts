@@ -7,6 +7,8 @@
  * - `res=257` or `res=321x241`: the starting input resolution (default 257);
  * - `model=<name>`: a model from /weights/index.json (default posenet-mobilenet-v1-075-s16);
  * - `minScore=0.3`, `flip=0|1` (default: on for the camera, off otherwise), `mode=single|multi`;
+ * - `smooth=0|1` (default 1), `smoothStrength=0..1` (default 0.5): keypoint smoothing on videos;
+ * - `continuous=1`: re-run a still image or paused video on every animation frame (timing);
  * - `aspect=1`: the input follows the source's aspect ratio (`res` is the long side);
  *   `flipTest=1`: the flip test; `fps=30`: targetFps (the resolution is chosen to hold it);
  * - `camera=0`: do not ask for the camera (offer the file drop straight away);
@@ -14,48 +16,29 @@
  * - `direct=1`: give the network the video / image element itself rather than the
  *   frame's copy on a canvas (see PoseApp.direct; breaks video on SwiftShader).
  *
+ * A parameter that cannot be used as given is replaced and the page says so (url-params.ts).
+ *
  * Boot order: check WebGPU (else explain and stop), list the models, request a device,
  * open the source while the weights load, build the PoseNet, run frames.
  */
 import { requestPoseNetDevice } from '../gpu/device.ts';
-import { PoseApp, type Settings } from './app.ts';
+import { PoseApp } from './app.ts';
 import { Controls, type SourceActions } from './controls.ts';
 import { Banner } from './device-loss.ts';
 import { bytes, h, ms } from './dom.ts';
 import { installHandle } from './debug-handle.ts';
 import { computeProfile } from './metrics.ts';
-import { DEFAULT_MODEL, fetchModelIndex, type ModelEntry } from './models.ts';
+import { fetchModelIndex, type ModelEntry } from './models.ts';
 import { ProfilerPanel } from './profiler-panel.ts';
 import { hasCameraApi, listCameras, openCamera, openFile, openUrl, type FrameSource } from './sources.ts';
 import { SweepPanel } from './sweep.ts';
 import { TargetFpsPanel } from './target-fps.ts';
+import { checkModel, readUrlSettings } from './url-params.ts';
 import { deviceRefused, diagnoseWebGPU, genericError, noWeights, renderDiagnosis, type Diagnosis } from './unsupported.ts';
+import { MediaBar } from './media-bar.ts';
 import './style.css';
 
 const params = new URLSearchParams(location.search);
-
-function num(name: string, fallback: number): number {
-  const v = params.get(name);
-  return v !== null && v !== '' && Number.isFinite(Number(v)) ? Number(v) : fallback;
-}
-
-function initialSettings(): Settings {
-  const res = (params.get('res') ?? '257').split(/[x×,]/).map(Number);
-  const width = res[0] || 257;
-  const height = res[1] || width;
-  return {
-    model: params.get('model') ?? DEFAULT_MODEL,
-    resolution: { width, height },
-    minScore: Math.min(1, Math.max(0, num('minScore', 0.3))),
-    flip: params.get('flip') === '1',
-    mode: params.get('mode') === 'multi' ? 'multi' : 'single',
-    maxDetections: num('maxDetections', 5),
-    nmsRadius: num('nmsRadius', 20),
-    aspect: params.get('aspect') === '1',
-    flipTest: params.get('flipTest') === '1',
-    targetFps: params.has('fps') && num('fps', 0) > 0 ? num('fps', 0) : null,
-  };
-}
 
 let app: PoseApp | null = null;
 let sweep: SweepPanel | null = null;
@@ -66,7 +49,10 @@ const started = new Promise<boolean>((r) => (resolveStarted = r));
 installHandle({ app: () => app, sweep: () => sweep, problem: () => problem, ready: () => ready, started });
 
 const root = document.getElementById('app')!;
+/** What the page is doing (announced to screen readers: index.html gives it role=status). */
 const statusLine = document.getElementById('status') ?? h('div', { id: 'status' });
+/** The running figures (fps, GPU ms): updated twice a second, so not announced. */
+const statusMetrics = document.getElementById('status-metrics') ?? h('div', { id: 'status-metrics' });
 
 function fail(d: Diagnosis): void {
   problem = d;
@@ -98,8 +84,15 @@ async function boot(): Promise<void> {
   }
 
   statusLine.textContent = 'loading the model…';
-  const settings = initialSettings();
-  const canvas = h('canvas', { id: 'view', width: 640, height: 480, 'aria-label': 'video with the pose drawn over it' });
+  const { settings, notes } = readUrlSettings(params);
+  settings.model = checkModel(settings.model, models, notes);
+  const canvas = h('canvas', {
+    id: 'view',
+    width: 640,
+    height: 480,
+    role: 'img',
+    'aria-label': 'the picture with the detected pose drawn over it (no source yet)',
+  });
   const engine = new PoseApp(canvas, settings, { direct: params.get('direct') === '1', device: deviceOptions });
   app = engine;
 
@@ -118,13 +111,22 @@ async function boot(): Promise<void> {
     ),
   );
   const placeholder = h('div', { id: 'placeholder', class: 'placeholder' }, 'loading the model…');
+  const urlNotes = h(
+    'div',
+    { id: 'url-notes', class: 'notes', role: 'status', hidden: notes.length === 0 },
+    h('strong', {}, 'URL parameters changed: '),
+    h('ul', {}, ...notes.map((n) => h('li', {}, n))),
+  );
+  const mediaBar = new MediaBar(engine);
   const poseInfo = h('div', { id: 'pose-info', class: 'muted small' });
   const gpuErrors = h('div', { id: 'gpu-errors', class: 'field-error', role: 'alert', hidden: true });
   const stage = h(
     'section',
     { class: 'stage', id: 'stage' },
     banner.element,
+    urlNotes,
     h('div', { class: 'canvas-box' }, canvas, placeholder, dropZone),
+    mediaBar.element,
     poseInfo,
     gpuErrors,
   );
@@ -200,7 +202,12 @@ async function boot(): Promise<void> {
 
   // ----- status, pose info, errors, device loss -----
   let lastStatus = 0;
+  let resumedNote: string | null = null;
   engine.on('frame', (r) => {
+    if (resumedNote) {
+      banner.show(resumedNote, 'info', 15_000);
+      resumedNote = null;
+    }
     if (!ready) {
       ready = true;
       placeholder.hidden = true;
@@ -214,12 +221,17 @@ async function boot(): Promise<void> {
         : pose
           ? `pose score ${pose.score.toFixed(2)} · ${shown}/17 keypoints ≥ ${engine.settings.minScore.toFixed(2)}`
           : 'no pose';
+    canvas.setAttribute('aria-label', `${r.source}, with the detected pose drawn over it: ${poseInfo.textContent}`);
+    const state = `running ${engine.settings.model} on ${r.source}`;
+    if (statusLine.textContent !== state) {
+      statusLine.className = 'status ok';
+      statusLine.textContent = state;
+    }
     if (r.t - lastStatus > 500) {
       lastStatus = r.t;
       const p = computeProfile(engine);
-      statusLine.className = 'status ok';
-      statusLine.textContent =
-        `${engine.settings.model} · ${r.width}×${r.height} · ${Number.isFinite(p.fps) ? p.fps.toFixed(1) : '–'} fps · ` +
+      statusMetrics.textContent =
+        `${r.width}×${r.height} · ${Number.isFinite(p.fps) ? p.fps.toFixed(1) : '–'} fps · ` +
         `GPU ${r.gpuMs === null ? '–' : ms(r.gpuMs)} ms · ${bytes(r.gpuBytes)} on the GPU` +
         (engine.adapterInfo ? ` · ${engine.adapterInfo}` : '');
     }
@@ -238,11 +250,10 @@ async function boot(): Promise<void> {
       statusLine.className = 'status warn';
     } else if (e.kind === 'recovered') {
       const r = engine.settings.resolution;
-      banner.show(
-        `The GPU device was lost (${e.reason ?? 'unknown'}) and replaced in ${Math.round(e.ms ?? 0)} ms: frames resumed with the same model (${engine.settings.model}), ${r.width}×${r.height} and settings.`,
-        'info',
-        15_000,
-      );
+      const replaced = `The GPU device was lost (${e.reason ?? 'unknown'}) and replaced in ${Math.round(e.ms ?? 0)} ms`;
+      banner.show(`${replaced}: resuming…`, 'info');
+      // "Frames resumed" once one has (the first frame on a new device compiles its shaders: seconds on a CPU).
+      resumedNote = `${replaced}: frames resumed with the same model (${engine.settings.model}), ${r.width}×${r.height} and settings.`;
     } else {
       banner.show(`The GPU device was lost and no new one could be made: ${e.message}. Reload the page.`, 'error');
       statusLine.textContent = 'GPU device lost';

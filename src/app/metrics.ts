@@ -14,6 +14,8 @@
  * - latency ms: from the estimate call until the poses are on the CPU (readback
  *   included); end-to-end ms adds drawing the overlay;
  * - fps: completed frames per second over the same frames.
+ * The first frame after a new PoseNet, model, resolution or mode (FrameRecord.warmup)
+ * pays for first-use costs and is left out of every mean and of the fps.
  * Without timestamp-query there is no per-pass timing: one row, `frame`, measured on the
  * CPU from submit to readback, and total GPU ms is that figure.
  */
@@ -76,34 +78,51 @@ export function sortedByCost(rows: PassRow[]): PassRow[] {
   return [...rows].sort((a, b) => b.meanMs - a.meanMs || a.index - b.index);
 }
 
+/** Means over frame records, warm-up frames left out (NaN where no frame is left). */
+export function frameMeans(records: readonly FrameRecord[]): {
+  samples: number;
+  gpu: { mean: number; sd: number };
+  encodeMs: number;
+  latencyMs: number;
+  endToEndMs: number;
+  fps: number;
+} {
+  const timed = records.filter((r) => !r.warmup);
+  const last = timed[timed.length - 1];
+  const first = timed[0];
+  return {
+    samples: timed.length,
+    gpu: meanSd(timed.filter((r) => r.gpuMs !== null).map((r) => r.gpuMs!)),
+    encodeMs: meanSd(timed.map((r) => r.encodeMs)).mean,
+    latencyMs: meanSd(timed.map((r) => r.latencyMs)).mean,
+    endToEndMs: meanSd(timed.map((r) => r.endToEndMs)).mean,
+    fps: timed.length > 1 && last && first && last.t > first.t ? ((timed.length - 1) * 1000) / (last.t - first.t) : NaN,
+  };
+}
+
 export function computeProfile(app: PoseApp): AppProfile {
   const net = app.net;
   const records = app.currentRecords(STATS_WINDOW);
+  const means = frameMeans(records);
   const stats = net ? net.profiler.stats() : [];
   const passSumMs = stats.reduce((a, p) => a + p.meanMs, 0);
   const passes: PassRow[] = stats.map((p, index) => ({ ...p, index, share: passSumMs > 0 ? p.meanMs / passSumMs : 0 }));
   const timestamps = !!net?.profiler.timestampsActive;
-  const gpu = timestamps
-    ? meanSd(records.filter((r) => r.gpuMs !== null).map((r) => r.gpuMs!))
-    : stats[0]
-      ? { mean: stats[0].meanMs, sd: stats[0].sdMs }
-      : { mean: NaN, sd: NaN };
-  const last = records[records.length - 1];
-  const first = records[0];
-  const fps = records.length > 1 && last && first && last.t > first.t ? ((records.length - 1) * 1000) / (last.t - first.t) : NaN;
+  const gpu = timestamps ? means.gpu : stats[0] ? { mean: stats[0].meanMs, sd: stats[0].sdMs } : { mean: NaN, sd: NaN };
+  const fps = means.fps;
   return {
     timestamps,
     model: app.settings.model,
     resolution: app.resolution,
     frames: app.frames,
-    samples: records.length,
+    samples: means.samples,
     passes,
     passSumMs,
     totalGpuMs: gpu.mean,
     totalGpuSdMs: gpu.sd,
-    encodeMs: meanSd(records.map((r) => r.encodeMs)).mean,
-    latencyMs: meanSd(records.map((r) => r.latencyMs)).mean,
-    endToEndMs: meanSd(records.map((r) => r.endToEndMs)).mean,
+    encodeMs: means.encodeMs,
+    latencyMs: means.latencyMs,
+    endToEndMs: means.endToEndMs,
     fps,
     gpuBytes: net?.gpuBytes() ?? 0,
     gpuBufferBytes: net?.ledger.bytes(false) ?? 0,

@@ -2,16 +2,17 @@
  * Draws a frame and its poses: the frame as the network saw it (mirrored when the
  * keypoints were flipped, so the skeleton stays on the body), then per pose the
  * skeleton's edges and keypoints whose scores reach the threshold. Keypoints below the
- * threshold, and edges touching them, are hidden.
+ * threshold, and edges touching them, are hidden. Multi-pose: each person in their
+ * tracked id's colour (palette.ts), with the id written by the head.
  */
 import { PART_NAMES, SKELETON_INDICES } from '../pose/keypoints.ts';
 import type { Pose } from '../pose/types.ts';
+import { personColour } from './palette.ts';
 
 const LEFT = '#ffb020';
 const RIGHT = '#2ad4ff';
 const CENTRE = '#f4f4f4';
-/** Multi-pose: one hue per detection. */
-const POSE_HUES = [0, 120, 220, 290, 40, 170];
+const OUTLINE = '#000a';
 
 function sideColour(k: number): string {
   const name = PART_NAMES[k] ?? '';
@@ -54,18 +55,19 @@ export function drawOverlay(
   let drawn = 0;
   poses.forEach((pose, p) => {
     const kp = pose.keypoints;
-    const instance = `hsl(${POSE_HUES[p % POSE_HUES.length]} 90% 60%)`;
-    ctx.lineWidth = lineWidth;
+    const instance = personColour(pose.id ?? p + 1);
     ctx.lineCap = 'round';
-    for (const [a, b] of SKELETON_INDICES) {
-      const ka = kp[a];
-      const kb = kp[b];
-      if (!ka || !kb || ka.score < o.minScore || kb.score < o.minScore) continue;
-      ctx.strokeStyle = o.byInstance ? instance : sideColour(a) === sideColour(b) ? sideColour(a) : CENTRE;
-      ctx.beginPath();
-      ctx.moveTo(ka.position.x, ka.position.y);
-      ctx.lineTo(kb.position.x, kb.position.y);
-      ctx.stroke();
+    const edges = SKELETON_INDICES.filter(([a, b]) => kp[a] && kp[b] && kp[a].score >= o.minScore && kp[b].score >= o.minScore);
+    // A dark outline first, so that every colour shows on light and dark frames alike.
+    for (const outline of [true, false]) {
+      ctx.lineWidth = outline ? lineWidth + 2 * Math.max(1, scale) : lineWidth;
+      for (const [a, b] of edges) {
+        ctx.strokeStyle = outline ? OUTLINE : o.byInstance ? instance : sideColour(a) === sideColour(b) ? sideColour(a) : CENTRE;
+        ctx.beginPath();
+        ctx.moveTo(kp[a]!.position.x, kp[a]!.position.y);
+        ctx.lineTo(kp[b]!.position.x, kp[b]!.position.y);
+        ctx.stroke();
+      }
     }
     kp.forEach((k, i) => {
       if (k.score < o.minScore) return;
@@ -75,9 +77,23 @@ export function drawOverlay(
       ctx.fillStyle = o.byInstance ? instance : sideColour(i);
       ctx.fill();
       ctx.lineWidth = Math.max(1, scale);
-      ctx.strokeStyle = '#000a';
+      ctx.strokeStyle = OUTLINE;
       ctx.stroke();
     });
+    if (o.byInstance && pose.id !== undefined) {
+      // The id by the highest confident keypoint (the head, mostly).
+      const top = kp.filter((k) => k.score >= o.minScore).sort((a, b) => a.position.y - b.position.y)[0];
+      if (top) {
+        ctx.font = `bold ${Math.round(14 * Math.max(1, scale))}px system-ui, sans-serif`;
+        ctx.textAlign = 'center';
+        ctx.lineWidth = 3;
+        ctx.strokeStyle = OUTLINE;
+        ctx.fillStyle = instance;
+        const y = top.position.y - 2 * radius;
+        ctx.strokeText(`#${pose.id}`, top.position.x, y);
+        ctx.fillText(`#${pose.id}`, top.position.x, y);
+      }
+    }
   });
   return drawn;
 }

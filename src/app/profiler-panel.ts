@@ -11,6 +11,17 @@ import { bytes, download, h, ms } from './dom.ts';
 import { computeProfile, sortedByCost, type AppProfile } from './metrics.ts';
 
 const REDRAW_MS = 250;
+/** Most frames the trace export takes (the history keeps 240; a trace of 60 frames is already large). */
+export const TRACE_MAX_FRAMES = 60;
+
+/** The "last N frames" field: a whole number in 1..TRACE_MAX_FRAMES, else why not. */
+export function parseTraceFrames(text: string): number | { error: string } {
+  const t = text.trim();
+  const n = Number(t);
+  if (t === '' || !Number.isInteger(n) || n < 1 || n > TRACE_MAX_FRAMES)
+    return { error: `frames to export: "${t}" is not a whole number from 1 to ${TRACE_MAX_FRAMES}` };
+  return n;
+}
 
 export class ProfilerPanel {
   readonly element: HTMLElement;
@@ -21,11 +32,13 @@ export class ProfilerPanel {
     id: 'trace-frames',
     type: 'number',
     min: 1,
-    max: 60,
+    max: TRACE_MAX_FRAMES,
     step: 1,
     value: '30',
     'aria-label': 'frames to export',
   });
+  private readonly traceError = h('div', { id: 'trace-error', class: 'field-error', role: 'alert', hidden: true });
+  private readonly continuous = h('input', { id: 'continuous', type: 'checkbox' });
   private readonly rows = new Map<string, HTMLTableRowElement>();
   private lastDraw = 0;
   private pending = 0;
@@ -36,6 +49,15 @@ export class ProfilerPanel {
       { class: 'profiler', id: 'profiler' },
       h('h2', {}, 'Profiler'),
       this.mode,
+      h(
+        'label',
+        {
+          class: 'row small',
+          title: 'A still image or a paused video is inferred once per change; tick this to time it frame after frame.',
+        },
+        this.continuous,
+        ' Re-run still pictures on every frame (for timing)',
+      ),
       this.summary,
       h(
         'table',
@@ -61,9 +83,14 @@ export class ProfilerPanel {
         h('label', {}, ' last ', this.traceFrames, ' frames'),
         h('span', { class: 'muted small' }, ' Chrome trace JSON: open in ui.perfetto.dev or chrome://tracing'),
       ),
+      this.traceError,
     );
+    this.continuous.addEventListener('change', () => app.update({ continuous: this.continuous.checked }));
     app.on('frame', () => this.schedule());
-    app.on('change', () => this.schedule());
+    app.on('change', () => {
+      this.continuous.checked = app.settings.continuous;
+      this.schedule();
+    });
   }
 
   private schedule(): void {
@@ -76,8 +103,15 @@ export class ProfilerPanel {
     }, wait);
   }
 
-  exportTrace(): string {
-    const n = Math.min(60, Math.max(1, Math.round(Number(this.traceFrames.value) || 30)));
+  /** Downloads the trace of the last N frames; returns its JSON, or null when N is invalid (said under the field). */
+  exportTrace(): string | null {
+    const n = parseTraceFrames(this.traceFrames.value);
+    this.traceError.hidden = typeof n === 'number';
+    this.traceFrames.classList.toggle('invalid', typeof n !== 'number');
+    if (typeof n !== 'number') {
+      this.traceError.textContent = n.error;
+      return null;
+    }
     const json = JSON.stringify(computeProfile(this.app).trace(n));
     const r = this.app.resolution;
     download(`posenet-trace-${this.app.settings.model}-${r ? `${r.width}x${r.height}` : 'none'}-${Date.now()}.json`, json);

@@ -3,6 +3,11 @@
  * image file (picker or drag-and-drop), or an image / video URL (`?src=`). Each opens
  * into a `FrameSource`: a DOM element the network reads directly, its size, and a
  * `stop()` that releases it (camera tracks, object URLs).
+ *
+ * Cameras and videos say when a new frame is on screen (`onFrame`), with its media time:
+ * through requestVideoFrameCallback where the browser has it (the frame actually
+ * presented, and its exact media time), else through `seeked` events and a
+ * requestAnimationFrame watch of currentTime. A still image never changes.
  */
 
 export type SourceKind = 'camera' | 'video' | 'image';
@@ -17,6 +22,13 @@ export interface FrameSource {
   height(): number;
   /** True when a frame is available to read. */
   ready(): boolean;
+  /** Media time (s) of the frame on screen: the video's; null for an image. */
+  mediaTime(): number | null;
+  /**
+   * Calls `fn` each time a new frame is on screen (a playing video's next frame, the frame
+   * shown after a seek, a camera's next frame); never for an image. Returns an unsubscribe.
+   */
+  onFrame(fn: (mediaTime: number) => void): () => void;
   stop(): void;
 }
 
@@ -26,7 +38,56 @@ export class SourceError extends Error {
 
 const VIDEO_EXT = /\.(mp4|webm|ogv|ogg|mov|m4v|mkv)(\?|#|$)/i;
 
+/** Watches a video for new frames on screen; `stop()` ends the watch. */
+class FrameWatch {
+  private readonly listeners = new Set<(t: number) => void>();
+  private stopped = false;
+  private handle = 0;
+  /** Media time of the frame on screen, as last reported. */
+  time: number;
+
+  constructor(private readonly video: HTMLVideoElement) {
+    this.time = video.currentTime;
+    if (typeof video.requestVideoFrameCallback === 'function') {
+      const next = () => {
+        this.handle = video.requestVideoFrameCallback((_now, meta) => {
+          if (this.stopped) return;
+          this.emit(meta.mediaTime);
+          next();
+        });
+      };
+      next();
+    } else {
+      // No requestVideoFrameCallback: a changed currentTime means a new frame, near enough.
+      const poll = () => {
+        if (this.stopped) return;
+        if (video.currentTime !== this.time && video.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA) this.emit(video.currentTime);
+        this.handle = requestAnimationFrame(poll);
+      };
+      this.handle = requestAnimationFrame(poll);
+    }
+  }
+
+  private emit(t: number): void {
+    this.time = t;
+    for (const fn of this.listeners) fn(t);
+  }
+
+  subscribe(fn: (t: number) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (typeof this.video.cancelVideoFrameCallback === 'function') this.video.cancelVideoFrameCallback(this.handle);
+    else cancelAnimationFrame(this.handle);
+    this.listeners.clear();
+  }
+}
+
 function videoSource(kind: 'camera' | 'video', label: string, video: HTMLVideoElement, stop: () => void): FrameSource {
+  const watch = new FrameWatch(video);
   return {
     kind,
     label,
@@ -34,7 +95,12 @@ function videoSource(kind: 'camera' | 'video', label: string, video: HTMLVideoEl
     width: () => video.videoWidth,
     height: () => video.videoHeight,
     ready: () => video.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA && video.videoWidth > 0,
-    stop,
+    mediaTime: () => watch.time,
+    onFrame: (fn) => watch.subscribe(fn),
+    stop: () => {
+      watch.stop();
+      stop();
+    },
   };
 }
 
@@ -46,6 +112,8 @@ function imageSource(label: string, img: HTMLImageElement, stop: () => void): Fr
     width: () => img.naturalWidth,
     height: () => img.naturalHeight,
     ready: () => img.complete && img.naturalWidth > 0,
+    mediaTime: () => null,
+    onFrame: () => () => undefined,
     stop,
   };
 }
@@ -150,19 +218,43 @@ export async function openFile(file: File): Promise<FrameSource> {
   }
 }
 
+/**
+ * What a URL holds, from its response headers (the body is not read): the HTTP status
+ * and content type, or null when it cannot be fetched from here (a network error, or
+ * another site that does not allow cross-origin reads).
+ */
+async function probeUrl(url: string): Promise<{ status: number; statusText: string; type: string } | null> {
+  const abort = new AbortController();
+  try {
+    const r = await fetch(url, { signal: abort.signal, cache: 'no-store' });
+    abort.abort(); // the headers are enough
+    return { status: r.status, statusText: r.statusText, type: (r.headers.get('content-type') ?? '').split(';')[0]!.trim() };
+  } catch {
+    return null;
+  }
+}
+
 /** An image or video at a URL; other origins must allow CORS (the GPU cannot read tainted pixels). */
 export async function openUrl(url: string): Promise<FrameSource> {
   const name = decodeURIComponent(url.split('/').pop() || url);
-  if (VIDEO_EXT.test(url)) return openMedia(url, name, 'video', () => undefined);
+  const probe = await probeUrl(url);
+  if (probe && probe.status >= 400) {
+    const why = probe.status === 404 ? 'not found' : probe.statusText || 'error';
+    throw new SourceError(`${url}: HTTP ${probe.status} (${why})`);
+  }
+  const type = probe?.type ?? '';
+  const isVideo = type.startsWith('video/') || (!type.startsWith('image/') && VIDEO_EXT.test(url));
+  if (isVideo) return openMedia(url, name, 'video', () => undefined);
   try {
     return await openMedia(url, name, 'image', () => undefined);
   } catch {
-    // Not an image: perhaps a video without a telling extension.
+    // Not an image: perhaps a video without a telling extension or type.
     try {
       return await openMedia(url, name, 'video', () => undefined);
     } catch {
+      if (probe) throw new SourceError(`${url}: not an image or a video this browser can decode${type ? ` (it is ${type})` : ''}`);
       throw new SourceError(
-        `${url}: could not be loaded as an image or a video (if it is on another site, that site must allow cross-origin use (CORS))`,
+        `${url}: could not be loaded (if it is on another site, that site must allow cross-origin use (CORS); else check the address)`,
       );
     }
   }

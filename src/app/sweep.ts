@@ -3,9 +3,10 @@
  * stride allows for N frames each on the current source (after warm-up frames that are
  * not counted), then shows per resolution the GPU ms, latency and fps, as a table and a
  * small chart, and restores the resolution it started from. Frames keep flowing through
- * the normal loop; the sweep only switches the resolution and listens. With the input
- * following the source's aspect, each preset is a long side. targetFps is off while it
- * runs and then starts again from the sweep's frame times.
+ * the normal loop (on a still image or a paused video the sweep asks the app for a stream
+ * of frames while it runs); the sweep only switches the resolution and listens. With the
+ * input following the source's aspect, each preset is a long side. targetFps is off
+ * while it runs and then starts again from the sweep's frame times.
  */
 import type { FrameRecord, PoseApp } from './app.ts';
 import { validPresets } from './controls.ts';
@@ -58,6 +59,7 @@ export async function runSweep(
   const targetFps = app.settings.targetFps;
   const aspect = app.settings.aspect;
   const rows: SweepRow[] = [];
+  const release = app.holdStream();
   try {
     for (const r of resolutions) {
       if (signal?.aborted) throw new SweepCancelled('sweep cancelled');
@@ -80,6 +82,7 @@ export async function runSweep(
       onRow?.(row, rows.length, resolutions.length);
     }
   } finally {
+    release();
     try {
       app.setResolution(start.width, start.height);
     } catch {
@@ -218,54 +221,129 @@ export class SweepPanel {
   }
 }
 
+/** A text label's box on the chart (top-left corner, size) and its text. */
+export interface LabelBox {
+  text: string;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+export interface ChartLayout {
+  bars: { x: number; y: number; w: number; h: number }[];
+  points: { x: number; y: number }[];
+  /** Under each bar: its resolution. */
+  axisLabels: LabelBox[];
+  /** Each bar's ms, above it (inside its top when the bar reaches the top). */
+  barLabels: LabelBox[];
+  /** Each point's fps, on whichever side of the point overlaps no other label. */
+  fpsLabels: LabelBox[];
+  useGpu: boolean;
+}
+
+export const CHART_PAD = { l: 44, r: 44, t: 18, b: 30 };
+const LABEL_H = 11;
+
+export function overlaps(a: { x: number; y: number; w: number; h: number }, b: { x: number; y: number; w: number; h: number }): boolean {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
+
+/**
+ * Where the sweep chart puts its bars (GPU ms, or latency without timestamps), fps points
+ * and labels on a W×H canvas. The fps labels try the eight places around their point, in
+ * order, and take the first that overlaps no bar label, axis label or earlier fps label
+ * and stays on the canvas. `measure` gives a text's width in px (the canvas's measureText).
+ */
+export function layoutChart(rows: readonly SweepRow[], W: number, H: number, measure: (text: string) => number): ChartLayout {
+  const pad = CHART_PAD;
+  const useGpu = rows.every((r) => r.gpuMs !== null);
+  const msOf = (r: SweepRow) => (useGpu ? r.gpuMs! : r.latencyMs);
+  const maxMs = Math.max(...rows.map(msOf)) * 1.15 || 1;
+  const fpsOf = (r: SweepRow) => (Number.isFinite(r.fps) ? r.fps : 0);
+  const maxFps = Math.max(...rows.map(fpsOf)) * 1.15 || 1;
+  const plotW = W - pad.l - pad.r;
+  const plotH = H - pad.t - pad.b;
+  const slot = plotW / Math.max(1, rows.length);
+  const box = (text: string, cx: number, top: number): LabelBox => {
+    const w = measure(text);
+    return { text, x: cx - w / 2, y: top, w, h: LABEL_H };
+  };
+  const bars = rows.map((r, i) => {
+    const bh = (msOf(r) / maxMs) * plotH;
+    return { x: pad.l + i * slot + slot * 0.2, y: pad.t + plotH - bh, w: slot * 0.6, h: bh };
+  });
+  const axisLabels = rows.map((r, i) => box(String(r.width), pad.l + i * slot + slot / 2, H - 12 - LABEL_H + 2));
+  const barLabels = rows.map((r, i) => {
+    const b = bars[i]!;
+    const top = b.y - 4 - LABEL_H;
+    return box(ms(msOf(r)), b.x + b.w / 2, top >= 0 ? top : b.y + 3);
+  });
+  const points = rows.map((r, i) => ({ x: pad.l + i * slot + slot / 2, y: pad.t + plotH - (fpsOf(r) / maxFps) * plotH }));
+  const fpsLabels: LabelBox[] = [];
+  rows.forEach((r, i) => {
+    const text = Number.isFinite(r.fps) ? r.fps.toFixed(r.fps < 10 ? 1 : 0) : '–';
+    const w = measure(text);
+    const p = points[i]!;
+    const g = 5;
+    const candidates: [number, number][] = [
+      [p.x + g, p.y - g - LABEL_H],
+      [p.x + g, p.y + g],
+      [p.x - g - w, p.y - g - LABEL_H],
+      [p.x - g - w, p.y + g],
+      [p.x - w / 2, p.y - 2 * g - LABEL_H],
+      [p.x - w / 2, p.y + 2 * g],
+      [p.x + 2 * g, p.y - LABEL_H / 2],
+      [p.x - 2 * g - w, p.y - LABEL_H / 2],
+    ];
+    // The corner titles ("GPU ms", "fps") are taken too.
+    const titles = [
+      { text: '', x: 0, y: 0, w: 60, h: 14 },
+      { text: '', x: W - 30, y: 0, w: 30, h: 14 },
+    ];
+    const taken = [...barLabels, ...axisLabels, ...fpsLabels, ...titles];
+    const fits = (b: LabelBox) => b.x >= 0 && b.y >= 0 && b.x + b.w <= W && b.y + b.h <= H && !taken.some((t) => overlaps(b, t));
+    const options = candidates.map(([x, y]) => ({ text, x, y, w, h: LABEL_H }));
+    fpsLabels.push(options.find(fits) ?? options[0]!);
+  });
+  return { bars, points, axisLabels, barLabels, fpsLabels, useGpu };
+}
+
 /** Bars: GPU ms (or latency) per resolution; line: fps, on its own axis. */
 function drawChart(canvas: HTMLCanvasElement, rows: SweepRow[]): void {
   const ctx = canvas.getContext('2d');
   if (!ctx || !rows.length) return;
   const W = canvas.width;
   const H = canvas.height;
-  const pad = { l: 44, r: 44, t: 18, b: 30 };
+  const pad = CHART_PAD;
   ctx.clearRect(0, 0, W, H);
   ctx.fillStyle = '#11151c';
   ctx.fillRect(0, 0, W, H);
-  const useGpu = rows.every((r) => r.gpuMs !== null);
-  const msOf = (r: SweepRow) => (useGpu ? r.gpuMs! : r.latencyMs);
-  const maxMs = Math.max(...rows.map(msOf)) * 1.15 || 1;
-  const maxFps = Math.max(...rows.map((r) => (Number.isFinite(r.fps) ? r.fps : 0))) * 1.15 || 1;
-  const plotW = W - pad.l - pad.r;
-  const plotH = H - pad.t - pad.b;
-  const slot = plotW / rows.length;
   ctx.font = '11px system-ui, sans-serif';
-  ctx.textAlign = 'center';
-  rows.forEach((r, i) => {
-    const x = pad.l + i * slot;
-    const bh = (msOf(r) / maxMs) * plotH;
-    ctx.fillStyle = '#3b82f6';
-    ctx.fillRect(x + slot * 0.2, pad.t + plotH - bh, slot * 0.6, bh);
-    ctx.fillStyle = '#cbd5e1';
-    ctx.fillText(String(r.width), x + slot / 2, H - 12);
-    ctx.fillText(ms(msOf(r)), x + slot / 2, pad.t + plotH - bh - 4);
-  });
+  ctx.textBaseline = 'top';
+  const layout = layoutChart(rows, W, H, (t) => ctx.measureText(t).width);
+  const useGpu = layout.useGpu;
+  ctx.fillStyle = '#3b82f6';
+  for (const b of layout.bars) ctx.fillRect(b.x, b.y, b.w, b.h);
+  ctx.fillStyle = '#cbd5e1';
+  ctx.textAlign = 'left';
+  for (const l of [...layout.axisLabels, ...layout.barLabels]) ctx.fillText(l.text, l.x, l.y);
   ctx.strokeStyle = '#f59e0b';
   ctx.fillStyle = '#f59e0b';
   ctx.lineWidth = 2;
   ctx.beginPath();
-  rows.forEach((r, i) => {
-    const x = pad.l + i * slot + slot / 2;
-    const y = pad.t + plotH - ((Number.isFinite(r.fps) ? r.fps : 0) / maxFps) * plotH;
-    if (i) ctx.lineTo(x, y);
-    else ctx.moveTo(x, y);
+  layout.points.forEach((p, i) => {
+    if (i) ctx.lineTo(p.x, p.y);
+    else ctx.moveTo(p.x, p.y);
   });
   ctx.stroke();
-  rows.forEach((r, i) => {
-    const x = pad.l + i * slot + slot / 2;
-    const y = pad.t + plotH - ((Number.isFinite(r.fps) ? r.fps : 0) / maxFps) * plotH;
+  for (const p of layout.points) {
     ctx.beginPath();
-    ctx.arc(x, y, 3, 0, 2 * Math.PI);
+    ctx.arc(p.x, p.y, 3, 0, 2 * Math.PI);
     ctx.fill();
-    ctx.textAlign = 'left';
-    ctx.fillText(Number.isFinite(r.fps) ? r.fps.toFixed(r.fps < 10 ? 1 : 0) : '–', x + 5, y - 5);
-  });
+  }
+  for (const l of layout.fpsLabels) ctx.fillText(l.text, l.x, l.y);
+  ctx.textBaseline = 'alphabetic';
   ctx.textAlign = 'left';
   ctx.fillStyle = '#3b82f6';
   ctx.fillText(useGpu ? 'GPU ms' : 'latency ms', 6, 12);
@@ -275,7 +353,8 @@ function drawChart(canvas: HTMLCanvasElement, rows: SweepRow[]): void {
   ctx.strokeStyle = '#334155';
   ctx.lineWidth = 1;
   ctx.beginPath();
-  ctx.moveTo(pad.l, pad.t + plotH + 0.5);
-  ctx.lineTo(W - pad.r, pad.t + plotH + 0.5);
+  const axisY = H - pad.b + 0.5;
+  ctx.moveTo(pad.l, axisY);
+  ctx.lineTo(W - pad.r, axisY);
   ctx.stroke();
 }

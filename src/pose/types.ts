@@ -17,6 +17,8 @@ export interface Pose {
   /** Mean keypoint score (single pose) or the decoder's instance score (multi-pose). */
   score: number;
   keypoints: Keypoint[];
+  /** A tracked person's id, stable across frames (multi-pose with tracking or smoothing). */
+  id?: number;
 }
 
 /**
