@@ -29,6 +29,9 @@ import {
   type ScenarioRow,
 } from './report-frontier.ts';
 
+/** Images per call of the page's runModes. */
+const IMAGES_PER_CALL = 4;
+
 export interface ModeRun {
   mode: EvalMode;
   resolution: Res;
@@ -100,19 +103,25 @@ export async function runModes(
 ): Promise<ModeRun[]> {
   const label = resLabel(resolution);
   const context = `${scenario ? `${scenario.name} ` : ''}${modes.join(',')} at ${label}`;
-  const req: EvalModesRequest = {
-    resolution,
-    settings: modes.map((mode) => ({ key: mode, setting: modeSetting(mode, resolution) })),
-    names: ctx.names,
-    options: ctx.options,
-    warmup: 1,
-    repeat: ctx.repeat,
-    ...(scenario ? { scenario: scenario.name } : {}),
-  };
   const t0 = performance.now();
-  const out = await ctx.page.call<EvalModesResult>('runModes', req);
-  if (out.errors.length) throw new Error(`GPU errors at ${context}:\n${out.errors.join('\n')}`);
-  if (ctx.page.errors.length) throw new Error(`page errors at ${context}:\n${ctx.page.errors.join('\n')}`);
+  // A few images per call: one page call must stay well inside the browser protocol's
+  // timeout (30 min), which all images in four modes at 641 on SwiftShader overrun.
+  const out: EvalModesResult = { runs: Object.fromEntries(modes.map((m) => [m, []])), errors: [] };
+  for (let i = 0; i < ctx.names.length; i += IMAGES_PER_CALL) {
+    const req: EvalModesRequest = {
+      resolution,
+      settings: modes.map((mode) => ({ key: mode, setting: modeSetting(mode, resolution) })),
+      names: ctx.names.slice(i, i + IMAGES_PER_CALL),
+      options: ctx.options,
+      warmup: i === 0 ? 1 : 0,
+      repeat: ctx.repeat,
+      ...(scenario ? { scenario: scenario.name } : {}),
+    };
+    const part = await ctx.page.call<EvalModesResult>('runModes', req);
+    if (part.errors.length) throw new Error(`GPU errors at ${context}:\n${part.errors.join('\n')}`);
+    if (ctx.page.errors.length) throw new Error(`page errors at ${context}:\n${ctx.page.errors.join('\n')}`);
+    for (const mode of modes) out.runs[mode]!.push(...part.runs[mode]!);
+  }
   const seconds = (performance.now() - t0) / 1000;
   const runs = modes.map((mode) => {
     const images = out.runs[mode]!;
