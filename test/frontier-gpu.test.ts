@@ -255,7 +255,7 @@ describe('{ longSide } and targetFps', () => {
 
   it('holds 1 fps on SwiftShader: the largest size whose measured frame time fits, and says why', async () => {
     const sizes = [129, 193, 257];
-    const r = (await page.call('targetFps', { weightsUrl: WEIGHTS, imageUrl, fps: 1, sizes, frames: 12, window: 2, longSide: 257 })) as {
+    const r = (await page.call('targetFps', { weightsUrl: WEIGHTS, imageUrl, fps: 1, sizes, frames: 40, window: 2, longSide: 257 })) as {
       choice: TargetFpsChoice & { shape: string };
       frames: { width: number; height: number; latencyMs: number }[];
       planSizes: string[];
@@ -278,8 +278,9 @@ describe('{ longSide } and targetFps', () => {
     expect(here.predicted).toBe(false);
     expect(here.ms).toBeLessThanOrEqual(1000);
     // Nothing bigger is expected to fit with the controller's margin (measured, or predicted from pixels).
+    // (Unless a failed up-step made it wait: a loaded machine's frame times jump.)
     const next = r.choice.estimates.find((e) => e.size > r.choice.size);
-    if (next) expect(next.ms).toBeGreaterThan(0.95 * 1000);
+    if (next && r.choice.upBlockedFrames === 0) expect(next.ms).toBeGreaterThan(0.95 * 1000);
     expect(r.choice.reason).toMatch(
       new RegExp(
         `^${r.choice.size}: \\d+(\\.\\d)? ms at ${r.choice.size}(, \\d+(\\.\\d)?( predicted)? at \\d+| \\(the largest size\\)); budget 1000$`,

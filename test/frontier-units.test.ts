@@ -200,6 +200,12 @@ describe('targetFps controller (synthetic frame times)', () => {
     // Pixels predict 641 fits 15 fps: it is tried once, found slow, and not tried again.
     const visits641 = r.sizes.filter((s, i) => s === 641 && r.sizes[i - 1] !== 641).length;
     expect(visits641).toBe(1);
+    // Right after the failure it says how long it waits; by the end it waited that out.
+    const again = controller({ fps: 15, startSize: 513 });
+    drive(again, 30, () => 1, cliff);
+    expect(again.size).toBe(513);
+    expect(again.choice().upBlockedFrames).toBeGreaterThan(0);
+    expect(c.choice().upBlockedFrames).toBe(0);
     expect(c.size).toBe(513);
     expect(largestFitting(1000 / 15, 1, cliff)).toBe(513);
   });

@@ -79,6 +79,8 @@ export interface TargetFpsChoice {
   reason: string;
   /** Switches so far. */
   switches: number;
+  /** Frames left before it may try a bigger size again after a failed up-step (0: free to). */
+  upBlockedFrames: number;
 }
 
 const median = (v: number[]): number => {
@@ -257,7 +259,15 @@ export class TargetFpsController {
     const estimates = this.sizes
       .map((s) => ({ size: s, ms: this.predict(s), predicted: !this.estimates.has(s) }))
       .filter((e) => Number.isFinite(e.ms));
-    return { size, budgetMs: this.budgetMs, probing, estimates, reason: this.reason(), switches: this.switchCount };
+    return {
+      size,
+      budgetMs: this.budgetMs,
+      probing,
+      estimates,
+      reason: this.reason(),
+      switches: this.switchCount,
+      upBlockedFrames: Math.max(0, this.cooldown - this.framesAtSize),
+    };
   }
 
   private reason(): string {

@@ -134,7 +134,11 @@ async function aspectFrames(c: { weightsUrl: string; imageUrl: string; longSide:
   });
 }
 
-/** Frames under targetFps until `frames` have run; the controller's choice and each frame's size. */
+/**
+ * Frames under targetFps until the size it chose has been measured and the last frame ran
+ * at it (at most `frames`: a loaded machine may keep it moving); the controller's choice
+ * and each frame's size.
+ */
 async function targetFps(c: {
   weightsUrl: string;
   imageUrl: string;
@@ -155,7 +159,11 @@ async function targetFps(c: {
     const frames: { width: number; height: number; latencyMs: number; pose: Pose }[] = [];
     for (let i = 0; i < c.frames; i++) {
       const pose = await net.estimateSinglePose(img);
-      frames.push({ ...net.lastInputSize!, latencyMs: net.lastTiming.latencyMs, pose });
+      const input = net.lastInputSize!;
+      frames.push({ ...input, latencyMs: net.lastTiming.latencyMs, pose });
+      const choice = net.targetFpsChoice!;
+      const settled = choice.estimates.some((e) => e.size === choice.size && !e.predicted);
+      if (settled && Math.max(input.width, input.height) === choice.size) break;
     }
     const choice = net.targetFpsChoice;
     const planSizes = net.planSizes();
