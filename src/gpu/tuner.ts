@@ -413,7 +413,8 @@ export class Tuner {
   afterFrame(plan: Plan, passes: readonly PassInfo[], profile: FrameProfile | null, frameMs: number): void {
     if (!this.firstFrameDone) {
       this.firstFrameDone = true;
-      if (this.state?.plan === plan) void this.startCompiling(this.state);
+      // The net's first frame is done (on this plan or another size's): compiling may start.
+      if (this.state) void this.startCompiling(this.state);
     }
     const s = this.state;
     if (!s || s.plan !== plan || !s.measuring) return;
