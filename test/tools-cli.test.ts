@@ -296,7 +296,7 @@ describe('--runtime node (Dawn in the tool process, no browser)', () => {
     const json = path.join(tmp, 'poses-node.json');
     const r = await runTool('infer', [images[0]!.file, '--runtime', 'node', '--json', json]);
     expect(r.code, show(r)).toBe(0);
-    expect(r.stderr).toMatch(/infer: 1 image\(s\) on .+ \(.*driver: .+\) \(Node v[\d.]+, Dawn \(npm webgpu [\d.]+\)\)/);
+    expect(r.stderr).toMatch(/infer: 1 of 1 image\(s\) on .+ \(.*driver: .+\) \(Node v[\d.]+, Dawn \(npm webgpu [\d.]+\)\)/);
     const out = JSON.parse(fs.readFileSync(json, 'utf8')) as { keypoints: number[][]; width: number; height: number }[];
     expect(out).toHaveLength(1);
     expect(out[0]!.keypoints).toHaveLength(17);
@@ -308,7 +308,7 @@ describe('--runtime node (Dawn in the tool process, no browser)', () => {
     fs.writeFileSync(notImage, 'still not pixels\n');
     const r = await runTool('infer', [notImage, '--runtime', 'node']);
     expect(r.code, show(r)).not.toBe(0);
-    expect(r.stderr).toContain(`infer: cannot decode ${notImage} as an image`);
+    expect(r.stderr).toContain(`infer: ${notImage}: cannot decode as an image`);
   });
 
   it('bench leaves out, with the reason, a peer the runtime cannot run', async () => {
