@@ -3,8 +3,9 @@
  * coco-mini photographs, and the matching transforms of their annotations. Pure
  * functions on RGBA pixels (the eval page runs them on each decoded photograph; Node
  * tests run them on small arrays); heavy JPEG compression is the one the page does with
- * the browser's own encoder (OffscreenCanvas.convertToBlob at JPEG_QUALITY), deterministic
- * for one browser build.
+ * its runtime's encoder (tools/pages/platform.ts encodeJpeg at JPEG_QUALITY: the browser's
+ * OffscreenCanvas.convertToBlob, or libjpeg-turbo through sharp under --runtime node),
+ * deterministic for one browser build or one sharp version.
  *
  * Each random choice comes from a seeded generator keyed by the seed and the image's file
  * name (imageSeed), so a scenario is the same pixels every run and independent of the
@@ -20,7 +21,7 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 export const BLUR_LENGTH = 0.025;
 /** Low light: value' = 255 * GAIN * (value / 255)^GAMMA + gaussian noise of sd NOISE_SD (0..255 scale). */
 export const LOW_LIGHT = { gamma: 2.2, gain: 0.6, noiseSd: 8 } as const;
-/** Heavy JPEG compression: the browser's encoder at this quality (0..1). */
+/** Heavy JPEG compression: the runtime's encoder at this quality (0..1). */
 export const JPEG_QUALITY = 0.08;
 /** People made small: the photograph downscaled by this integer factor (box filter), centred on a grey border. */
 export const SMALL_FACTOR = 4;
@@ -29,7 +30,7 @@ export const SMALL_BORDER = 128;
 export const SCENARIO_DESCRIPTIONS: Record<ScenarioName, string> = {
   blur: `motion blur: a ${BLUR_LENGTH * 100}% of the long side streak (16 px at 640), at an angle drawn per image`,
   lowlight: `low light: gamma ${LOW_LIGHT.gamma}, gain ${LOW_LIGHT.gain}, gaussian noise sd ${LOW_LIGHT.noiseSd}/255`,
-  jpeg: `heavy JPEG compression: quality ${JPEG_QUALITY} (the browser's encoder)`,
+  jpeg: `heavy JPEG compression: quality ${JPEG_QUALITY} (the runtime's encoder: the browser's, or sharp's in Node)`,
   rot90: 'rotated 90° clockwise (people lying down)',
   rot180: 'rotated 180° (people upside down)',
   small: `people made small: downscaled ${SMALL_FACTOR}x (box filter), centred on a grey border of the original size`,
