@@ -541,6 +541,8 @@ describe('the demo page on other sources', () => {
       log(`app tuning at 129: ${state} after ${((Date.now() - t0) / 1000).toFixed(0)} s; status showed ${[...seen].join(', ')}`);
       expect(state).toBe('tuned');
       expect(seen.size).toBeGreaterThan(0);
+      // The still picture ran while tuning needed frames, and once more after; now ask for a stream.
+      await pg.evaluate(() => window.poseApp.set({ continuous: true }));
       await waitFrames(pg, 2);
       await new Promise((r) => setTimeout(r, 400)); // the panel redraws at most every 250 ms
       const p = await pg.evaluate(() => ({

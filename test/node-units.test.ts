@@ -1,7 +1,8 @@
 /**
  * The Node entry's logic that needs no GPU: choosing an adapter from Dawn's list, looking
  * for the Vulkan loader and drivers the way the Khronos loader does (in temporary folders
- * standing in for the system's), and loading weights from disk with the browser's checks.
+ * standing in for the system's), loading weights from disk with the browser's checks, and
+ * the file that keeps tuning tables between runs.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,7 +13,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ModelLoadError } from '../src/model/model.ts';
 import { type AdapterEntry, AdapterChoiceError, chooseAdapter } from '../src/node/device.ts';
 import { describeVulkanSearch, searchVulkan } from '../src/node/vulkan.ts';
+import { defaultTuningFile, nodeTuningStore } from '../src/node/tuning-cache.ts';
 import { loadWeights } from '../src/node/weights.ts';
+import { adapterKey, emptyTable } from '../src/gpu/tuning.ts';
 import { repoRoot } from './support/browser.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'node-units-'));
@@ -118,5 +121,33 @@ describe('loadWeights (Node)', () => {
     bytes[100] = bytes[100]! ^ 0xff;
     fs.writeFileSync(path.join(dir, 'weights.bin'), bytes);
     await expect(loadWeights(dir)).rejects.toThrow(/weights\.bin: sha256 .* does not match/);
+  });
+});
+
+describe('Node tuning cache', () => {
+  it('lives under XDG_CACHE_HOME when it is absolute, else under ~/.cache', () => {
+    expect(defaultTuningFile({ XDG_CACHE_HOME: '/x/cache', HOME: '/home/u' })).toBe('/x/cache/posenet-webgpu/tuning.json');
+    expect(defaultTuningFile({ XDG_CACHE_HOME: 'relative', HOME: '/home/u' })).toBe('/home/u/.cache/posenet-webgpu/tuning.json');
+    expect(defaultTuningFile({ HOME: '/home/u' })).toBe('/home/u/.cache/posenet-webgpu/tuning.json');
+  });
+
+  it('makes its folder on the first save, and a second store on the file reads the table back', async () => {
+    const file = path.join(tmp, 'cache-home', 'posenet-webgpu', 'tuning.json');
+    const table = emptyTable(adapterKey({ vendor: 'v', architecture: 'a', description: 'd' }), 'model', 'kernels');
+    table.entries.push({
+      shape: 'pointwise 17x17x384',
+      family: 'pointwise x384',
+      pixels: 289,
+      kernel: 'pointwise',
+      layers: ['Conv2d_13_pointwise'],
+      candidates: [{ variant: 'tile16x4', ms: 1, samples: 3 }],
+      choice: 'tile16x4',
+      timing: 'pass',
+    });
+    expect(await nodeTuningStore(file).load('k')).toBeNull();
+    await nodeTuningStore(file).save('k', table);
+    expect(fs.existsSync(file)).toBe(true);
+    expect(await nodeTuningStore(file).load('k')).toEqual(table);
+    expect(await nodeTuningStore(file).load('other')).toBeNull();
   });
 });

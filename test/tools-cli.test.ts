@@ -308,7 +308,7 @@ describe('--runtime node (Dawn in the tool process, no browser)', () => {
     fs.writeFileSync(notImage, 'still not pixels\n');
     const r = await runTool('infer', [notImage, '--runtime', 'node']);
     expect(r.code, show(r)).not.toBe(0);
-    expect(r.stderr).toContain(`infer: ${notImage}: cannot decode as an image`);
+    expect(r.stderr).toContain(`infer: ${notImage}: cannot decode as an image (Input buffer contains unsupported image format)`);
   });
 
   it('bench leaves out, with the reason, a peer the runtime cannot run', async () => {

@@ -4,7 +4,8 @@
  * there is something new to see: a new frame on screen (a playing video or camera, a seek:
  * FrameSource.onFrame), or a change (source, resolution, model, settings). A still image
  * or a paused video is inferred once per change, not on every animation frame, unless
- * `continuous` (or a sweep) asks for a stream of frames to time. Settings change live:
+ * `continuous` (or a sweep) asks for a stream of frames to time, or kernel tuning needs
+ * frames to measure. Settings change live:
  * the resolution through `net.setResolution` (the frame in flight finishes at the old
  * size, the next one uses the new), the model through `net.setModel`, the rest per frame.
  * Every completed frame leaves a FrameRecord (resolution, GPU and CPU timings, the
@@ -180,6 +181,8 @@ export class PoseApp {
   private targetFpsSeed: { size: number; ms: number }[] | undefined;
   /** Something new to infer: a new frame on screen, or a change. */
   private dirty = true;
+  /** The last frame ran because tuning needed it (see loop). */
+  private framesForTuning = false;
   /** Holders of a stream of frames on a still source (the sweep). */
   private streamHolds = 0;
   private unwatchSource: (() => void) | null = null;
@@ -517,8 +520,17 @@ export class PoseApp {
         const net = this.net;
         const source = this.source;
         if (!net || !source?.ready()) continue;
-        // targetFps measures frames: while it is on they run continuously, as with `continuous`.
-        if (!this.dirty && !this.settings.continuous && this.streamHolds === 0 && this.settings.targetFps === null) continue;
+        // Online tuning measures over frames: a still source keeps running until it is done.
+        // (A worker's progress is mirrored from its answers, so there frames also run while
+        // its candidates compile, or the end of compiling would never be seen.)
+        const state = net.tuning.state;
+        const tuning = state === 'tuning' || (state === 'compiling' && net.inWorker);
+        // One more frame when tuning ends, so that the pose and the profiler show the tuned choice.
+        if (this.framesForTuning && !tuning) this.dirty = true;
+        this.framesForTuning = tuning;
+        // targetFps measures frames too: while it is on they run continuously, as with `continuous`.
+        const measuring = tuning || this.settings.targetFps !== null;
+        if (!this.dirty && !this.settings.continuous && this.streamHolds === 0 && !measuring) continue;
         this.dirty = false;
         this.inFlight = this.runFrame(net, source);
         await this.inFlight;

@@ -21,6 +21,13 @@ export interface DecodedImage extends PixelSource {
 
 export class ImageDecodeError extends Error {
   override name = 'ImageDecodeError';
+  constructor(
+    message: string,
+    /** The decoder's reason alone (without the file's name). */
+    readonly reason: string,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -40,7 +47,7 @@ export async function decodeImage(input: string | Uint8Array, label?: string): P
     const pixels = new Uint8ClampedArray(data.buffer, data.byteOffset, data.byteLength) as Uint8ClampedArray<ArrayBuffer>;
     return { data: pixels, width: info.width, height: info.height };
   } catch (err) {
-    const why = (err as Error).message.split('\n')[0];
-    throw new ImageDecodeError(`cannot decode ${name} as an image (${why})`);
+    const why = (err as Error).message.split('\n')[0] ?? '';
+    throw new ImageDecodeError(`cannot decode ${name} as an image (${why})`, why);
   }
 }

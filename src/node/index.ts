@@ -14,6 +14,7 @@
 import type { LoadedWeights } from '../model/model.ts';
 import { createPoseNet as createCorePoseNet, type PoseNet, type PoseNetConfig } from '../posenet.ts';
 import { requestNodeDevice, type NodeDeviceOptions } from './device.ts';
+import { nodeTuningStore } from './tuning-cache.ts';
 import { loadWeights } from './weights.ts';
 
 export * from '../index.ts';
@@ -28,6 +29,7 @@ export {
 export type { AdapterDescription, AdapterEntry, NodeDevice, NodeDeviceOptions } from './device.ts';
 export { decodeImage, ImageDecodeError } from './image.ts';
 export type { DecodedImage } from './image.ts';
+export { defaultTuningFile, nodeTuningStore } from './tuning-cache.ts';
 export { loadWeights } from './weights.ts';
 export { describeVulkanSearch, preferSwiftShaderWhenNoDriver, searchVulkan, SWIFTSHADER_ICD } from './vulkan.ts';
 export type { VulkanSearch } from './vulkan.ts';
@@ -41,14 +43,18 @@ export interface NodePoseNetConfig extends Omit<PoseNetConfig, 'weights'> {
 
 const isHttp = (s: string): boolean => /^https?:\/\//i.test(s);
 
-/** createPoseNet for Node: weights from disk (or http), a Dawn device unless one is given. */
+/**
+ * createPoseNet for Node: weights from disk (or http), a Dawn device unless one is given,
+ * and tuning cached in a file (src/node/tuning-cache.ts) unless `tuningStore` says otherwise.
+ */
 export async function createPoseNet(config: NodePoseNetConfig): Promise<PoseNet> {
   const { weights, adapter, ...rest } = config;
   const fromDisk = weights instanceof URL || (typeof weights === 'string' && !isHttp(weights));
   const loaded = fromDisk ? await loadWeights(weights) : weights;
   const device = config.device ?? (await requestNodeDevice({ adapter })).device;
   try {
-    return await createCorePoseNet({ ...rest, weights: loaded, device });
+    const tuningStore = rest.tuningStore === undefined ? nodeTuningStore() : rest.tuningStore;
+    return await createCorePoseNet({ ...rest, weights: loaded, device, tuningStore });
   } catch (err) {
     if (!config.device) device.destroy();
     throw err;

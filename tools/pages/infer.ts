@@ -104,7 +104,9 @@ async function inferOne(
   try {
     original = await platform().decodeImage(bytesOf(b64));
   } catch (err) {
-    return { error: `cannot decode as an image (${(err as Error).message})` };
+    // The entry names the file: the decoder's reason alone (sharp's error carries it apart).
+    const reason = (err as { reason?: string }).reason ?? (err as Error).message;
+    return { error: `cannot decode as an image (${reason})` };
   }
   let fitted: PageImage | null = null;
   try {
