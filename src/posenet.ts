@@ -481,6 +481,8 @@ export class PoseNet {
     if (sameInputRule(spec, this.spec) && (spec.kind === 'aspect' || this.current)) return;
     this.applySpec(spec);
     this.release(this.plans.takeAllExcept(this.current));
+    // The tuning of a plan just let go stopped: the new plan takes it up now (as at creation).
+    if (this.current) this.tuner.use(this.current.plan);
   }
 
   /** Makes `spec` current; at a fixed size its plan is built now (so a bad size throws here). */
