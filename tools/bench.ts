@@ -6,6 +6,7 @@
  * benchmark, not a test: it reports, it does not judge.
  *
  *   npm run bench -- [--resolutions 161,257,321,481,641,801] [--impls ours,ours-untuned,tfjs-webgpu,...]
+ *                    [--modes square,aspect,flip,aspect+flip]
  *                    [--models <name,...>] [--frames 10] [--warmup 2] [--budget 150]
  *                    [--profile-resolution 257[,481,...]] [--profile-frames 10] [--profile first|all|none]
  *                    [--first-pose 3] [--image <file>] [--json out.json]
@@ -47,7 +48,11 @@
  *   compile) and the first frame (0: skip).
  * - Our profiler is off while timing end to end (on, every pass gets its own compute pass);
  *   the per-pass profile is taken afterwards.
- * - --json writes { rows: [{ impl, model, resolution, msPerFrame, n, ... }], passes: [{ name,
+ * - --modes (tools/lib/eval-modes.ts; default square): our tuned net in each mode, as implementations
+ *   `ours` (square), `ours-aspect` (`{ longSide }`: the input follows the image, 513x385 for
+ *   the 640x474 photograph at 513), `ours-flip`, `ours-aspect+flip` (the flip test); their
+ *   columns show (x square): the mode's ms over square's. Rows carry the input size.
+ * - --json writes { rows: [{ impl, model, resolution, msPerFrame, n, input, ... }], passes: [{ name,
  *   gpuMs, ... }], tuning, firstPose, failures, unavailable: [{ impl, model, reason }], environment, settings }.
  *
  * Exit status 1 when a cell failed (ours failing, a WebGPU error, a peer that started and
@@ -60,7 +65,7 @@ import { parseArgs } from 'node:util';
 
 import { checkResolution } from '../src/plan/shapes.ts';
 import type { FirstPoseResult, Impl, OpenInfo, ProfileResult, TimeResult, TuningLayer } from './pages/bench.ts';
-import { isOrt, isOurs, isTfjs } from './lib/impls.ts';
+import { isOrt, isOurs, isTfjs, oursImpl } from './lib/impls.ts';
 import {
   maybeListAdapters,
   openRuntime,
@@ -73,10 +78,11 @@ import {
 import { SYNTHETIC_MODELS, ensureSyntheticModel } from './lib/synthetic-models.ts';
 import { listWeights, parseResolution, repoRoot, resolveModel, runTool, ToolError } from './lib/tool.ts';
 import { jsonIsOurs, MiB, OutputFile, readInputFile, userPath } from './lib/cli.ts';
+import { EVAL_MODES, parseModes } from './lib/eval-modes.ts';
 
-/** Every implementation the bench knows, in table order. */
+/** Every implementation --impls takes, in table order; `ours` expands to one implementation per --modes mode. */
 const IMPLS: readonly Impl[] = ['ours', 'ours-untuned', 'tfjs-webgpu', 'tfjs-webgl', 'tfjs-wasm', 'ort-webgpu', 'ort-wasm'];
-/** What each runtime can run (and runs by default); the GPU archive's run.sh runs the node list. */
+/** What each runtime can run (and runs by default); the GPU archive's run.sh runs the node list. Ours runs in every mode. */
 const RUNTIME_IMPLS: Record<RuntimeName, readonly Impl[]> = {
   browser: IMPLS,
   node: ['ours', 'ours-untuned', 'tfjs-webgpu'],
@@ -86,7 +92,7 @@ const DEFAULT_RESOLUTIONS = '161,257,321,481,641,801';
 const BENCH_IMAGE = '000000488571.jpg';
 const COCO_IMAGES = path.resolve(repoRoot, '../shared/coco-mini/images');
 
-const USAGE = `usage: npm run bench -- [--resolutions ${DEFAULT_RESOLUTIONS}] [--impls ${IMPLS.join(',')}]
+const USAGE = `usage: npm run bench -- [--resolutions ${DEFAULT_RESOLUTIONS}] [--impls ${IMPLS.join(',')}] [--modes ${EVAL_MODES.join(',')}]
                       [--models <name,...>] [--frames 10] [--warmup 2] [--budget <seconds per impl per model>]
                       [--profile-resolution 257[,481,...]] [--profile-frames 10] [--profile first|all|none]
                       [--first-pose 3] [--image <file>] [--json out.json] ${RUNTIME_USAGE}`;
@@ -122,6 +128,8 @@ export interface BenchRow {
   tuningMs?: number;
   /** Ours tuned: tuning frames run. */
   tuningFrames?: number;
+  /** Ours: the input size the frames ran at. */
+  input?: string;
 }
 
 export interface BenchPass {
@@ -225,16 +233,20 @@ function pad(s: string, n: number, right = false): string {
   return right ? s.padEnd(n) : s.padStart(n);
 }
 
+/** A column's heading and the ratio its cells show: ours/untuned, a mode's ms over square's, or ours/peer. */
+function columnHeader(c: Impl): string {
+  if (c === 'ours') return 'ours ms';
+  if (c === 'ours-untuned') return `${c} ms (ours/untuned)`;
+  return isOurs(c) ? `${c} ms (x square)` : `${c} ms (ours/peer)`;
+}
+
 /** The table of one model: a row per resolution, a column per impl, ours/peer after each peer. */
 function modelTable(model: string, resolutions: Res[], impls: Impl[], rows: BenchRow[], failures: BenchFailure[], frames: number): string {
   const cols = impls.filter(
     (impl) => rows.some((r) => r.model === model && r.impl === impl) || failures.some((f) => f.model === model && f.impl === impl),
   );
   if (!cols.length) return '';
-  const header = [
-    'resolution',
-    ...cols.map((c) => (c === 'ours' ? 'ours ms' : `${c} ms (ours/${c === 'ours-untuned' ? 'untuned' : 'peer'})`)),
-  ];
+  const header = ['resolution', ...cols.map(columnHeader)];
   const body: string[][] = [];
   for (const r of resolutions) {
     const key = resText(r);
@@ -250,6 +262,7 @@ function modelTable(model: string, resolutions: Res[], impls: Impl[], rows: Benc
       let cell = fmtMs(row.msPerFrame);
       if (row.n < frames) cell += ` n=${row.n}`;
       if (c === 'ours-untuned' && ours?.pairedRatio !== undefined) cell += ` (${ours.pairedRatio.toFixed(2)} paired)`;
+      else if (isOurs(c) && c !== 'ours' && c !== 'ours-untuned' && ours) cell += ` (${(row.msPerFrame / ours.msPerFrame).toFixed(2)})`;
       else if (c !== 'ours' && ours) cell += ` (${(ours.msPerFrame / row.msPerFrame).toFixed(2)})`;
       line.push(cell);
     }
@@ -378,6 +391,7 @@ async function main(): Promise<void> {
       options: {
         resolutions: { type: 'string', default: DEFAULT_RESOLUTIONS },
         impls: { type: 'string' },
+        modes: { type: 'string', default: 'square' },
         models: { type: 'string' },
         frames: { type: 'string', default: '10' },
         warmup: { type: 'string', default: '2' },
@@ -427,6 +441,14 @@ async function main(): Promise<void> {
     leaveOut(impl, null, `not available under --runtime ${runtimeChoice.runtime} (it runs ${runnable.join(', ')})`);
     return false;
   });
+  let modes;
+  try {
+    modes = parseModes(values.modes);
+  } catch (err) {
+    throw new ToolError((err as Error).message);
+  }
+  // `ours` runs once per mode.
+  if (impls.includes('ours')) impls.splice(impls.indexOf('ours'), 1, ...modes.map(oursImpl));
   const resolutions = list(values.resolutions).map((t) => parseResolution(t, '--resolutions'));
   if (!resolutions.length) throw new ToolError('--resolutions is empty');
   const profileResolutions = list(values['profile-resolution']).map((t) => parseResolution(t, '--profile-resolution'));
@@ -623,6 +645,7 @@ async function main(): Promise<void> {
               });
               const row: BenchRow = {
                 ...makeRow(impl, t.samplesMs, t.warmupMs, t.poseScore),
+                ...(t.inputSize ? { input: t.inputSize } : {}),
                 ...(t.tuning ? { tuningMs: t.tuning.ms, tuningFrames: t.tuning.frames } : {}),
               };
               rows.push(row);
@@ -651,7 +674,7 @@ async function main(): Promise<void> {
                 );
               }
               log(
-                `bench: ${model} ${impl} ${row.resolution}: ${fmtMs(row.msPerFrame)} ms median of ${row.n}` +
+                `bench: ${model} ${impl} ${row.resolution}${row.input && row.input !== row.resolution ? ` (input ${row.input})` : ''}: ${fmtMs(row.msPerFrame)} ms median of ${row.n}` +
                   ` (min ${fmtMs(row.minMs)}, max ${fmtMs(row.maxMs)}; warm-up ${t.warmupMs.map((w) => w.toFixed(0)).join(', ')} ms)` +
                   `${t.cut ? ' [cut by budget]' : ''}; pose score ${row.poseScore.toFixed(3)}; load ${row.load1.toFixed(2)}`,
               );
@@ -742,7 +765,7 @@ async function main(): Promise<void> {
   // Every impl sees the same image through the same model: their pose scores should agree.
   for (const row of rows) {
     const ours = rows.find((r) => r.impl === 'ours' && r.model === row.model && r.resolution === row.resolution);
-    if (row.impl !== 'ours' && ours && Math.abs(ours.poseScore - row.poseScore) > 0.02) {
+    if (!isOurs(row.impl) && ours && Math.abs(ours.poseScore - row.poseScore) > 0.02) {
       out.push(
         `note: ${row.model} ${row.resolution}: pose score ${ours.poseScore.toFixed(3)} (ours) vs ${row.poseScore.toFixed(3)} (${row.impl})`,
       );
@@ -785,6 +808,7 @@ async function main(): Promise<void> {
       settings: {
         resolutions: resolutions.map(resText),
         impls,
+        modes,
         models,
         frames,
         warmup,

@@ -26,7 +26,7 @@ import { checkResolution, snapResolution } from '../plan/shapes.ts';
 import { toPoseRecord, type PoseRecord } from '../pose/record.ts';
 import { SMOOTHING_DEFAULTS, type SmoothingOptions } from '../pose/smoother.ts';
 import type { Pose } from '../pose/types.ts';
-import type { PoseSource, Resolution } from '../posenet.ts';
+import type { PoseSource, Resolution, ResolutionSpec } from '../posenet.ts';
 import { createEngineNet, type EngineNet, frameSnapshot, type LostInfo } from './engine-net.ts';
 import { SourceBackdrop } from './backdrop.ts';
 import type { ModelEntry } from './models.ts';
@@ -50,12 +50,34 @@ export interface Settings {
   nmsRadius: number;
   /** Run the PoseNet in a dedicated worker (its own WebGPU device) rather than on the page's thread. */
   worker: boolean;
+  /**
+   * Size each frame's input to the source's aspect ratio, the resolution's long side
+   * being the long side (`{ longSide }`): no padding to a square.
+   */
+  aspect: boolean;
+  /** Run each frame mirrored too and average the heads (the flip test). */
+  flipTest: boolean;
+  /**
+   * Pick the resolution per frame to hold this frame rate (null: off; see
+   * src/plan/target-fps.ts). While it is on, frames run continuously, even on a still image.
+   */
+  targetFps: number | null;
   /** Smooth keypoints across the frames of a video or camera (PoseSmoother). */
   smoothing: boolean;
   /** 0 (light) .. 1 (strong); 0.5 is the library's defaults (see smoothingOptions). */
   smoothingStrength: number;
   /** Re-run a still image or paused video on every animation frame (for timing it). */
   continuous: boolean;
+}
+
+/** The net's resolution for these settings: the fixed size, or `{ longSide }` with `aspect`. */
+export function resolutionSpec(s: Pick<Settings, 'resolution' | 'aspect'>): ResolutionSpec {
+  return s.aspect ? { longSide: Math.max(s.resolution.width, s.resolution.height) } : s.resolution;
+}
+
+/** What targetFps measured on a net (not its predictions): a fair start for the net that replaces it. */
+function measuredSizes(net: EngineNet | null): { size: number; ms: number }[] | undefined {
+  return net?.targetFpsChoice?.estimates.filter((e) => !e.predicted).map(({ size, ms }) => ({ size, ms }));
 }
 
 /** The app's smoothing strength at start (the library's defaults). */
@@ -158,6 +180,8 @@ export class PoseApp {
   private recovering: Promise<void> | null = null;
   /** The frame being run, which a rebuild lets finish. */
   private inFlight: Promise<void> | null = null;
+  /** targetFps's measurements carried to the PoseNet made after a device loss or a worker switch. */
+  private targetFpsSeed: { size: number; ms: number }[] | undefined;
   /** Something new to infer: a new frame on screen, or a change. */
   private dirty = true;
   /** The last frame ran because tuning needed it (see loop). */
@@ -265,7 +289,8 @@ export class PoseApp {
     const net = await createEngineNet({
       worker: this.settings.worker,
       weights: this.loaded!,
-      resolution: this.settings.resolution,
+      resolution: resolutionSpec(this.settings),
+      flipTest: this.settings.flipTest,
       device,
       deviceOptions: this.deviceOptions,
       tuning: this.tuning,
@@ -284,6 +309,9 @@ export class PoseApp {
         if (this.net === lostNet) void this.recover(info);
       },
     });
+    const s = this.settings;
+    if (s.targetFps !== null) net.setTargetFps(this.targetFpsOptions(s.targetFps), this.targetFpsSeed);
+    this.targetFpsSeed = undefined;
     this.generation++;
     this.net = net;
     this.adapterInfo = net.adapterInfo;
@@ -304,6 +332,7 @@ export class PoseApp {
       await this.inFlight;
       const old = this.net;
       this.net = null;
+      this.targetFpsSeed = measuredSizes(old);
       old?.dispose();
       try {
         await this.attach(null);
@@ -362,10 +391,39 @@ export class PoseApp {
     checkResolution(width, height, this.outputStride);
     const t0 = performance.now();
     this.settings.resolution = { width, height };
-    this.net?.setResolution(width, height);
+    // A size chosen by hand ends targetFps (the net turns it off too).
+    this.settings.targetFps = null;
+    this.net?.setResolution(resolutionSpec(this.settings));
     this.lastSwitchMs = performance.now() - t0;
     this.dirty = true;
     this.changed();
+  }
+
+  /**
+   * Turns targetFps on (frames per second) or off (null). It starts from `seed` (a sweep's
+   * frame times per long side) or probes from the current size.
+   */
+  setTargetFps(fps: number | null, seed?: { size: number; ms: number }[]): void {
+    if (fps !== null && !(Number.isFinite(fps) && fps > 0))
+      throw new RangeError(`targetFps ${fps}: must be a number of frames per second > 0`);
+    this.settings.targetFps = fps;
+    this.dirty = true;
+    const net = this.net;
+    if (net) {
+      if (fps === null) net.setTargetFps(null);
+      else net.setTargetFps(this.targetFpsOptions(fps), seed);
+    }
+    this.changed();
+  }
+
+  private targetFpsOptions(fps: number) {
+    const r = this.settings.resolution;
+    return { fps, shape: this.settings.aspect ? ('aspect' as const) : ('square' as const), startSize: Math.max(r.width, r.height) };
+  }
+
+  /** targetFps's choice and why, or null when it is off. */
+  get targetFpsChoice() {
+    return this.net?.targetFpsChoice ?? null;
   }
 
   /** Loads another model (keeps the resolution when its stride allows, else the nearest valid one). */
@@ -384,7 +442,10 @@ export class PoseApp {
       if (net) await net.setModel(loaded);
       this.loaded = loaded;
       this.settings.model = name;
-      if (net) this.settings.resolution = net.resolution;
+      if (net) {
+        const spec = net.resolutionSpec;
+        this.settings.resolution = 'longSide' in spec ? { width: spec.longSide, height: spec.longSide } : spec;
+      }
       // net.setModel forgot the smoothing history; a frame in flight must not seed it.
       this.historyEpoch++;
       this.dirty = true;
@@ -394,8 +455,18 @@ export class PoseApp {
     }
   }
 
-  update(patch: Partial<Omit<Settings, 'resolution' | 'model' | 'worker'>>): void {
+  update(patch: Partial<Omit<Settings, 'resolution' | 'model' | 'worker' | 'targetFps'>>): void {
+    const before = { aspect: this.settings.aspect, flipTest: this.settings.flipTest };
     Object.assign(this.settings, patch);
+    const net = this.net;
+    if (net && this.settings.flipTest !== before.flipTest) net.setFlipTest(this.settings.flipTest);
+    if (net && this.settings.aspect !== before.aspect) {
+      // The sizes cost differently now: targetFps, if on, measures afresh.
+      net.setResolution(resolutionSpec(this.settings));
+      if (this.settings.targetFps !== null) net.setTargetFps(this.targetFpsOptions(this.settings.targetFps));
+    } else if (net && this.settings.flipTest !== before.flipTest && this.settings.targetFps !== null) {
+      net.setTargetFps(this.targetFpsOptions(this.settings.targetFps));
+    }
     this.dirty = true;
     this.changed();
   }
@@ -470,7 +541,9 @@ export class PoseApp {
         // One more frame when tuning ends, so that the pose and the profiler show the tuned choice.
         if (this.framesForTuning && !tuning) this.dirty = true;
         this.framesForTuning = tuning;
-        if (!this.dirty && !this.settings.continuous && this.streamHolds === 0 && !tuning) continue;
+        // targetFps measures frames too: while it is on they run continuously, as with `continuous`.
+        const measuring = tuning || this.settings.targetFps !== null;
+        if (!this.dirty && !this.settings.continuous && this.streamHolds === 0 && !measuring) continue;
         this.dirty = false;
         this.inFlight = this.runFrame(net, source);
         await this.inFlight;
@@ -495,7 +568,6 @@ export class PoseApp {
 
   private async estimateAndDraw(net: EngineNet, source: FrameSource, snapshot: VideoFrame | null): Promise<void> {
     const s = this.settings;
-    const resolution = net.resolution;
     const model = s.model;
     const width = source.width();
     const height = source.height();
@@ -545,6 +617,9 @@ export class PoseApp {
     if (this.net !== net) return;
     // A seek or a new source came while this frame ran: its pose must not seed the new history.
     if (epoch !== this.historyEpoch) net.resetSmoothing();
+    // The input size this frame ran at ({ longSide } and targetFps decide it per frame; a
+    // switch during the frame applies to the next).
+    const resolution = net.lastInputSize ?? net.resolution;
     if (inWorker) this.backdrop.show(source.element, flip);
     else this.backdrop.hide();
     drawOverlay(this.viewCtx, inWorker ? null : this.frameCanvas, width, height, poses, {
@@ -644,6 +719,8 @@ export class PoseApp {
     this.changed();
     this.recovering = (async () => {
       this.net = null;
+      // What targetFps measured on the lost device is a fair start on its replacement.
+      this.targetFpsSeed = measuredSizes(lost);
       try {
         lost?.dispose();
       } catch {

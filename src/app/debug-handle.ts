@@ -11,8 +11,11 @@
  * const p = poseApp.profile();       // per-pass GPU ms, totals, fps, GPU bytes
  * p.trace(10);                       // Chrome trace of the last 10 frames
  * await poseApp.sweep({ resolutions: [161, 257], frames: 5 });
+ * poseApp.set({ aspect: true });     // the input follows the source's aspect ratio
+ * poseApp.setTargetFps(30);          // then poseApp.targetFps.reason says what it chose and why
  * ```
  */
+import type { TargetFpsChoice } from '../plan/target-fps.ts';
 import type { Pose } from '../pose/types.ts';
 import type { PoseNet, Resolution } from '../posenet.ts';
 import type { WorkerPoseNet } from '../worker/client.ts';
@@ -61,14 +64,33 @@ export interface PoseAppHandle {
   /** Same as the resolution controls; throws a ResolutionError for an invalid size. */
   setResolution(width: number, height?: number): void;
   setModel(name: string): Promise<void>;
-  /** Changes minScore, flip, mode, maxDetections, nmsRadius, smoothing, smoothingStrength or continuous. */
+  /**
+   * Changes minScore, flip, mode, maxDetections, nmsRadius, smoothing, smoothingStrength,
+   * continuous, aspect (the input follows the source) or flipTest.
+   */
   set(
     patch: Partial<
-      Pick<Settings, 'minScore' | 'flip' | 'mode' | 'maxDetections' | 'nmsRadius' | 'smoothing' | 'smoothingStrength' | 'continuous'>
+      Pick<
+        Settings,
+        | 'minScore'
+        | 'flip'
+        | 'mode'
+        | 'maxDetections'
+        | 'nmsRadius'
+        | 'smoothing'
+        | 'smoothingStrength'
+        | 'continuous'
+        | 'aspect'
+        | 'flipTest'
+      >
     >,
   ): void;
   /** As the "Run in a worker" toggle: moves the PoseNet into a worker or back (resolves once the new one is made). */
   setWorker(on: boolean): Promise<void>;
+  /** targetFps on (frames per second, optionally from measured { size, ms }) or off (null). */
+  setTargetFps(fps: number | null, seed?: { size: number; ms: number }[]): void;
+  /** targetFps's choice and why ("481: 24.1 ms at 481, 38.0 at 641; budget 33.3"), or null when off. */
+  readonly targetFps: TargetFpsChoice | null;
   /** `device.destroy()`: simulates a GPU reset; the page makes a new device and carries on. */
   loseDevice(): void;
   /** Runs the resolution sweep (as its button) and resolves with its rows. */
@@ -151,6 +173,10 @@ export function installHandle(parts: HandleParts): PoseAppHandle {
     setModel: (name) => need(parts.app()).setModel(name),
     set: (patch) => need(parts.app()).update(patch),
     setWorker: (on) => need(parts.app()).setWorkerMode(on),
+    setTargetFps: (fps, seed) => need(parts.app()).setTargetFps(fps, seed),
+    get targetFps() {
+      return parts.app()?.targetFpsChoice ?? null;
+    },
     loseDevice: () => need(parts.app()).loseDevice(),
     sweep: (options) => {
       const panel = parts.sweep();

@@ -14,13 +14,16 @@ import type { Manifest } from '../model/manifest.ts';
 import type { LoadedWeights } from '../model/model.ts';
 import type { Pose } from '../pose/types.ts';
 import {
+  type AspectResolution,
   createPoseNet,
   type FrameTiming,
   type MultiPoseEstimationOptions,
   type PoseNet,
   type PoseSource,
   type Resolution,
+  type ResolutionSpec,
   type SinglePoseOptions,
+  type TargetFps,
 } from '../posenet.ts';
 import { createWorkerPoseNet, type WorkerPoseNet } from '../worker/client.ts';
 import { lostSoon, watchDevice } from './device-loss.ts';
@@ -39,15 +42,25 @@ export interface EngineNet {
   /** The adapter, for display. */
   readonly adapterInfo: string;
   readonly manifest: Manifest;
-  /** The resolution the next frame runs at. */
+  /** The resolution the next frame runs at (with `{ longSide }`: the last frame's, N x N before any). */
   readonly resolution: Resolution;
+  /** The input size the last frame ran at (null before any): what its poses are labelled with. */
+  readonly lastInputSize: Resolution | null;
+  /** The resolution as set: `{ width, height }` or `{ longSide }`. */
+  readonly resolutionSpec: Resolution | AspectResolution;
+  /** targetFps's choice and why (in a worker, as of its last answer), or null when off. */
+  readonly targetFpsChoice: PoseNet['targetFpsChoice'];
   readonly lastTiming: FrameTiming;
   readonly timestampsActive: boolean;
   readonly timestampsSupported: boolean;
   /** Kernel variant tuning at the current resolution (in a worker, as of its last answer). */
   readonly tuning: TuningProgress;
   /** Checked first by the caller (checkResolution); in a worker, other failures arrive through onAsyncError. */
-  setResolution(width: number, height: number): void;
+  setResolution(resolution: ResolutionSpec): void;
+  /** The flip test on or off for later frames; in a worker, failures arrive through onAsyncError. */
+  setFlipTest(on: boolean): void;
+  /** targetFps on (with measured sizes to start from) or off; in a worker, failures arrive through onAsyncError. */
+  setTargetFps(target: TargetFps | null, seed?: { size: number; ms: number }[]): void;
   setModel(loaded: LoadedWeights): Promise<void>;
   /** Forgets the smoothing history and tracks; in a worker, before the next frame sent. */
   resetSmoothing(): void;
@@ -69,7 +82,9 @@ export interface EngineNet {
 export interface EngineNetOptions {
   worker: boolean;
   weights: LoadedWeights;
-  resolution: Resolution;
+  resolution: ResolutionSpec;
+  /** PoseNetConfig.flipTest. */
+  flipTest: boolean;
   /** On this thread: a device to use (else one is requested with deviceOptions). */
   device: GPUDevice | null;
   deviceOptions: DeviceOptions;
@@ -113,6 +128,15 @@ class MainThreadNet implements EngineNet {
   get resolution(): Resolution {
     return this.posenet.resolution;
   }
+  get lastInputSize(): Resolution | null {
+    return this.posenet.lastInputSize;
+  }
+  get resolutionSpec(): Resolution | AspectResolution {
+    return this.posenet.resolutionSpec;
+  }
+  get targetFpsChoice(): PoseNet['targetFpsChoice'] {
+    return this.posenet.targetFpsChoice;
+  }
   get lastTiming(): FrameTiming {
     return this.posenet.lastTiming;
   }
@@ -125,8 +149,14 @@ class MainThreadNet implements EngineNet {
   get timestampsSupported(): boolean {
     return this.posenet.profiler.supported;
   }
-  setResolution(width: number, height: number): void {
-    this.posenet.setResolution(width, height);
+  setResolution(resolution: ResolutionSpec): void {
+    this.posenet.setResolution(resolution);
+  }
+  setFlipTest(on: boolean): void {
+    this.posenet.setFlipTest(on);
+  }
+  setTargetFps(target: TargetFps | null, seed?: { size: number; ms: number }[]): void {
+    this.posenet.setTargetFps(target, seed);
   }
   setModel(loaded: LoadedWeights): Promise<void> {
     return this.posenet.setModel(loaded);
@@ -194,6 +224,15 @@ class WorkerNet implements EngineNet {
   get resolution(): Resolution {
     return this.requested ?? this.posenet.resolution;
   }
+  get lastInputSize(): Resolution | null {
+    return this.posenet.lastInputSize;
+  }
+  get resolutionSpec(): Resolution | AspectResolution {
+    return this.posenet.resolutionSpec;
+  }
+  get targetFpsChoice(): PoseNet['targetFpsChoice'] {
+    return this.posenet.targetFpsChoice;
+  }
   get lastTiming(): FrameTiming {
     return this.posenet.lastTiming;
   }
@@ -206,18 +245,25 @@ class WorkerNet implements EngineNet {
   get timestampsSupported(): boolean {
     return this.posenet.profiler.supported;
   }
-  setResolution(width: number, height: number): void {
-    const requested = { width, height };
+  setResolution(resolution: ResolutionSpec): void {
+    const spec = typeof resolution === 'number' ? { width: resolution, height: resolution } : resolution;
+    const requested = 'longSide' in spec ? { width: spec.longSide, height: spec.longSide } : { ...spec };
     this.requested = requested;
-    this.posenet.setResolution(width, height).then(
+    this.posenet.setResolution(resolution).then(
       () => {
         if (this.requested === requested) this.requested = null;
       },
       (err: Error) => {
         if (this.requested === requested) this.requested = null;
-        this.options.onAsyncError(`${width} × ${height} cannot run here: ${err.message}`);
+        this.options.onAsyncError(`${describeSpec(spec)} cannot run here: ${err.message}`);
       },
     );
+  }
+  setFlipTest(on: boolean): void {
+    this.posenet.setFlipTest(on).catch((err: Error) => this.options.onAsyncError(`flip test ${on ? 'on' : 'off'}: ${err.message}`));
+  }
+  setTargetFps(target: TargetFps | null, seed?: { size: number; ms: number }[]): void {
+    this.posenet.setTargetFps(target, seed).catch((err: Error) => this.options.onAsyncError(`targetFps: ${err.message}`));
   }
   async setModel(loaded: LoadedWeights): Promise<void> {
     await this.posenet.setModel(loaded);
@@ -256,6 +302,10 @@ class WorkerNet implements EngineNet {
   }
 }
 
+function describeSpec(spec: Resolution | AspectResolution): string {
+  return 'longSide' in spec ? `long side ${spec.longSide}` : `${spec.width} × ${spec.height}`;
+}
+
 /**
  * The current frame of a <video> or an <img> as a VideoFrame, which a WorkerPoseNet
  * transfers (a clone of it) without a pixel copy on this thread; null where VideoFrame is
@@ -284,6 +334,7 @@ export async function createEngineNet(options: EngineNetOptions, attempts = 4): 
         const posenet = await createWorkerPoseNet({
           weights: options.weights,
           resolution: options.resolution,
+          flipTest: options.flipTest,
           deviceOptions: options.deviceOptions,
           tuning: options.tuning,
         });
@@ -293,7 +344,13 @@ export async function createEngineNet(options: EngineNetOptions, attempts = 4): 
       const device = options.device ?? (await requestPoseNetDevice(options.deviceOptions));
       let posenet: PoseNet;
       try {
-        posenet = await createPoseNet({ weights: options.weights, resolution: options.resolution, device, tuning: options.tuning });
+        posenet = await createPoseNet({
+          weights: options.weights,
+          resolution: options.resolution,
+          flipTest: options.flipTest,
+          device,
+          tuning: options.tuning,
+        });
       } catch (err) {
         if (!options.device) device.destroy();
         throw err;

@@ -9,6 +9,8 @@
  * - `minScore=0.3`, `flip=0|1` (default: on for the camera, off otherwise), `mode=single|multi`;
  * - `smooth=0|1` (default 1), `smoothStrength=0..1` (default 0.5): keypoint smoothing on videos;
  * - `continuous=1`: re-run a still image or paused video on every animation frame (timing);
+ * - `aspect=1`: the input follows the source's aspect ratio (`res` is the long side);
+ *   `flipTest=1`: the flip test; `fps=30`: targetFps (the resolution is chosen to hold it);
  * - `camera=0`: do not ask for the camera (offer the file drop straight away);
  * - `timestamps=0`: a device without timestamp-query (the profiler's whole-frame mode);
  * - `tuning=off`: the kernels' default variants (no tuning; default `auto`: tuned on this
@@ -33,6 +35,7 @@ import { fetchModelIndex, type ModelEntry } from './models.ts';
 import { ProfilerPanel } from './profiler-panel.ts';
 import { hasCameraApi, listCameras, openCamera, openFile, openUrl, type FrameSource } from './sources.ts';
 import { SweepPanel } from './sweep.ts';
+import { TargetFpsPanel } from './target-fps.ts';
 import { checkModel, readUrlSettings } from './url-params.ts';
 import { workerToggle } from './worker-toggle.ts';
 import { deviceRefused, diagnoseWebGPU, genericError, noWeights, renderDiagnosis, type Diagnosis } from './unsupported.ts';
@@ -166,13 +169,14 @@ async function boot(): Promise<void> {
   const controls = new Controls(engine, sources);
   controls.element.querySelector('#flip')?.addEventListener('change', () => (flipExplicit = true));
   const profiler = new ProfilerPanel(engine);
+  const speedAccuracy = new TargetFpsPanel(engine);
   sweep = new SweepPanel(engine);
   root.replaceChildren(
     h(
       'div',
       { class: 'layout' },
       h('div', { class: 'left' }, stage, sweep.element),
-      h('aside', { class: 'side' }, controls.element, workerToggle(engine), profiler.element),
+      h('aside', { class: 'side' }, controls.element, speedAccuracy.element, workerToggle(engine), profiler.element),
     ),
   );
 

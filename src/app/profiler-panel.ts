@@ -6,6 +6,7 @@
  * which downloads a Chrome trace of the last N frames. Without timestamp-query it says
  * so and shows whole-frame timing only. Redrawn at most four times a second.
  */
+import { MIRRORED_PASS_PREFIX } from '../plan/plan.ts';
 import type { PoseApp } from './app.ts';
 import { bytes, download, h, ms, setText } from './dom.ts';
 import { computeProfile, sortedByCost, tuningText, type AppProfile } from './metrics.ts';
@@ -244,9 +245,12 @@ const NOISE = /^(relu6?|batchnorm|add(_\d+)?|conv|conv2d|biasadd|maxpool|sigmoid
  * scope shared by all layers and trailing op names (Relu6, BatchNorm/.../conv) go.
  */
 export function shortPassNames(names: string[]): { kernel: string; layer: string }[] {
-  const split = names.map((n) => {
+  const split = names.map((name) => {
+    // The flip test's mirrored passes: the same kernel and layer, marked after the layer.
+    const mirrored = name.startsWith(MIRRORED_PASS_PREFIX);
+    const n = mirrored ? name.slice(MIRRORED_PASS_PREFIX.length) : name;
     const i = n.indexOf(' ');
-    return i < 0 ? { kernel: n, parts: [] as string[] } : { kernel: n.slice(0, i), parts: n.slice(i + 1).split('/') };
+    return i < 0 ? { kernel: n, parts: [] as string[], mirrored } : { kernel: n.slice(0, i), parts: n.slice(i + 1).split('/'), mirrored };
   });
   const layered = split.filter((s) => s.parts.length > 1);
   let common = 0;
@@ -254,9 +258,10 @@ export function shortPassNames(names: string[]): { kernel: string; layer: string
     const first = layered[0]!.parts;
     while (common < first.length - 1 && layered.every((s) => s.parts.length > common + 1 && s.parts[common] === first[common])) common++;
   }
-  return split.map(({ kernel, parts }) => {
+  return split.map(({ kernel, parts, mirrored }) => {
     let rest = parts.length > 1 ? parts.slice(common) : parts;
     while (rest.length > 1 && NOISE.test(rest[rest.length - 1]!)) rest = rest.slice(0, -1);
-    return { kernel, layer: rest.join('/') };
+    const layer = rest.join('/');
+    return { kernel, layer: mirrored ? `${layer}${layer ? ' ' : ''}(mirrored)` : layer };
   });
 }

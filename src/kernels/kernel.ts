@@ -18,7 +18,15 @@
  */
 import type { UniformLayout } from './uniforms.ts';
 
-export type KernelName = 'preprocess' | 'conv2d' | 'depthwise' | 'pointwise' | 'maxpool' | 'decode_single' | 'decode_candidates';
+export type KernelName =
+  | 'preprocess'
+  | 'conv2d'
+  | 'depthwise'
+  | 'pointwise'
+  | 'maxpool'
+  | 'decode_single'
+  | 'decode_candidates'
+  | 'flip_average';
 
 export type Constants = Record<string, number | boolean>;
 

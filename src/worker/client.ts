@@ -20,7 +20,7 @@ import { isLoadedWeights, ModelLoadError, type WeightsSource } from '../model/mo
 import type { PlanOptions } from '../plan/plan.ts';
 import { ResolutionError } from '../plan/shapes.ts';
 import type { FitMode } from '../pose/types.ts';
-import type { FrameTiming, MultiPoseStats, PoseNet, PoseNetConfig, Resolution } from '../posenet.ts';
+import type { AspectResolution, FrameTiming, MultiPoseStats, PoseNet, PoseNetConfig, Resolution } from '../posenet.ts';
 import {
   type FromWorker,
   type ProxiedMethod,
@@ -212,6 +212,27 @@ export class WorkerPoseNet {
     return { ...this.stateValue.resolution };
   }
 
+  /** The resolution as set (`{ width, height }` or `{ longSide }`), as of the last answer. */
+  get resolutionSpec(): Resolution | AspectResolution {
+    return { ...this.stateValue.resolutionSpec };
+  }
+
+  /** The input size the last frame ran at (null before any). */
+  get lastInputSize(): Resolution | null {
+    const size = this.stateValue.lastInputSize;
+    return size ? { ...size } : null;
+  }
+
+  /** Whether frames run the flip test, as of the last answer. */
+  get flipTest(): boolean {
+    return this.stateValue.flipTest;
+  }
+
+  /** targetFps's choice and why (null when off), as of the last answer. */
+  get targetFpsChoice(): PoseNet['targetFpsChoice'] {
+    return this.stateValue.targetFpsChoice;
+  }
+
   get lastTiming(): FrameTiming {
     return this.stateValue.lastTiming;
   }
@@ -306,6 +327,24 @@ export class WorkerPoseNet {
   /** The worker's tuning table, for `createPoseNet({ tuning: table })`. */
   tuningTable(...args: Parameters<PoseNet['tuningTable']>) {
     return this.call('tuningTable', args);
+  }
+
+  /** Turns the flip test on or off for the frames sent after it. */
+  setFlipTest(...args: Parameters<PoseNet['setFlipTest']>) {
+    return this.call('setFlipTest', args);
+  }
+
+  /** targetFps on or off in the worker (it measures the worker's frames). */
+  setTargetFps(...args: Parameters<PoseNet['setTargetFps']>) {
+    return this.call('setTargetFps', args);
+  }
+
+  inputSizeFor(...args: Parameters<PoseNet['inputSizeFor']>) {
+    return this.call('inputSizeFor', args);
+  }
+
+  planSizes(...args: Parameters<PoseNet['planSizes']>) {
+    return this.call('planSizes', args);
   }
 
   get prepareFrame(): never {

@@ -14,7 +14,7 @@ import type { TuningProgress } from '../gpu/tuner.ts';
 import type { Manifest } from '../model/manifest.ts';
 import type { FitMode } from '../pose/types.ts';
 import type { PlanOptions } from '../plan/plan.ts';
-import type { FrameTiming, MultiPoseStats, PoseNet, Resolution } from '../posenet.ts';
+import type { AspectResolution, FrameTiming, MultiPoseStats, PoseNet, Resolution } from '../posenet.ts';
 
 /** PoseNet methods that run in the worker: each becomes `(...same args) => Promise<same result>`. */
 export const PROXIED_METHODS = [
@@ -28,6 +28,10 @@ export const PROXIED_METHODS = [
   'resetSmoothing',
   'tune',
   'tuningTable',
+  'setFlipTest',
+  'setTargetFps',
+  'inputSizeFor',
+  'planSizes',
 ] as const satisfies readonly (keyof PoseNet)[];
 export type ProxiedMethod = (typeof PROXIED_METHODS)[number];
 
@@ -65,6 +69,14 @@ export const WORKER_MEMBERS = {
   tune: call,
   tuningTable: { kind: 'adapted', how: 'runs in the worker and returns a promise of the table' },
   tuning: mirror,
+  setFlipTest: call,
+  flipTest: mirror,
+  setTargetFps: call,
+  targetFpsChoice: mirror,
+  lastInputSize: mirror,
+  resolutionSpec: mirror,
+  inputSizeFor: { kind: 'adapted', how: 'runs in the worker and returns a promise of the size' },
+  planSizes: { kind: 'adapted', how: 'runs in the worker and returns a promise of the sizes' },
   prepareFrame: { kind: 'none', why: 'its plan and GPU buffers live in the worker; run a custom network on the main thread (no `worker`)' },
   dispose: { kind: 'adapted', how: 'returns a promise; disposes the net, destroys the worker’s device and ends the worker' },
   profiler: {
@@ -92,6 +104,13 @@ export const WORKER_MEMBERS = {
 /** The net's observable state after a call, mirrored by the client. */
 export interface WorkerState {
   resolution: Resolution;
+  /** The resolution as set: `{ width, height }` or `{ longSide }`. */
+  resolutionSpec: Resolution | AspectResolution;
+  /** The input size the last frame ran at (null before any). */
+  lastInputSize: Resolution | null;
+  flipTest: boolean;
+  /** targetFps's choice and why, or null when off. */
+  targetFpsChoice: PoseNet['targetFpsChoice'];
   lastTiming: FrameTiming;
   frameCount: number;
   lastMultiPoseStats: MultiPoseStats;

@@ -52,6 +52,10 @@ function state(n: PoseNet): WorkerState {
   if (frameProfile) lastProfileSent = frameProfile;
   return {
     resolution: n.resolution,
+    resolutionSpec: n.resolutionSpec,
+    lastInputSize: n.lastInputSize,
+    flipTest: n.flipTest,
+    targetFpsChoice: n.targetFpsChoice,
     lastTiming: n.lastTiming,
     frameCount: n.frameCount,
     lastMultiPoseStats: n.lastMultiPoseStats,

@@ -5,6 +5,7 @@
  * tests (Puppeteer) call these through `window.harness`.
  */
 import { requestPoseNetDevice } from '../../src/gpu/device.ts';
+import { drawFigure } from '../../tools/pages/synthetic-figure.ts';
 import { loadImage } from './images.ts';
 import { withDevice } from './with-device.ts';
 import { KernelCache } from '../../src/gpu/kernels.ts';
@@ -388,6 +389,113 @@ async function allocations(c: { weightsUrl: string; imageUrl: string; resolution
 }
 
 /**
+ * The contract across input sizes: `{ longSide }` frames of sources of several aspect
+ * ratios, the flip test on and off, and back to a fixed size. Counts GPU object creations
+ * (a video, one source size, must create nothing per frame; alternating two aspects must
+ * build no plan again), the plans held (never more than the cache's capacity) and the
+ * bytes (the same whenever the same sizes are held; what the flip test adds goes when it
+ * is turned off; a fixed size after all this holds what it held before).
+ */
+async function allocationsAcrossSizes(c: { weightsUrl: string; longSide: number; aspects: [number, number][]; frames: number }) {
+  return withDevice(async (device) => {
+    const counts: Record<string, number> = {};
+    const d = device as unknown as Record<string, (...a: unknown[]) => unknown>;
+    for (const name of COUNTED) {
+      const original = d[name]!.bind(device);
+      d[name] = (...args: unknown[]) => {
+        counts[name] = (counts[name] ?? 0) + 1;
+        return original(...args);
+      };
+    }
+    const sources = c.aspects.map(([w, h]) => {
+      const canvas = document.createElement('canvas');
+      canvas.width = w;
+      canvas.height = h;
+      drawFigure(canvas.getContext('2d')!, w, h);
+      return canvas;
+    });
+    const reset = () => {
+      for (const k of Object.keys(counts)) delete counts[k];
+    };
+    const net = await createPoseNet({ weights: c.weightsUrl, resolution: c.longSide, device });
+    const [first, second] = sources as [HTMLCanvasElement, HTMLCanvasElement];
+    await net.estimateSinglePose(first);
+    const bytesFixed = net.gpuBytes();
+
+    net.setResolution({ longSide: c.longSide });
+    await net.estimateSinglePose(first);
+    await net.estimateSinglePose(first);
+    reset();
+    for (let i = 0; i < c.frames; i++) await net.estimateSinglePose(first);
+    const video = { ...counts };
+    const videoSize = net.resolution;
+
+    // Warm-up: both sizes' plans built, the source texture grown to hold both sources.
+    await net.estimateSinglePose(second);
+    await net.estimateSinglePose(first);
+    reset();
+    for (let i = 0; i < c.frames; i++) await net.estimateSinglePose(i % 2 ? first : second);
+    const alternating = { ...counts };
+    // Multi-pose too: its candidate and staging buffers are kept per plan.
+    await net.estimateMultiplePoses(second);
+    await net.estimateMultiplePoses(first);
+    reset();
+    for (let i = 0; i < c.frames; i++) await net.estimateMultiplePoses(i % 2 ? first : second);
+    const multiAlternating = { ...counts };
+
+    const heldPerCycle: string[][] = [];
+    const bytesPerCycle: number[] = [];
+    const sizesSeen = new Set<string>();
+    for (let cycle = 0; cycle < 2; cycle++) {
+      for (const source of sources) {
+        await net.estimateSinglePose(source);
+        sizesSeen.add(`${net.resolution.width}x${net.resolution.height}`);
+      }
+      heldPerCycle.push(net.planSizes());
+      bytesPerCycle.push(net.gpuBytes());
+    }
+
+    await net.estimateSinglePose(first);
+    const bytesBeforeFlip = net.gpuBytes();
+    net.setFlipTest(true);
+    await net.estimateSinglePose(first);
+    await net.estimateSinglePose(first);
+    reset();
+    for (let i = 0; i < c.frames; i++) await net.estimateSinglePose(first);
+    const flipVideo = { ...counts };
+    const bytesWithFlip = net.gpuBytes();
+    net.setFlipTest(false);
+    await net.estimateSinglePose(first);
+    const bytesAfterFlip = net.gpuBytes();
+
+    net.setResolution(c.longSide);
+    await net.estimateSinglePose(first);
+    const bytesFixedAgain = net.gpuBytes();
+    const heldFixed = net.planSizes();
+    net.dispose();
+    return {
+      video,
+      videoSize,
+      alternating,
+      multiAlternating,
+      flipVideo,
+      sizesSeen: [...sizesSeen],
+      heldPerCycle,
+      bytesPerCycle,
+      bytes: {
+        fixed: bytesFixed,
+        beforeFlip: bytesBeforeFlip,
+        withFlip: bytesWithFlip,
+        afterFlip: bytesAfterFlip,
+        fixedAgain: bytesFixedAgain,
+      },
+      heldFixed,
+      liveAfterDispose: net.ledger.count,
+    };
+  });
+}
+
+/**
  * The same picture through every source type estimateSinglePose takes; returns each
  * pose (and, for the image, the flipped pose) so a test can compare them.
  */
@@ -465,6 +573,6 @@ async function loadError({
   }
 }
 
-const harness = { layerVariants, preprocess, decode, model, poses, loadError, imagePixels, allocations, sources };
+const harness = { layerVariants, preprocess, decode, model, poses, loadError, imagePixels, allocations, allocationsAcrossSizes, sources };
 (window as unknown as { harness: typeof harness }).harness = harness;
 export type Harness = typeof harness;

@@ -17,6 +17,8 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
+import sharp from 'sharp';
+
 import { listAdapters, nodeGpu, requestNodeDevice } from '../../src/node/device.ts';
 import { decodeImage } from '../../src/node/image.ts';
 import { describeVulkanSearch, preferSwiftShaderWhenNoDriver } from '../../src/node/vulkan.ts';
@@ -58,6 +60,20 @@ function nodePlatform(adapter: string | undefined): PagePlatform {
     loadImage: async (url) => fromDecoded(await decodeImage(fileForUrl(url), url)),
     loadWeights: (url) => loadWeights(fileForUrl(url)),
     readBytes: async (url) => new Uint8Array(await fs.promises.readFile(fileForUrl(url))),
+    async pixels(image) {
+      const { data, width, height } = image.source as { data: Uint8Array; width: number; height: number };
+      return { data: new Uint8ClampedArray(data), width, height };
+    },
+    fromPixels: async (pixels) => fromDecoded(pixels),
+    async encodeJpeg(pixels, quality) {
+      const { width, height } = pixels;
+      const jpeg = await sharp(Buffer.from(pixels.data.buffer, pixels.data.byteOffset, pixels.data.byteLength), {
+        raw: { width, height, channels: 4 },
+      })
+        .jpeg({ quality: Math.max(1, Math.round(quality * 100)) })
+        .toBuffer();
+      return new Uint8Array(jpeg);
+    },
   };
 }
 

@@ -13,6 +13,9 @@
  * kernels' default variants (tuning 'off'), the fixed choice of earlier versions. Opened
  * with `pairUntuned`, the `ours` page holds both nets on one device and alternates their
  * frames (ABBA order), so that load drifting on a shared machine weighs on both alike.
+ * `ours-aspect`, `ours-flip` and `ours-aspect+flip` are ours, tuned, in eval's other modes
+ * (tools/lib/eval-modes.ts): `{ longSide }` inputs (tuned at the image's input size, after
+ * one untimed frame makes that plan) and/or the flip test.
  *
  * A frame is end to end, from the source image to keypoints on the CPU: for ours
  * `await net.estimateSinglePose(bitmap)` (upload, preprocess, network, decode, readback),
@@ -26,7 +29,8 @@ import { shapeKey, type TuningCandidate } from '../../src/gpu/tuning.ts';
 import { memoryTuningStore } from '../../src/gpu/tuning-store.ts';
 import { createPoseNet, type PoseNet } from '../../src/posenet.ts';
 import type { Pose } from '../../src/pose/types.ts';
-import { isOurs, type Impl } from '../lib/impls.ts';
+import { isAspect, modeSetting, type EvalMode } from '../lib/eval-modes.ts';
+import { isOurs, modeOfImpl, type Impl, type OursImpl } from '../lib/impls.ts';
 import { GpuErrorGuard } from './gpu-guard.ts';
 import type { OrtProvider } from './ort-peer.ts';
 import { exposePage, platform, type PageImage } from './platform.ts';
@@ -105,6 +109,8 @@ export interface TimeResult {
   tuning?: TuningResult;
   /** With pairUntuned: the untuned net's frames, alternated with these. */
   paired?: { samplesMs: number[]; warmupMs: number[]; poseScore: number };
+  /** Ours: the input size the frames ran at (an aspect mode follows the image). */
+  inputSize?: string;
   errors: string[];
 }
 
@@ -130,9 +136,11 @@ type Source = PageImage['source'];
 
 interface Runner {
   setResolution(r: Res): void;
-  /** Ours tuned: tunes the current resolution (before timing). */
-  tune?(): Promise<TuningResult>;
+  /** Ours tuned: tunes the input size this source runs at (before timing). */
+  tune?(source: Source): Promise<TuningResult>;
   estimate(source: Source): Promise<Pose>;
+  /** Ours: the input size of the last frame (`513x385`). */
+  inputSize?(): string;
   /** GPU errors since the last call. */
   check(context: string): Promise<string[]>;
   close(): Promise<string[]>;
@@ -200,12 +208,14 @@ function tuningLayers(net: PoseNet): TuningLayer[] {
   return layers;
 }
 
-function netRunner(net: PoseNet, tuned: boolean): Pick<Runner, 'setResolution' | 'tune' | 'estimate'> {
+function netRunner(net: PoseNet, tuned: boolean, mode: EvalMode): Pick<Runner, 'setResolution' | 'tune' | 'estimate' | 'inputSize'> {
   return {
-    setResolution: (r) => net.setResolution(r.width, r.height),
+    setResolution: (r) => net.setResolution(modeSetting(mode, r).resolution),
     tune: tuned
-      ? async () => {
+      ? async (source) => {
           const t0 = performance.now();
+          // With { longSide } the plan is made by a frame (its size follows the source).
+          if (isAspect(mode)) await net.estimateSinglePose(source);
           await net.tune();
           const ms = performance.now() - t0;
           const p = net.tuning;
@@ -213,31 +223,45 @@ function netRunner(net: PoseNet, tuned: boolean): Pick<Runner, 'setResolution' |
         }
       : undefined,
     estimate: (s) => net.estimateSinglePose(s),
+    inputSize: () => {
+      const size = net.lastInputSize ?? net.resolution;
+      return `${size.width}x${size.height}`;
+    },
   };
 }
 
-async function openOurs(req: OpenRequest): Promise<Runner & { adapter: string; timestamps: boolean }> {
+/** Our net in the impl's mode: square (`ours`), `{ longSide }` inputs and/or the flip test. */
+async function openOurs(req: OpenRequest, impl: OursImpl): Promise<Runner & { adapter: string; timestamps: boolean }> {
   if (!req.weights) throw new Error('bench.open: ours needs a weights URL');
   const { device, adapter } = await platform().requestDevice();
   const guard = new GpuErrorGuard(device);
-  const tuned = req.impl === 'ours';
+  const mode = modeOfImpl(impl);
+  const tuned = impl !== 'ours-untuned';
+  const first = modeSetting(mode, req.resolution);
   const weights = await platform().loadWeights(req.weights);
   const open = (tuning: 'auto' | 'off') =>
     // An empty cache: the bench measures tuning from scratch.
-    createPoseNet({ weights, resolution: req.resolution, device, tuning, tuningStore: memoryTuningStore() });
+    createPoseNet({
+      weights,
+      resolution: first.resolution,
+      flipTest: first.flipTest,
+      device,
+      tuning,
+      tuningStore: memoryTuningStore(),
+    });
   const net = await open(tuned ? 'auto' : 'off');
   ours = net;
-  if (tuned && req.pairUntuned) {
+  if (impl === 'ours' && req.pairUntuned) {
     const other = await open('off');
     partner = {
       net: other,
-      runner: { ...netRunner(other, false), check: async () => [], close: async () => [] },
+      runner: { ...netRunner(other, false, 'square'), check: async () => [], close: async () => [] },
     };
   }
   return {
     adapter,
     timestamps: net.profiler.supported,
-    ...netRunner(net, tuned),
+    ...netRunner(net, tuned, mode),
     check: (context) => guard.check(context),
     async close() {
       net.dispose();
@@ -329,7 +353,7 @@ async function open(req: OpenRequest): Promise<OpenInfo> {
   const image = await loadSource(req.image, req.imageB64);
   let info: OpenInfo;
   if (isOurs(req.impl)) {
-    const r = await openOurs(req);
+    const r = await openOurs(req, req.impl);
     runner = r;
     info = { impl: req.impl, image, adapter: r.adapter, timestamps: r.timestamps, loadMs: 0 };
   } else if (req.impl === 'ort-webgpu' || req.impl === 'ort-wasm') {
@@ -361,7 +385,7 @@ async function time(req: TimeRequest): Promise<TimeResult> {
   runner.setResolution(req.resolution);
   partner?.runner.setResolution(req.resolution);
   // Tuning is reported apart and never counted in the budget or the frames.
-  const tuning = runner.tune ? await runner.tune() : undefined;
+  const tuning = runner.tune ? await runner.tune(img) : undefined;
   const start = performance.now();
   const over = () => performance.now() - start > req.budgetMs;
   const main = { warmupMs: [] as number[], samplesMs: [] as number[], pose: null as Pose | null };
@@ -411,6 +435,7 @@ async function time(req: TimeRequest): Promise<TimeResult> {
     poseScore: main.pose!.score,
     tuning,
     ...(partner ? { paired: { samplesMs: pair.samplesMs, warmupMs: pair.warmupMs, poseScore: pair.pose!.score } } : {}),
+    inputSize: runner.inputSize?.(),
     errors,
   };
 }
@@ -424,7 +449,7 @@ async function profile(req: { resolution: Res; frames: number; warmup: number })
   const img = source;
   runner.setResolution(req.resolution);
   partner?.runner.setResolution(req.resolution);
-  await runner.tune?.();
+  await runner.tune?.(img);
   for (let i = 0; i < req.warmup; i++) for (const net of nets) await net.estimateSinglePose(img);
   for (const net of nets) net.profiler.setEnabled(true);
   try {

@@ -32,6 +32,31 @@ export interface PagePlatform {
   loadWeights(url: string): Promise<LoadedWeights>;
   /** A file's bytes by URL (TF.js model files). */
   readBytes(url: string): Promise<Uint8Array>;
+  /** A decoded image's RGBA8 pixels (eval's degradations work on them). */
+  pixels(image: PageImage): Promise<RgbaPixels>;
+  /** An image made from RGBA8 pixels (a degraded copy). */
+  fromPixels(pixels: RgbaPixels): Promise<PageImage>;
+  /** RGBA8 pixels as a JPEG file at `quality` (0..1): the browser's canvas encoder, or libjpeg-turbo (sharp) in Node. */
+  encodeJpeg(pixels: RgbaPixels, quality: number): Promise<Uint8Array>;
+}
+
+/** RGBA8 pixels, row by row without padding. */
+export interface RgbaPixels {
+  data: Uint8ClampedArray<ArrayBuffer>;
+  width: number;
+  height: number;
+}
+
+function bitmapImage(bitmap: ImageBitmap): PageImage {
+  return { source: bitmap, width: bitmap.width, height: bitmap.height, close: () => bitmap.close() };
+}
+
+function canvasOf(pixels: RgbaPixels): OffscreenCanvas {
+  const canvas = new OffscreenCanvas(pixels.width, pixels.height);
+  const g = canvas.getContext('2d');
+  if (!g) throw new Error('no 2D canvas here');
+  g.putImageData(new ImageData(pixels.data, pixels.width, pixels.height), 0, 0);
+  return canvas;
 }
 
 /** The adapter's vendor, architecture, device and description (the driver), as a browser reports them. */
@@ -53,8 +78,7 @@ const browserPlatform: PagePlatform = {
     return { device, adapter: adapterLabel(device) };
   },
   async decodeImage(bytes) {
-    const bitmap = await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>]));
-    return { source: bitmap, width: bitmap.width, height: bitmap.height, close: () => bitmap.close() };
+    return bitmapImage(await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>])));
   },
   async loadImage(url) {
     const res = await fetch(url);
@@ -67,6 +91,21 @@ const browserPlatform: PagePlatform = {
     const res = await fetch(url);
     if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
     return new Uint8Array(await res.arrayBuffer());
+  },
+  async pixels(image) {
+    const canvas = new OffscreenCanvas(image.width, image.height);
+    const g = canvas.getContext('2d', { willReadFrequently: true });
+    if (!g) throw new Error('no 2D canvas here');
+    g.drawImage(image.source as ImageBitmap, 0, 0);
+    const { data } = g.getImageData(0, 0, image.width, image.height);
+    return { data, width: image.width, height: image.height };
+  },
+  async fromPixels(pixels) {
+    return bitmapImage(await createImageBitmap(new ImageData(pixels.data, pixels.width, pixels.height)));
+  },
+  async encodeJpeg(pixels, quality) {
+    const blob = await canvasOf(pixels).convertToBlob({ type: 'image/jpeg', quality });
+    return new Uint8Array(await blob.arrayBuffer());
   },
 };
 
