@@ -103,30 +103,12 @@ function describeAdapter(info: { vendor?: string; architecture?: string; descrip
   return [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
 }
 
-class MainThreadNet implements EngineNet {
-  readonly inWorker = false;
-  private lastSeen: FrameProfile | null = null;
-  private readonly release: () => void;
+/** The reads that are the same on both threads (a WorkerPoseNet mirrors them from its worker). */
+abstract class NetView<P extends PoseNet | WorkerPoseNet> {
+  constructor(readonly posenet: P) {}
 
-  constructor(
-    readonly posenet: PoseNet,
-    options: EngineNetOptions,
-  ) {
-    const watch = watchDevice(posenet.device, { onError: options.onError, onLost: (info) => options.onLost(this, info) });
-    this.release = () => watch.release();
-  }
-
-  get device(): GPUDevice {
-    return this.posenet.device;
-  }
-  get adapterInfo(): string {
-    return describeAdapter(this.posenet.device.adapterInfo);
-  }
   get manifest(): Manifest {
     return this.posenet.manifest;
-  }
-  get resolution(): Resolution {
-    return this.posenet.resolution;
   }
   get lastInputSize(): Resolution | null {
     return this.posenet.lastInputSize;
@@ -148,6 +130,28 @@ class MainThreadNet implements EngineNet {
   }
   get timestampsSupported(): boolean {
     return this.posenet.profiler.supported;
+  }
+}
+
+class MainThreadNet extends NetView<PoseNet> implements EngineNet {
+  readonly inWorker = false;
+  private lastSeen: FrameProfile | null = null;
+  private readonly release: () => void;
+
+  constructor(posenet: PoseNet, options: EngineNetOptions) {
+    super(posenet);
+    const watch = watchDevice(posenet.device, { onError: options.onError, onLost: (info) => options.onLost(this, info) });
+    this.release = () => watch.release();
+  }
+
+  get device(): GPUDevice {
+    return this.posenet.device;
+  }
+  get adapterInfo(): string {
+    return describeAdapter(this.posenet.device.adapterInfo);
+  }
+  get resolution(): Resolution {
+    return this.posenet.resolution;
   }
   setResolution(resolution: ResolutionSpec): void {
     this.posenet.setResolution(resolution);
@@ -198,7 +202,7 @@ class MainThreadNet implements EngineNet {
   }
 }
 
-class WorkerNet implements EngineNet {
+class WorkerNet extends NetView<WorkerPoseNet> implements EngineNet {
   readonly inWorker = true;
   readonly device = null;
   /** Set by setResolution until the worker has answered it (the next frame sent runs at it). */
@@ -206,9 +210,10 @@ class WorkerNet implements EngineNet {
   private disposed = false;
 
   constructor(
-    readonly posenet: WorkerPoseNet,
+    posenet: WorkerPoseNet,
     private readonly options: EngineNetOptions,
   ) {
+    super(posenet);
     posenet.onGpuError = options.onError;
     void posenet.lost.then((info) => {
       if (!this.disposed) options.onLost(this, info);
@@ -218,32 +223,8 @@ class WorkerNet implements EngineNet {
   get adapterInfo(): string {
     return `${describeAdapter(this.posenet.created.adapter)} (in a worker)`;
   }
-  get manifest(): Manifest {
-    return this.posenet.manifest;
-  }
   get resolution(): Resolution {
     return this.requested ?? this.posenet.resolution;
-  }
-  get lastInputSize(): Resolution | null {
-    return this.posenet.lastInputSize;
-  }
-  get resolutionSpec(): Resolution | AspectResolution {
-    return this.posenet.resolutionSpec;
-  }
-  get targetFpsChoice(): PoseNet['targetFpsChoice'] {
-    return this.posenet.targetFpsChoice;
-  }
-  get lastTiming(): FrameTiming {
-    return this.posenet.lastTiming;
-  }
-  get timestampsActive(): boolean {
-    return this.posenet.profiler.timestampsActive;
-  }
-  get tuning(): TuningProgress {
-    return this.posenet.tuning;
-  }
-  get timestampsSupported(): boolean {
-    return this.posenet.profiler.supported;
   }
   setResolution(resolution: ResolutionSpec): void {
     const spec = typeof resolution === 'number' ? { width: resolution, height: resolution } : resolution;
