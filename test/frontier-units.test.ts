@@ -10,6 +10,7 @@ import { aspectResolution, checkResolution } from '../src/plan/shapes.ts';
 import { TargetFpsController, type TargetFpsOptions } from '../src/plan/target-fps.ts';
 import { flipChannelTable, MIRRORED_EDGE, MIRRORED_PART } from '../src/pose/flip.ts';
 import { NUM_KEYPOINTS, PART_NAMES, POSE_CHAIN } from '../src/pose/keypoints.ts';
+import { mulberry32 } from '../tools/lib/mulberry32.ts';
 
 describe('aspect-following input size ({ longSide })', () => {
   it('gives the long side N and the short side the smallest valid size holding it', () => {
@@ -114,15 +115,8 @@ const SIZES = [161, 257, 321, 385, 481, 513, 641, 801];
 
 /** Seeded uniform noise in [1 - amp, 1 + amp] (mulberry32). */
 function noise(seed: number, amp: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    return 1 + amp * (2 * u - 1);
-  };
+  const next = mulberry32(seed);
+  return () => 1 + amp * (2 * next() - 1);
 }
 
 interface Run {

@@ -41,19 +41,13 @@ import {
   runTfjsHeads,
   useCpuBackend,
 } from './support/tfjs-reference.ts';
+import { mulberry32 } from '../tools/lib/mulberry32.ts';
 
 // ---- helpers --------------------------------------------------------------------------------
 
 /** Deterministic uniform [0, 1) numbers (mulberry32). */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** An NHWC image [h, w, 3] of values in [-1, 1], the range of a MobileNet-normalised image. */

@@ -4,6 +4,7 @@
  * checked against these, element by element.
  */
 import type { Activation } from '../../src/model/manifest.ts';
+import { mulberry32 } from '../../tools/lib/mulberry32.ts';
 
 export interface Tensor {
   h: number;
@@ -99,15 +100,8 @@ export function maxPool(x: Tensor, kernel: [number, number], stride: [number, nu
 
 /** Seeded pseudo-random numbers (mulberry32), uniform in [lo, hi). */
 export function random(seed: number): (lo?: number, hi?: number) => number {
-  let a = seed >>> 0;
-  return (lo = -1, hi = 1) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    return lo + (hi - lo) * u;
-  };
+  const next = mulberry32(seed);
+  return (lo = -1, hi = 1) => lo + (hi - lo) * next();
 }
 
 export function randomTensor(h: number, w: number, c: number, seed: number, lo = -1, hi = 1): Tensor {

@@ -16,19 +16,16 @@ import {
   type NodeProto,
   type TensorProto,
 } from '../../tools/lib/onnx.ts';
+import { mulberry32 } from '../../tools/lib/mulberry32.ts';
 
 /** mulberry32: small, fast, and the same sequence everywhere for one seed. */
 export class FuzzRng {
-  private state: number;
+  private readonly source: () => number;
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.source = mulberry32(seed);
   }
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.source();
   }
   int(n: number): number {
     return Math.floor(this.next() * n);

@@ -1,6 +1,7 @@
 /** Synthetic poses and noise for the smoothing and tracking unit tests (Node). */
 import { PART_NAMES } from '../../src/pose/keypoints.ts';
 import type { Pose } from '../../src/pose/types.ts';
+import { mulberry32 } from '../../tools/lib/mulberry32.ts';
 
 /** A standing person, 1 unit tall, feet at y = 0.5, head at y = -0.5 (COCO order). */
 const TEMPLATE: readonly [number, number][] = [
@@ -33,14 +34,7 @@ export function person(cx: number, cy: number, height: number, score = 0.9): Pos
 
 /** Mulberry32: a small seeded PRNG, so the noise is the same on every run. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** Standard normal samples (Box-Muller) from a seeded PRNG. */

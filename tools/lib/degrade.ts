@@ -13,6 +13,7 @@
  * centre is at i.
  */
 import type { CocoAnnotation, CocoDataset, CocoImage } from './coco-eval.ts';
+import { mulberry32 } from './mulberry32.ts';
 
 export const SCENARIOS = ['blur', 'lowlight', 'jpeg', 'rot90', 'rot180', 'small'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -66,14 +67,7 @@ export function imageSeed(seed: number, name: string): number {
 
 /** mulberry32: uniform in [0, 1). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** The pixels of a scenario (every one but `jpeg`, which the page encodes). */

@@ -35,6 +35,7 @@ import {
   type NodeProto,
   type TensorProto,
 } from './onnx.ts';
+import { mulberry32 } from './mulberry32.ts';
 
 export type PreprocessPlacement = 'graph' | 'metadata' | 'none';
 
@@ -56,17 +57,13 @@ export interface ResNetOptions {
 
 /** Small, fast, seeded PRNG (mulberry32) with normal samples. */
 export class Rng {
-  private state: number;
+  private readonly source: () => number;
   private spare: number | undefined;
   constructor(seed: number) {
-    this.state = (seed ^ 0x9e3779b9) >>> 0;
+    this.source = mulberry32(seed ^ 0x9e3779b9);
   }
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.source();
   }
   uniform(lo: number, hi: number): number {
     return lo + (hi - lo) * this.next();

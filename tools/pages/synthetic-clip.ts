@@ -13,6 +13,7 @@
  * - Sensor noise per pixel and channel: Gaussian with variance READ² + SHOT · value (read
  *   noise plus shot noise, in 8-bit levels), from a seeded PRNG: the same seed, the same clip.
  */
+import { mulberry32 } from '../lib/mulberry32.ts';
 
 export const ZOOM = 0.3;
 export const PAN_X = 0.12;
@@ -62,14 +63,7 @@ export function mapPoint(t: ClipTransform, x: number, y: number): { x: number; y
 
 /** Mulberry32. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** Draws frame i into `ctx` (sized by clipSize) and adds the sensor noise; returns the pixels. */
