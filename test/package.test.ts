@@ -103,6 +103,22 @@ for (const use of [() => createPoseNet(), () => decodeImage('photo.jpg')]) {
 }
 `;
 
+/** A TypeScript Node user's code, against posenet-webgpu/node's .d.ts. */
+const TYPED_NODE_TS = `import { createPoseNet, decodeImage, listAdapters, MissingPeerError, type PoseNet } from 'posenet-webgpu/node';
+
+export async function run(file: string): Promise<number> {
+  const adapters = await listAdapters();
+  const net: PoseNet = await createPoseNet({ resolution: 257, adapter: adapters[0]?.name });
+  const pose = await net.estimateSinglePose(await decodeImage(file));
+  // @ts-expect-error weights is a folder, a URL or loaded weights
+  await createPoseNet({ weights: 7 });
+  // @ts-expect-error the Node entry has no worker mode
+  await createPoseNet({ worker: true });
+  net.device.destroy();
+  return pose.score + (new MissingPeerError('x') instanceof Error ? 1 : 0);
+}
+`;
+
 const html = (script: string, head = '') =>
   `<!doctype html>\n<html lang="en">\n  <head><meta charset="utf-8" /><title>posenet-webgpu user page</title><link rel="icon" href="data:," />${head}</head>\n  <body>\n    <script type="module" src="${script}"></script>\n  </body>\n</html>\n`;
 
@@ -259,8 +275,9 @@ describe('the npm package', () => {
     expect(code).not.toContain('worker-main.ts');
   });
 
-  it('type-checks a TypeScript user’s code against its .d.ts', () => {
+  it('type-checks a TypeScript user’s code against its .d.ts, for the browser and for Node', () => {
     fs.writeFileSync(path.join(consumer, 'typed.ts'), TYPED_TS);
+    fs.writeFileSync(path.join(consumer, 'typed-node.ts'), TYPED_NODE_TS);
     fs.writeFileSync(
       path.join(consumer, 'tsconfig.json'),
       JSON.stringify({
@@ -271,20 +288,23 @@ describe('the npm package', () => {
           strict: true,
           noEmit: true,
           lib: ['ES2022', 'DOM'],
-          types: ['@webgpu/types'],
+          types: ['@webgpu/types', 'node'],
         },
-        files: ['typed.ts'],
+        files: ['typed.ts', 'typed-node.ts'],
       }),
     );
-    // @webgpu/types is the package's optional peer dependency, as a TypeScript user has it.
-    fs.mkdirSync(path.join(consumer, 'node_modules/@webgpu'), { recursive: true });
-    fs.symlinkSync(path.join(repoRoot, 'node_modules/@webgpu/types'), path.join(consumer, 'node_modules/@webgpu/types'));
+    // @webgpu/types is the package's optional peer dependency, as a TypeScript user has it;
+    // @types/node, as a Node user has it.
+    for (const types of ['@webgpu/types', '@types/node']) {
+      fs.mkdirSync(path.dirname(path.join(consumer, 'node_modules', types)), { recursive: true });
+      fs.symlinkSync(path.join(repoRoot, 'node_modules', types), path.join(consumer, 'node_modules', types));
+    }
     try {
       run(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], consumer);
     } catch (err) {
       throw new Error(`tsc failed on typed.ts:\n${(err as { stdout?: string }).stdout ?? ''}`);
     } finally {
-      fs.rmSync(path.join(consumer, 'node_modules/@webgpu'), { recursive: true, force: true });
+      for (const scope of ['@webgpu', '@types']) fs.rmSync(path.join(consumer, 'node_modules', scope), { recursive: true, force: true });
     }
   });
 
