@@ -15,6 +15,7 @@ import { type AdapterEntry, AdapterChoiceError, chooseAdapter } from '../src/nod
 import { describeVulkanSearch, searchVulkan } from '../src/node/vulkan.ts';
 import { defaultTuningFile, nodeTuningStore } from '../src/node/tuning-cache.ts';
 import { loadWeights } from '../src/node/weights.ts';
+import { importPeer, MissingPeerError, NODE_PEERS } from '../src/node/peers.ts';
 import { adapterKey, emptyTable } from '../src/gpu/tuning.ts';
 import { repoRoot } from './support/browser.ts';
 
@@ -121,6 +122,45 @@ describe('loadWeights (Node)', () => {
     bytes[100] = bytes[100]! ^ 0xff;
     fs.writeFileSync(path.join(dir, 'weights.bin'), bytes);
     await expect(loadWeights(dir)).rejects.toThrow(/weights\.bin: sha256 .* does not match/);
+  });
+});
+
+describe('optional peers (webgpu, sharp)', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+
+  it('are the package.json peerDependencies, optional, in the ranges the repository itself installs', () => {
+    for (const [name, { range }] of Object.entries(NODE_PEERS)) {
+      expect(pkg.peerDependencies[name], name).toBe(range);
+      expect(pkg.peerDependenciesMeta[name], name).toEqual({ optional: true });
+      expect(pkg.devDependencies[name], name).toBe(range);
+    }
+  });
+
+  // The package test (test/package.test.ts) meets the real thing: the package installed without its peers.
+  it('when one is not installed, say in one line what to install', async () => {
+    const notFound = Object.assign(new Error("Cannot find package 'sharp' imported from /app/node_modules/posenet-webgpu/lib/node.js"), {
+      code: 'ERR_MODULE_NOT_FOUND',
+    });
+    const err = await importPeer('sharp', () => Promise.reject(notFound)).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(MissingPeerError);
+    expect((err as Error).message).toBe(
+      `posenet-webgpu/node needs the npm package sharp (image decoding, for decodeImage), which is not installed: npm install sharp@${NODE_PEERS.sharp.range}`,
+    );
+  });
+
+  it('when one is installed but does not load, give its first line, not "not installed"', async () => {
+    const broken = new Error('Could not load the "sharp" module using the linux-x64 runtime\nPossible solutions: ...');
+    const err = await importPeer('sharp', () => Promise.reject(broken)).catch((e: Error) => e);
+    expect((err as Error).message).toBe(
+      'posenet-webgpu/node: the npm package sharp is installed but does not load (Could not load the "sharp" module using the linux-x64 runtime)',
+    );
+    // A package the peer itself imports is missing: that is not the peer missing.
+    const deep = Object.assign(new Error("Cannot find package 'debug' imported from /app/node_modules/webgpu/index.js"), {
+      code: 'ERR_MODULE_NOT_FOUND',
+    });
+    expect(((await importPeer('webgpu', () => Promise.reject(deep)).catch((e: Error) => e)) as Error).message).toMatch(
+      /webgpu is installed but does not load \(Cannot find package 'debug'/,
+    );
   });
 });
 

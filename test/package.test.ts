@@ -12,6 +12,12 @@
  * esbuild leaves `new URL('../weights/…', import.meta.url)` alone, so its site gets the
  * copy step the README gives (the package's weights/ beside the bundle's folder); Vite
  * copies the two files itself. A TypeScript file type-checks against the package's .d.ts.
+ *
+ * `posenet-webgpu/node`: without its optional peers (`webgpu`, `sharp`) each use says in one
+ * line what to install; in a second folder with the peers installed offline from the npm
+ * cache, a ten-line script decodes the photograph with the package's decodeImage and gets
+ * its single pose on Dawn (SwiftShader's Vulkan driver), which must equal the repository's
+ * own Node result (src/node/index.ts in this process) within the same bound.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -25,6 +31,10 @@ import { collectPageErrors, repoRoot } from './support/browser.ts';
 import { openTestPage, type TestPage } from './support/harness-page.ts';
 import { expectSamePose, poseDifference } from './support/same-pose.ts';
 import { type StaticServer, startStaticServer } from './support/static-server.ts';
+import { NODE_PEERS } from '../src/node/peers.ts';
+import { SWIFTSHADER_ICD } from '../src/node/vulkan.ts';
+import { writeLockSubset } from './support/lock-subset.ts';
+import { scopedNodeDevice } from './support/node-gpu.ts';
 
 const MODEL = 'posenet-mobilenet-v1-075-s16';
 const PHOTO = path.resolve(repoRoot, '../shared/coco-mini/images/000000084533.jpg');
@@ -73,15 +83,51 @@ export async function run(image: HTMLImageElement): Promise<number> {
 }
 `;
 
+/** The ten-line Node script (README "Use it in your app", Node). */
+const NODE_JS = `import { createPoseNet, decodeImage } from 'posenet-webgpu/node';
+
+const image = await decodeImage(process.argv[2]);
+const net = await createPoseNet({ resolution: ${RESOLUTION} });
+net.device.onuncapturederror = (e) => console.error(\`WebGPU: \${e.error.message}\`);
+const pose = await net.estimateSinglePose(image);
+console.log(JSON.stringify(pose));
+net.dispose();
+net.device.destroy();
+`;
+
+/** Each use of a missing peer, one line per use. */
+const MISSING_PEERS_JS = `import { createPoseNet, decodeImage } from 'posenet-webgpu/node';
+
+for (const use of [() => createPoseNet(), () => decodeImage('photo.jpg')]) {
+  await use().then(() => console.log('no error'), (e) => console.log(\`\${e.name}: \${e.message}\`));
+}
+`;
+
+/** A TypeScript Node user's code, against posenet-webgpu/node's .d.ts. */
+const TYPED_NODE_TS = `import { createPoseNet, decodeImage, listAdapters, MissingPeerError, type PoseNet } from 'posenet-webgpu/node';
+
+export async function run(file: string): Promise<number> {
+  const adapters = await listAdapters();
+  const net: PoseNet = await createPoseNet({ resolution: 257, adapter: adapters[0]?.name });
+  const pose = await net.estimateSinglePose(await decodeImage(file));
+  // @ts-expect-error weights is a folder, a URL or loaded weights
+  await createPoseNet({ weights: 7 });
+  // @ts-expect-error the Node entry has no worker mode
+  await createPoseNet({ worker: true });
+  net.device.destroy();
+  return pose.score + (new MissingPeerError('x') instanceof Error ? 1 : 0);
+}
+`;
+
 const html = (script: string, head = '') =>
   `<!doctype html>\n<html lang="en">\n  <head><meta charset="utf-8" /><title>posenet-webgpu user page</title><link rel="icon" href="data:," />${head}</head>\n  <body>\n    <script type="module" src="${script}"></script>\n  </body>\n</html>\n`;
 
-function run(cmd: string, args: string[], cwd: string): string {
+function run(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): string {
   return execFileSync(cmd, args, {
     cwd,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, npm_config_update_notifier: 'false' },
+    env: { ...process.env, npm_config_update_notifier: 'false', ...env },
   });
 }
 
@@ -187,8 +233,10 @@ describe('the npm package', () => {
       'LICENSES/Apache-2.0.txt',
       'lib/index.js',
       'lib/worker.js',
+      'lib/node.js',
       'lib/build-info.json',
       'lib/types/src/index.d.ts',
+      'lib/types/src/node/index.d.ts',
       `weights/${MODEL}/model.json`,
       `weights/${MODEL}/weights.bin`,
     ];
@@ -209,7 +257,10 @@ describe('the npm package', () => {
     expect(pkg.sideEffects).toBe(false);
     expect(pkg.exports['.']).toEqual({ types: './lib/types/src/index.d.ts', default: './lib/index.js' });
     expect(pkg.exports['./worker']).toBe('./lib/worker.js');
+    expect(pkg.exports['./node']).toEqual({ types: './lib/types/src/node/index.d.ts', default: './lib/node.js' });
     expect(pkg.dependencies).toBeUndefined();
+    // Node's peers are optional, so a browser user's install (this one) does not bring them.
+    for (const name of Object.keys(NODE_PEERS)) expect(pkg.peerDependenciesMeta?.[name], name).toEqual({ optional: true });
     for (const hook of ['preinstall', 'install', 'postinstall']) expect(pkg.scripts?.[hook], hook).toBeUndefined();
     // The install brought nothing else.
     expect(fs.readdirSync(path.join(consumer, 'node_modules')).filter((d) => !d.startsWith('.'))).toEqual(['posenet-webgpu']);
@@ -224,8 +275,9 @@ describe('the npm package', () => {
     expect(code).not.toContain('worker-main.ts');
   });
 
-  it('type-checks a TypeScript user’s code against its .d.ts', () => {
+  it('type-checks a TypeScript user’s code against its .d.ts, for the browser and for Node', () => {
     fs.writeFileSync(path.join(consumer, 'typed.ts'), TYPED_TS);
+    fs.writeFileSync(path.join(consumer, 'typed-node.ts'), TYPED_NODE_TS);
     fs.writeFileSync(
       path.join(consumer, 'tsconfig.json'),
       JSON.stringify({
@@ -236,20 +288,23 @@ describe('the npm package', () => {
           strict: true,
           noEmit: true,
           lib: ['ES2022', 'DOM'],
-          types: ['@webgpu/types'],
+          types: ['@webgpu/types', 'node'],
         },
-        files: ['typed.ts'],
+        files: ['typed.ts', 'typed-node.ts'],
       }),
     );
-    // @webgpu/types is the package's optional peer dependency, as a TypeScript user has it.
-    fs.mkdirSync(path.join(consumer, 'node_modules/@webgpu'), { recursive: true });
-    fs.symlinkSync(path.join(repoRoot, 'node_modules/@webgpu/types'), path.join(consumer, 'node_modules/@webgpu/types'));
+    // @webgpu/types is the package's optional peer dependency, as a TypeScript user has it;
+    // @types/node, as a Node user has it.
+    for (const types of ['@webgpu/types', '@types/node']) {
+      fs.mkdirSync(path.dirname(path.join(consumer, 'node_modules', types)), { recursive: true });
+      fs.symlinkSync(path.join(repoRoot, 'node_modules', types), path.join(consumer, 'node_modules', types));
+    }
     try {
       run(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], consumer);
     } catch (err) {
       throw new Error(`tsc failed on typed.ts:\n${(err as { stdout?: string }).stdout ?? ''}`);
     } finally {
-      fs.rmSync(path.join(consumer, 'node_modules/@webgpu'), { recursive: true, force: true });
+      for (const scope of ['@webgpu', '@types']) fs.rmSync(path.join(consumer, 'node_modules', scope), { recursive: true, force: true });
     }
   });
 
@@ -301,5 +356,48 @@ describe('the npm package', () => {
     );
     expect(fileWorker.errors).toEqual([]);
     expectSamePose(fileWorker.pose, reference, 'import map, worker from lib/worker.js');
+  });
+});
+
+describe('posenet-webgpu/node', () => {
+  it('without its optional peers, says in one line which package to install', () => {
+    fs.writeFileSync(path.join(consumer, 'missing-peers.mjs'), MISSING_PEERS_JS);
+    const lines = run(process.execPath, ['missing-peers.mjs'], consumer).trim().split('\n');
+    expect(lines).toEqual([
+      `MissingPeerError: posenet-webgpu/node needs the npm package webgpu (${NODE_PEERS.webgpu.role}), which is not installed: npm install webgpu@${NODE_PEERS.webgpu.range}`,
+      `MissingPeerError: posenet-webgpu/node needs the npm package sharp (${NODE_PEERS.sharp.role}), which is not installed: npm install sharp@${NODE_PEERS.sharp.range}`,
+    ]);
+  });
+
+  it('with webgpu and sharp installed, a ten-line script gets the repository’s Node pose of the photograph, default model from disk', async () => {
+    const server = path.join(tmp, 'my-server');
+    fs.mkdirSync(server);
+    const t0 = Date.now();
+    const ranges = Object.fromEntries(Object.entries(NODE_PEERS).map(([name, { range }]) => [name, range]));
+    writeLockSubset(path.join(repoRoot, 'package-lock.json'), server, ranges);
+    run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], server);
+    run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-save', tarball], server);
+    log(`npm ci --offline of webgpu and sharp, then the tarball: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    fs.writeFileSync(path.join(server, 'pose.mjs'), NODE_JS);
+    fs.copyFileSync(path.join(consumer, 'photo.jpg'), path.join(server, 'photo.jpg'));
+
+    // The repository's own result: src/node on Dawn in this process, the same driver.
+    const scoped = await scopedNodeDevice();
+    const { createPoseNet, decodeImage } = await import('../src/node/index.ts');
+    const net = await createPoseNet({ resolution: RESOLUTION, device: scoped.device, tuningStore: null });
+    const repoPose = await net.estimateSinglePose(await decodeImage(path.join(server, 'photo.jpg')));
+    net.dispose();
+    expect(await scoped.finish()).toEqual([]);
+
+    const t1 = Date.now();
+    const stdout = run(process.execPath, ['pose.mjs', 'photo.jpg'], server, {
+      VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? SWIFTSHADER_ICD,
+      XDG_CACHE_HOME: path.join(tmp, 'cache'), // its tuning cache file, not the user's
+    });
+    const pose = JSON.parse(stdout) as Pose;
+    log(
+      `node script: ${((Date.now() - t1) / 1000).toFixed(1)} s; largest difference from the repository's Node pose ${JSON.stringify(poseDifference(pose, repoPose))}, from its browser pose ${JSON.stringify(poseDifference(pose, reference))}`,
+    );
+    expectSamePose(pose, repoPose, 'posenet-webgpu/node script');
   });
 });

@@ -7,7 +7,10 @@
  *                       too (src/worker/spawn.ts is replaced by a blob: URL starter)
  *   lib/worker.js       `posenet-webgpu/worker`: the same worker as a file, for pages whose
  *                       Content-Security-Policy forbids blob: workers
- *   lib/types/          .d.ts files (tsc) for src/index.ts and what it exports
+ *   lib/node.js         `posenet-webgpu/node`: src/node/index.ts bundled for Node (Dawn devices,
+ *                       sharp decoding, weights and tuning cache on disk); `webgpu` and `sharp`
+ *                       stay imports (optional peer dependencies, loaded on first use)
+ *   lib/types/          .d.ts files (tsc) for src/index.ts, src/node/index.ts and what they export
  *   lib/build-info.json what was built, from what
  *
  * It checks that the default model the code points at (src/default-weights.ts) is in
@@ -87,11 +90,27 @@ export function spawnPoseNetWorker(): Worker {
   };
 }
 
+/** The Node entry has no worker mode (no browser Worker): worker-main.ts stays out of lib/node.js. */
+const noWorkerInNode: Plugin = {
+  name: 'no-worker-in-node',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]src[\\/]worker[\\/]spawn\.ts$/ }, () => ({
+      loader: 'ts',
+      contents: `
+import { WorkerModeError } from './client.ts';
+export function spawnPoseNetWorker(): Worker {
+  throw new WorkerModeError('worker mode needs a browser: posenet-webgpu/node runs on the calling thread');
+}
+`,
+    }));
+  },
+};
+
 /**
- * Deletes the .d.ts files that the entry's declarations do not reach (tsc declares every
+ * Deletes the .d.ts files that the entries' declarations do not reach (tsc declares every
  * module of the program, e.g. each shader's WGSL text as a string literal type).
  */
-function pruneTypes(typesDir: string, entry: string): void {
+function pruneTypes(typesDir: string, entries: string[]): void {
   const reached = new Set<string>();
   const visit = (file: string) => {
     if (reached.has(file)) return;
@@ -103,7 +122,7 @@ function pruneTypes(typesDir: string, entry: string): void {
       visit(target);
     }
   };
-  visit(path.join(typesDir, entry));
+  for (const entry of entries) visit(path.join(typesDir, entry));
   const walk = (d: string) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
@@ -146,11 +165,29 @@ async function buildInto(dir: string): Promise<Record<string, number>> {
     banner: { js: banner },
     plugins: [inlineWorker(workerCode)],
   });
-  const index = fs.readFileSync(path.join(dir, 'index.js'), 'utf8');
-  if (index.includes('worker-main.ts'))
-    throw new BuildError('lib/index.js still starts the worker from worker-main.ts: the inline-worker plugin did not apply');
-  if (!index.includes('new URL("../weights/'))
-    throw new BuildError('lib/index.js lost the new URL("../weights/...", import.meta.url) literals');
+
+  // Node: the same default-weights URLs, relative to lib/node.js, are files on disk.
+  await build({
+    entryPoints: { node: path.join(repoRoot, 'src/node/index.ts') },
+    outdir: dir,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: ['webgpu', 'sharp'],
+    minify: false,
+    logLevel: 'warning',
+    banner: { js: banner },
+    plugins: [noWorkerInNode],
+  });
+
+  for (const file of ['index.js', 'node.js']) {
+    const code = fs.readFileSync(path.join(dir, file), 'utf8');
+    if (code.includes('worker-main.ts'))
+      throw new BuildError(`lib/${file} still starts the worker from worker-main.ts: its worker plugin did not apply`);
+    if (!code.includes('new URL("../weights/'))
+      throw new BuildError(`lib/${file} lost the new URL("../weights/...", import.meta.url) literals`);
+  }
 
   execFileSync(
     process.execPath,
@@ -160,10 +197,13 @@ async function buildInto(dir: string): Promise<Record<string, number>> {
       stdio: 'inherit',
     },
   );
-  if (!fs.existsSync(path.join(dir, 'types/src/index.d.ts'))) throw new BuildError('tsc wrote no lib/types/src/index.d.ts');
-  pruneTypes(path.join(dir, 'types'), 'src/index.d.ts');
+  const typeEntries = ['src/index.d.ts', 'src/node/index.d.ts'];
+  for (const entry of typeEntries)
+    if (!fs.existsSync(path.join(dir, 'types', entry))) throw new BuildError(`tsc wrote no lib/types/${entry}`);
+  pruneTypes(path.join(dir, 'types'), typeEntries);
   return {
     'index.js': fs.statSync(path.join(dir, 'index.js')).size,
+    'node.js': fs.statSync(path.join(dir, 'node.js')).size,
     'worker.js': workerCode.length,
     types: folderBytes(path.join(dir, 'types')),
   };

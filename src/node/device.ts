@@ -5,12 +5,13 @@
  * the Vulkan loader (libvulkan1) and a driver (the GPU's, or SwiftShader's on the CPU);
  * when Dawn finds no adapter, the error says what was looked for (src/node/vulkan.ts).
  */
-import { create, globals } from 'webgpu';
-
 import { requestPoseNetDeviceOn, WebGPUUnavailableError } from '../gpu/device.ts';
+import { importPeer } from './peers.ts';
 import { describeVulkanSearch } from './vulkan.ts';
 
-let globalsInstalled = false;
+type Dawn = typeof import('webgpu');
+/** `webgpu`, loaded on first use (an optional peer dependency: src/node/peers.ts). */
+let dawn: Promise<Dawn> | null = null;
 
 /**
  * Dawn's instance (the GPU object `create` returns) must outlive everything made from it:
@@ -22,11 +23,26 @@ const instanceOf = new WeakMap<GPUDevice, GPU>();
 let listingInstance: GPU | null = null;
 let listing: Promise<AdapterEntry[]> | null = null;
 
-/** Dawn's WebGPU classes and constants (GPUBufferUsage, GPUTexture, ...) on globalThis, as in a browser. Idempotent. */
-export function installWebGPUGlobals(): void {
-  if (globalsInstalled) return;
-  Object.assign(globalThis, globals);
-  globalsInstalled = true;
+/**
+ * Loads Dawn (npm `webgpu`; MissingPeerError when it is not installed) and puts its WebGPU
+ * classes and constants (GPUBufferUsage, GPUTexture, ...) on globalThis, as in a browser.
+ * Idempotent.
+ */
+export async function installWebGPUGlobals(): Promise<void> {
+  await loadDawn();
+}
+
+/** Dawn's module, its globals installed. */
+function loadDawn(): Promise<Dawn> {
+  dawn ??= importPeer('webgpu', () => import('webgpu')).then((module) => {
+    Object.assign(globalThis, module.globals);
+    return module;
+  });
+  // A failed load is not cached: installing the package and calling again works.
+  dawn.catch(() => {
+    dawn = null;
+  });
+  return dawn;
 }
 
 /** An adapter as Dawn lists it. */
@@ -62,11 +78,14 @@ const LISTED = /^\s*\*\s*backend:\s*'([^']*)',\s*name:\s*'(.*)'\s*$/;
 /** Every adapter Dawn finds, in its order (an empty list when there is no driver). Asked once per process. */
 export function listAdapters(): Promise<AdapterEntry[]> {
   listing ??= askDawnForAdapters();
+  listing.catch(() => {
+    listing = null; // Dawn did not load: ask again next time
+  });
   return listing;
 }
 
 async function askDawnForAdapters(): Promise<AdapterEntry[]> {
-  installWebGPUGlobals();
+  const { create } = await loadDawn();
   listingInstance = create([`adapter=${NO_SUCH_ADAPTER}`]);
   let message: string;
   try {
@@ -136,7 +155,7 @@ const handedOut = new Set<GPU>();
  * webgpu backend). Kept alive for the process.
  */
 export async function nodeGpu(options: Pick<NodeDeviceOptions, 'adapter'> = {}): Promise<{ gpu: GPU; adapter?: AdapterEntry }> {
-  installWebGPUGlobals();
+  const { create } = await loadDawn();
   const chosen = options.adapter !== undefined ? chooseAdapter(await listAdapters(), options.adapter) : undefined;
   const gpu = create(chosen ? [`backend=${chosen.backend}`, `adapter=${chosen.name}`] : []);
   handedOut.add(gpu);
@@ -149,7 +168,7 @@ export async function nodeGpu(options: Pick<NodeDeviceOptions, 'adapter'> = {}):
  * Dawn finds no adapter; AdapterChoiceError when `adapter` names none or several.
  */
 export async function requestNodeDevice(options: NodeDeviceOptions = {}): Promise<NodeDevice> {
-  installWebGPUGlobals();
+  const { create } = await loadDawn();
   const listed = await listAdapters();
   const chosen = options.adapter !== undefined ? chooseAdapter(listed, options.adapter) : undefined;
   const gpu = create(chosen ? [`backend=${chosen.backend}`, `adapter=${chosen.name}`] : []);

@@ -9,9 +9,19 @@
  * Chromium's JPEG decoders upsample chroma differently (test/node-parity.test.ts
  * measures it on coco-mini).
  */
-import sharp from 'sharp';
-
 import type { PixelSource } from '../posenet.ts';
+import { importPeer } from './peers.ts';
+
+/** `sharp`, loaded on first use (an optional peer dependency: src/node/peers.ts). */
+let sharpModule: Promise<typeof import('sharp')> | null = null;
+
+function loadSharp(): Promise<typeof import('sharp')> {
+  sharpModule ??= importPeer('sharp', () => import('sharp'));
+  sharpModule.catch(() => {
+    sharpModule = null;
+  });
+  return sharpModule;
+}
 
 export interface DecodedImage extends PixelSource {
   data: Uint8ClampedArray<ArrayBuffer>;
@@ -32,10 +42,12 @@ export class ImageDecodeError extends Error {
 
 /**
  * Decodes an image file (path) or its bytes. `label` names it in errors (default: the
- * path, or "image bytes"). Throws ImageDecodeError naming the file.
+ * path, or "image bytes"). Throws ImageDecodeError naming the file, MissingPeerError when
+ * sharp is not installed.
  */
 export async function decodeImage(input: string | Uint8Array, label?: string): Promise<DecodedImage> {
   const name = label ?? (typeof input === 'string' ? input : 'image bytes');
+  const { default: sharp } = await loadSharp();
   try {
     const { data, info } = await sharp(input, { failOn: 'error', animated: false })
       .rotate() // EXIF orientation, as browsers apply it (image-orientation: from-image)
