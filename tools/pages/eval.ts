@@ -5,6 +5,7 @@
  *   open({weights, tfjsModelUrl?, backend, resolution})  our net (WebGPU) and TF.js PoseNet
  *   addImage({name, b64})                                decode an image once (ImageBitmap)
  *   run({impl, resolution, names, options, warmup})      multi-pose on each image, ms per frame
+ *   heads({name, resolution})                            ours: the four heads on one image (npm run weights-report)
  *   close()                                              dispose; returns the GPU errors seen
  *
  * Both implementations get the same ImageBitmap and the same settings; a frame is end to
@@ -143,6 +144,25 @@ async function run(req: EvalRunRequest): Promise<EvalRunResult> {
   return { images: out, errors };
 }
 
+/** Our four heads on one image, each as base64 float32 with its [h, w, c] shape (GPU errors throw). */
+async function heads(req: { name: string; resolution: Res }): Promise<Record<string, { data: string; shape: number[] }>> {
+  if (!ours) throw new Error('evalPage.heads before evalPage.open');
+  const bitmap = images.get(req.name);
+  if (!bitmap) throw new Error(`evalPage.heads: image ${req.name} was not added`);
+  ours.setResolution(req.resolution.width, req.resolution.height);
+  await ours.estimateSinglePose(bitmap);
+  const out = await ours.readHeads();
+  const errors = guard ? await guard.check(`heads ${req.name}`) : [];
+  if (errors.length) throw new Error(errors.join('\n'));
+  const b64 = (a: Float32Array) => {
+    const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  };
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { data: b64(v.data), shape: v.shape }]));
+}
+
 async function close(): Promise<string[]> {
   const errors: string[] = [];
   if (ours) {
@@ -161,6 +181,6 @@ async function close(): Promise<string[]> {
   return errors;
 }
 
-const evalPage = { open, addImage, run, close };
+const evalPage = { open, addImage, run, heads, close };
 (window as unknown as { evalPage: typeof evalPage }).evalPage = evalPage;
 export type EvalPage = typeof evalPage;
