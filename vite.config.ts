@@ -31,7 +31,7 @@ function cocoMini(): Plugin {
 /**
  * Serves `/weights/index.json`: every `weights/<name>/model.json` that is a posenet-webgpu
  * manifest, as `{ models: [{ name, url, architecture, outputStride, weightsBytes,
- * randomWeights }] }` (randomWeights: made by make-posenet-onnx, for speed only),
+ * weightFormat, randomWeights }] }` (randomWeights: made by make-posenet-onnx, for speed only),
  * read afresh on each request, so the demo page's model menu lists what
  * `npm run weights` (or `npm run convert`) has made.
  */
@@ -47,6 +47,7 @@ function weightsIndex(): Plugin {
           architecture: string;
           outputStride: number;
           weightsBytes: number | null;
+          weightFormat: string;
           randomWeights: boolean;
         }[] = [];
         const folders = fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()) : [];
@@ -56,7 +57,7 @@ function weightsIndex(): Plugin {
           try {
             const m = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
             if (m.format !== 'posenet-webgpu/manifest') continue;
-            const weights = m.weights as { file?: string } | undefined;
+            const weights = m.weights as { file?: string; format?: string } | undefined;
             const bin = path.join(dir, folder.name, weights?.file ?? 'weights.bin');
             models.push({
               name: typeof m.name === 'string' ? m.name : folder.name,
@@ -64,6 +65,7 @@ function weightsIndex(): Plugin {
               architecture: String(m.architecture ?? 'unknown'),
               outputStride: Number(m.outputStride),
               weightsBytes: fs.existsSync(bin) ? fs.statSync(bin).size : null,
+              weightFormat: weights?.format ?? 'f32',
               randomWeights: String((m.source as { producer?: string } | undefined)?.producer ?? '').includes('make-posenet-onnx'),
             });
           } catch {

@@ -39,9 +39,13 @@ export const WEIGHT_FORMAT_SUMMARY: Readonly<Record<WeightFormat, string>> = {
 /**
  * The format the app and the package use by default. Chosen by the numbers of
  * `npm run weights-report` (README, "Weight formats"): the smallest format whose COCO AP on
- * coco-mini is within 0.003 of f32's at 257 and at 513.
+ * coco-mini is within 0.003 of f32's at 257 and at 513. f16 is (-0.002 and -0.001, half
+ * the bytes); int8 is not (-0.006 and -0.004).
  */
 export const DEFAULT_WEIGHT_FORMAT: WeightFormat = 'f16';
+
+/** A model's weights folder in a format: `<base>` for f32, `<base>-<format>` otherwise (npm run weights). */
+export const formatFolder = (base: string, format: WeightFormat): string => (format === 'f32' ? base : `${base}-${format}`);
 
 export function isWeightFormat(v: unknown): v is WeightFormat {
   return typeof v === 'string' && (WEIGHT_FORMATS as readonly string[]).includes(v);
