@@ -6,13 +6,14 @@
  * wide: one input pixel is 2.5 at 257 and 1.25 at 513; a heads cell is 16 input pixels).
  *
  * Tolerances, from the formats' precision, against what was measured (the test prints it):
- * - f16 rounds each weight by at most 2^-11 relative: keypoints moved at most 0.4 px and
- *   scores 0.006. Allowed: median 1 px, worst 2 px (under one input pixel), scores 0.02.
- * - int8 rounds each weight by up to 1/254 of its channel's largest, ~8x f16's relative
- *   step for a typical weight, and MobileNet's depthwise layers amplify it: the worst
- *   keypoint (an ankle or a knee) moved 16 px at 257 and 30 px at 513, the median a few.
- *   Allowed: median 8 px, worst 40 px (two heads cells at 513: the argmax may move one
- *   cell, not more), scores 0.1.
+ * - f16 rounds each weight by at most 2^-11 relative. Measured: median 0.11 / 0.05 px,
+ *   worst 0.39 / 0.33 px, scores 0.003 / 0.006 (at 257 / 513x385). Allowed: median 1 px,
+ *   worst 2 px (under one input pixel at 257), scores 0.02.
+ * - int8 rounds each weight by up to 1/254 of its channel's largest (~8x f16's step for a
+ *   typical weight), and MobileNet's depthwise layers amplify it. Measured: median 1.8 /
+ *   1.5 px, worst 16 / 30 px (an ankle, a knee), scores 0.073 / 0.085. Allowed: median
+ *   5 px, worst 40 px (two heads cells at 513x385: the argmax may move a cell, not
+ *   more), scores 0.15.
  * The f32 model is weights/<model>/ and f16 weights/<model>-f16/ (npm run weights);
  * int8 is converted here into test-output/.
  */
@@ -35,7 +36,7 @@ const RESOLUTIONS = [
 const CONFIDENT = 0.5;
 const TOLERANCE: Record<Exclude<WeightFormat, 'f32'>, { medianPx: number; px: number; score: number }> = {
   f16: { medianPx: 1, px: 2, score: 0.02 },
-  int8: { medianPx: 8, px: 40, score: 0.1 },
+  int8: { medianPx: 5, px: 40, score: 0.15 },
 };
 
 describe(`${MODEL} with f16 and int8 weights against f32 on ${PHOTO}`, () => {

@@ -188,7 +188,7 @@ function table(rows: FormatRow[], resolutions: Res[]): string {
     const aps = resolutions.map((r) => {
       const ap = row.ap[label(r)]!;
       const d = ap - f32.ap[label(r)]!;
-      return row === f32 ? ap.toFixed(3) : `${ap.toFixed(3)} (${d >= 0 ? '+' : ''}${d.toFixed(3)})`;
+      return row === f32 ? ap.toFixed(4) : `${ap.toFixed(4)} (${d >= 0 ? '+' : ''}${d.toFixed(4)})`;
     });
     const diffs = resolutions.map((r) =>
       Object.entries(row.maxHeadDiff[label(r)] ?? {})

@@ -39,8 +39,8 @@ export const WEIGHT_FORMAT_SUMMARY: Readonly<Record<WeightFormat, string>> = {
 /**
  * The format the app and the package use by default. Chosen by the numbers of
  * `npm run weights-report` (README, "Weight formats"): the smallest format whose COCO AP on
- * coco-mini is within 0.003 of f32's at 257 and at 513. f16 is (-0.002 and -0.001, half
- * the bytes); int8 is not (-0.006 and -0.004).
+ * coco-mini is within 0.003 of f32's at 257 and at 513. f16 is (-0.0012 and -0.0003, half
+ * the bytes); int8 is not (-0.0055 and -0.0042).
  */
 export const DEFAULT_WEIGHT_FORMAT: WeightFormat = 'f16';
 
