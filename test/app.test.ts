@@ -471,7 +471,9 @@ describe('the demo page on other sources', () => {
           void fetch(`${url}/weights/index.json`)
             .then((r) => r.json() as Promise<{ models: { name: string }[] }>)
             .then((index) => {
-              index.models.push({ ...index.models[0]!, name: `${index.models[0]!.name}-again` });
+              // Of the model the app opens, so that the switch keeps the same weights (and GPU bytes).
+              const base = index.models.find((m) => m.name === DEFAULT_MODEL) ?? index.models[0]!;
+              index.models.push({ ...base, name: `${base.name}-again` });
               return req.respond({ status: 200, contentType: 'application/json', body: JSON.stringify(index) });
             });
         });
