@@ -15,7 +15,10 @@ export function preprocessWgsl(iface: string): string {
 // One mapping serves the three fitting modes: 'pad' (TF.js PoseNet's default: pad the
 // source to the input's aspect ratio, so originX = -padLeft), 'stretch' (origin 0,
 // region = source) and 'crop' (centre crop: origin = crop corner). Keypoints map back
-// exactly with x_source = u * scaleX + originX.
+// exactly with x_source = u * scaleX + originX. With 'mirror' set (the flip test's
+// second run) output pixel u holds what pixel W - 1 - u would: the input tensor mirrored
+// left to right exactly (mirroring the source instead would not do: this resampling is
+// not symmetric about the centre).
 //
 // Layout: output NHWC with 4 channels (R, G, B, 0): one vec4 per pixel,
 // y[v * outW + u]. One invocation per output pixel, 8x8 workgroups.
@@ -32,7 +35,8 @@ fn pixel(i: i32, j: i32) -> vec3f {
 @compute @workgroup_size(8, 8)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (gid.x >= params.outW || gid.y >= params.outH) { return; }
-  let inX = f32(gid.x) * params.scaleX;
+  let u = select(gid.x, params.outW - 1u - gid.x, params.mirror != 0u);
+  let inX = f32(u) * params.scaleX;
   let inY = f32(gid.y) * params.scaleY;
   let x0 = i32(floor(inX));
   let y0 = i32(floor(inY));

@@ -1,10 +1,15 @@
 /**
- * The public PoseNet object: a model, the plan for the current resolution, the source
- * texture and the readback buffer. A frame is one command encoder (copy the source in,
- * preprocess, every layer, decode) and one 52-float readback. Frames are serialised:
- * a call waits for the one before it.
+ * The public PoseNet object: a model, the plans for the input sizes it runs at
+ * (src/plan/plan-cache.ts), the source texture and the readback buffer. A frame is one
+ * command encoder (copy the source in, preprocess, every layer, decode; with the flip
+ * test also the mirrored network and the merge) and one 52-float readback. Frames are
+ * serialised: a call waits for the one before it.
+ *
+ * The input size is fixed (`resolution: 257` or `{ width, height }`), follows each
+ * source's aspect ratio (`{ longSide: 513 }`), or is chosen per frame to hold a frame
+ * rate (`targetFps`, src/plan/target-fps.ts).
  */
-import { requestPoseNetDevice } from './gpu/device.ts';
+import { requestPoseNetDevice, type DeviceOptions } from './gpu/device.ts';
 import { KernelCache } from './gpu/kernels.ts';
 import { Profiler, type FrameProfile, type PassInfo } from './gpu/profiler.ts';
 import { GpuLedger, ResourceGroup } from './gpu/resources.ts';
@@ -12,7 +17,7 @@ import { currentKernelsVersion, Tuner, type TuningMode, type TuningProgress } fr
 import { adapterKey, isTuningTable, modelKey, storeKey, type TuningTable } from './gpu/tuning.ts';
 import { browserTuningStore, type TuningStore } from './gpu/tuning-store.ts';
 import { HEAD_NAMES, type HeadName, type Manifest } from './model/manifest.ts';
-import { Model, fetchWeights, type LoadedWeights } from './model/model.ts';
+import { Model, loadWeights, type LoadedWeights, type WeightsSource } from './model/model.ts';
 import { computeFit, type Fit } from './pose/fit.ts';
 import { NUM_KEYPOINTS, PART_NAMES } from './pose/keypoints.ts';
 import {
@@ -26,10 +31,32 @@ import {
 import { MultiPoseGpu } from './pose/multi-gpu.ts';
 import { PoseHistory, type SmoothingSetting, type TrackingSetting } from './pose/temporal.ts';
 import type { FitMode, Pose } from './pose/types.ts';
+import { FlipTest } from './plan/flip-test.ts';
 import { Plan, SINGLE_RESULT_FLOATS, type PlanOptions } from './plan/plan.ts';
-import { checkResolution } from './plan/shapes.ts';
+import { FramePlan, PlanCache } from './plan/plan-cache.ts';
+import {
+  aspectResolution,
+  normalizeResolution,
+  sameInputRule,
+  snapResolution,
+  type AspectResolution,
+  type InputSizeRule,
+  type ResolutionSpec,
+} from './plan/shapes.ts';
+import { TARGET_FPS_SIZES, TargetFpsController, type TargetFpsChoice, type TargetFpsOptions } from './plan/target-fps.ts';
+
+/**
+ * Decoded RGBA8 pixels, row by row without padding (`data.length === width * height * 4`):
+ * an ImageData, or what an image decoder outside the browser gives (src/node/image.ts).
+ */
+export interface PixelSource {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+}
 
 export type PoseSource =
+  | PixelSource
   | HTMLImageElement
   | HTMLVideoElement
   | HTMLCanvasElement
@@ -44,13 +71,26 @@ export interface Resolution {
   height: number;
 }
 
+export type { AspectResolution, ResolutionSpec };
+
+/** targetFps as the API takes it: frames per second, or the controller's options. */
+export type TargetFps = number | (TargetFpsOptions & { shape?: 'square' | 'aspect' });
+
 export interface PoseNetConfig {
-  /** URL of a weights folder (holding model.json and weights.bin), or weights already fetched. */
-  weights: string | LoadedWeights;
-  /** Input resolution: a number for square, or {width, height}; k*outputStride+1 in 129..1025. Default 257. */
-  resolution?: number | Resolution;
+  /**
+   * The model: the URL of a converted model's folder (holding model.json and weights.bin),
+   * each file's URL (`{ manifestUrl, weightsUrl }`), or weights already fetched.
+   */
+  weights: WeightsSource;
+  /**
+   * Input resolution: a number for square, {width, height} (each k*outputStride+1 in
+   * 129..1025), or {longSide} to follow each source's aspect ratio. Default 257.
+   */
+  resolution?: ResolutionSpec;
   /** A device to run on; by default one is requested (with timestamp-query when available). */
   device?: GPUDevice;
+  /** How that device is requested when `device` is not given. */
+  deviceOptions?: DeviceOptions;
   /** How the source is fitted to the input resolution (default `pad`, as TF.js PoseNet). */
   fit?: FitMode;
   /** Debugging: simple reference kernels and/or a buffer per tensor (see PlanOptions). */
@@ -71,6 +111,17 @@ export interface PoseNetConfig {
    * in Node pass `fileTuningStore(path, fs)`; null: no cache.
    */
   tuningStore?: TuningStore | null;
+  /**
+   * Runs each frame mirrored as well and averages the two runs' heads (left and right
+   * parts swapped) on the GPU before decoding: more accurate, about twice the GPU work.
+   */
+  flipTest?: boolean;
+  /**
+   * Picks the input size per frame: the largest that holds this frame rate on this device
+   * (square, or following the source's aspect when `resolution` is `{ longSide }` or
+   * `shape` says `aspect`). See src/plan/target-fps.ts.
+   */
+  targetFps?: TargetFps;
 }
 
 export type UploadPath = 'auto' | 'copy' | 'cpu';
@@ -170,9 +221,16 @@ export interface FrameTiming {
   latencyMs: number;
 }
 
-function toResolution(r: number | Resolution | undefined): Resolution {
-  if (r === undefined) return { width: 257, height: 257 };
-  return typeof r === 'number' ? { width: r, height: r } : r;
+/** ImageData, or any `{ data, width, height }` of RGBA8 bytes (checked: a wrong length throws). */
+function isPixelSource(source: PoseSource): source is PixelSource {
+  if (typeof ImageData !== 'undefined' && source instanceof ImageData) return true;
+  const data = (source as Partial<PixelSource>).data;
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) return false;
+  const { width, height } = source as PixelSource;
+  if (data.length !== width * height * 4) {
+    throw new Error(`estimateSinglePose: pixel source of ${width}x${height} has ${data.length} bytes, not ${width * height * 4} (RGBA8)`);
+  }
+  return true;
 }
 
 function sourceSize(source: PoseSource): { width: number; height: number } {
@@ -200,7 +258,19 @@ export class PoseNet {
   private readonly tuner: Tuner;
   private readonly tuningStore: TuningStore | null;
   private model: Model;
-  private planValue: Plan;
+  /** Plans per input size (with their flip tests), for the current model. */
+  private plans: PlanCache;
+  /** The last frame's plans (or, at a fixed resolution, the ones the next frame uses). */
+  private current: FramePlan | null = null;
+  /** The input size of the last frame started. */
+  private lastInput: Resolution | null = null;
+  /** The plans the frame running now uses (from its prepareFrame to its end). */
+  private inFlight: { frame: FramePlan; flip: FlipTest | null } | null = null;
+  private spec: InputSizeRule;
+  private flipTestOn: boolean;
+  private targetFpsSetting: TargetFps | null = null;
+  private targetFpsController: TargetFpsController | null = null;
+  private targetShape: 'square' | 'aspect' = 'square';
   private readonly resources: ResourceGroup;
   private readonly staging: GPUBuffer;
   private sourceTexture: GPUTexture | null = null;
@@ -225,20 +295,28 @@ export class PoseNet {
   constructor(
     device: GPUDevice,
     loaded: LoadedWeights,
-    resolution: Resolution,
-    options: { fit?: FitMode; debug?: PlanOptions; upload?: UploadPath; tuning?: TuningSetup } = {},
+    resolution: ResolutionSpec,
+    options: {
+      fit?: FitMode;
+      debug?: PlanOptions;
+      upload?: UploadPath;
+      tuning?: TuningSetup;
+      flipTest?: boolean;
+      targetFps?: TargetFps;
+    } = {},
   ) {
     this.device = device;
     const upload = options.upload ?? 'auto';
     this.uploadPath = upload === 'auto' ? (isSwiftShader(device) && typeof OffscreenCanvas !== 'undefined' ? 'cpu' : 'copy') : upload;
     this.fit = options.fit ?? 'pad';
     this.debug = options.debug ?? {};
+    this.flipTestOn = !!options.flipTest;
+    this.spec = normalizeResolution(resolution, loaded.manifest.outputStride);
     this.ledger = new GpuLedger();
     this.kernels = new KernelCache(device);
     this.profiler = new Profiler(device, this.ledger);
     this.resources = new ResourceGroup(device, 'PoseNet', this.ledger);
     this.staging = this.resources.buffer('staging', SINGLE_RESULT_FLOATS * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    checkResolution(resolution.width, resolution.height, loaded.manifest.outputStride);
     this.model = new Model(device, loaded, this.ledger);
     const tuning = options.tuning ?? { mode: 'off', store: null, cached: null, storeError: null };
     this.tuningStore = tuning.store;
@@ -252,13 +330,27 @@ export class PoseNet {
       cached: tuning.cached,
     });
     if (tuning.storeError) this.tuner.noteStoreError(tuning.storeError);
-    this.planValue = this.makePlan(this.model, resolution.width, resolution.height);
+    this.plans = this.planCache(this.model);
+    if (this.spec.kind === 'fixed') this.current = this.plans.get(this.spec.width, this.spec.height, false).frame;
+    if (options.targetFps !== undefined) this.setTargetFps(options.targetFps);
   }
 
-  /** A plan with the tuner's starting choices; the tuner takes it up (and the profiler keeps queries for it). */
+  /**
+   * The plans of one model: each built with the tuner's starting choices. Choices are kept
+   * per layer shape, so every plan of a size, the flip test's mirrored twin included,
+   * shares them (Tuner.sync); the tuner tunes one plan at a time (Tuner.use).
+   */
+  private planCache(model: Model): PlanCache {
+    return new PlanCache(
+      (width, height) => this.makePlan(model, width, height),
+      (plan) => new FlipTest(this.device, this.kernels, plan, this.ledger, this.tuner.chooser),
+    );
+  }
+
+  /** A plan with the tuner's starting choices; the tuner takes it up when idle (and the profiler keeps queries for it). */
   private makePlan(model: Model, width: number, height: number): Plan {
     const plan = new Plan(this.device, this.kernels, model, width, height, this.ledger, this.debug, this.tuner.chooser);
-    this.tuner.attach(plan);
+    this.tuner.use(plan);
     if (this.tuner.mode === 'auto') this.profiler.reserve(plan.steps.length + 1);
     return plan;
   }
@@ -277,14 +369,15 @@ export class PoseNet {
   }
 
   /**
-   * Tunes the current resolution now (compiles the candidates, then at most 20 frames on
-   * the network's passes, whatever the input holds) and returns the table. `force`
-   * re-measures layers that already have a choice. Frames wait for it.
+   * Tunes the current plan now (compiles the candidates, then at most 20 frames on the
+   * network's passes, whatever the input holds) and returns the table. `force`
+   * re-measures layers that already have a choice. Frames wait for it. With
+   * `{ longSide }` the plan is the last frame's (run a frame first).
    */
   tune(options: { force?: boolean } = {}): Promise<TuningTable> {
     this.assertAlive();
     return this.run(async () => {
-      const plan = this.planValue;
+      const plan = this.plan;
       await this.tuner.tune(plan, () => this.tuningFrame(plan), !!options.force);
       return this.tuner.tuningTable();
     });
@@ -303,9 +396,15 @@ export class PoseNet {
     this.tuner.afterFrame(plan, passes, profile, performance.now() - t0);
   }
 
-  /** Runs the tuner around a frame's encoding: sets this frame's variants, then records its timing. */
-  private beginTunedFrame(plan: Plan, passes: PassInfo[]): ((i: number) => GPUComputePassTimestampWrites) | null {
-    return this.profiler.beginFrame(passes, this.tuner.beforeFrame(plan));
+  /**
+   * Runs the tuner around a frame's encoding: sets this frame's variants (the tuned plan's
+   * candidates, or the table's choices), then records its timing. `measuring`: whether the
+   * frame tries candidates (its time says little about the size's cost, see recordTargetFps).
+   */
+  private beginTunedFrame(frame: FramePlan, passes: PassInfo[]) {
+    if (frame.flip) this.tuner.sync(frame.flip.mirrored);
+    const timestamps = this.profiler.beginFrame(passes, this.tuner.beforeFrame(frame.plan));
+    return { timestamps, measuring: this.tuner.measuring(frame.plan) };
   }
 
   private endTunedFrame(plan: Plan, passes: PassInfo[], profile: FrameProfile | null, frameMs: number): void {
@@ -316,12 +415,48 @@ export class PoseNet {
     return this.model.manifest;
   }
 
+  /** The plan of the last frame (at a fixed resolution: the one the next frame uses). */
   get plan(): Plan {
-    return this.planValue;
+    if (!this.current) {
+      throw new Error(
+        `PoseNet: no plan yet: at ${JSON.stringify(this.resolutionSpec)} the input size follows each frame's source (run a frame first)`,
+      );
+    }
+    return this.current.plan;
   }
 
+  /**
+   * The input size of the last frame (at a fixed resolution: that one). With
+   * `{ longSide: N }` before any frame: N x N, the most it can be.
+   */
   get resolution(): Resolution {
-    return { width: this.planValue.width, height: this.planValue.height };
+    if (this.current) return { width: this.current.width, height: this.current.height };
+    const n = this.spec.kind === 'aspect' ? this.spec.longSide : this.spec.width;
+    return { width: n, height: this.spec.kind === 'fixed' ? this.spec.height : n };
+  }
+
+  /**
+   * The input size the last frame ran at (null before any). Unlike `resolution`, a
+   * setResolution during that frame does not change it: the size to label its result with.
+   */
+  get lastInputSize(): Resolution | null {
+    return this.lastInput ? { ...this.lastInput } : null;
+  }
+
+  /** The resolution as set: `{ width, height }` or `{ longSide }` (snapped to the stride). */
+  get resolutionSpec(): Resolution | AspectResolution {
+    return this.spec.kind === 'aspect' ? { longSide: this.spec.longSide } : { width: this.spec.width, height: this.spec.height };
+  }
+
+  /** The input size a source of srcW x srcH runs at under the current resolution. */
+  inputSizeFor(srcW: number, srcH: number): Resolution {
+    if (this.spec.kind === 'fixed') return { width: this.spec.width, height: this.spec.height };
+    return aspectResolution(this.spec.longSide, srcW, srcH, this.model.manifest.outputStride);
+  }
+
+  /** Input sizes whose plans are held now (least recently used first), e.g. `513x385`. */
+  planSizes(): string[] {
+    return this.plans.sizes();
   }
 
   /** The device's lost promise (the app makes a new device and a new PoseNet). */
@@ -330,60 +465,177 @@ export class PoseNet {
   }
 
   /**
-   * Switches the input resolution. The next frame uses it; the old plan's buffers are
-   * released. Compiles nothing (pipelines are shared across resolutions).
+   * Switches the input resolution: `setResolution(513, 385)`, `setResolution(257)` or
+   * `setResolution({ longSide: 513 })`. The next frame uses it; plans of other sizes are
+   * released (the one a frame is running on, when that frame is done). Compiles nothing
+   * (pipelines are shared across resolutions). Turns targetFps off: the caller chose the size.
    */
-  setResolution(width: number, height: number = width): void {
+  setResolution(resolution: ResolutionSpec, height?: number): void {
     this.assertAlive();
-    if (width === this.planValue.width && height === this.planValue.height) return;
-    checkResolution(width, height, this.model.manifest.outputStride);
-    const next = this.makePlan(this.model, width, height);
-    const old = this.planValue;
-    this.planValue = next;
-    // A frame in flight still holds the old plan: release it after that frame.
-    void this.chain.then(() => old.dispose());
+    const spec = normalizeResolution(
+      typeof resolution === 'number' ? { width: resolution, height: height ?? resolution } : resolution,
+      this.model.manifest.outputStride,
+    );
+    this.targetFpsSetting = null;
+    this.targetFpsController = null;
+    if (sameInputRule(spec, this.spec) && (spec.kind === 'aspect' || this.current)) return;
+    this.applySpec(spec);
+    this.release(this.plans.takeAllExcept(this.current));
+    // The tuning of a plan just let go stopped: the new plan takes it up now (as at creation).
+    if (this.current) this.tuner.use(this.current.plan);
   }
 
-  /** Replaces the model (keeps the resolution when the new model's stride allows it). */
-  async setModel(weights: string | LoadedWeights): Promise<void> {
-    this.assertAlive();
-    const loaded = typeof weights === 'string' ? await fetchWeights(weights) : weights;
-    const setup = await loadTuning(this.tuner.mode === 'table' ? 'off' : this.tuner.mode, this.tuningStore, this.device, loaded.manifest);
-    let { width, height } = this.resolution;
-    const stride = loaded.manifest.outputStride;
-    if ((width - 1) % stride || (height - 1) % stride) {
-      width = Math.round((width - 1) / stride) * stride + 1;
-      height = Math.round((height - 1) / stride) * stride + 1;
+  /** Makes `spec` current; at a fixed size its plan is built now (so a bad size throws here). */
+  private applySpec(spec: InputSizeRule): void {
+    if (spec.kind === 'fixed') {
+      const { frame, evicted } = this.plans.get(spec.width, spec.height, false);
+      this.release(evicted);
+      this.current = frame;
+    } else if (this.current && this.spec.kind === 'fixed') {
+      this.current = null;
     }
-    const model = new Model(this.device, loaded, this.ledger);
-    if (this.tuner.mode !== 'table') this.tuner.setModel(modelKey(loaded.manifest), setup.cached);
-    if (setup.storeError) this.tuner.noteStoreError(setup.storeError);
-    const plan = this.makePlan(model, width, height);
-    // Another model places keypoints its own way: no smoothing across the switch.
-    this.history.reset();
-    const oldModel = this.model;
-    const oldPlan = this.planValue;
-    this.model = model;
-    this.planValue = plan;
+    this.spec = spec;
+  }
+
+  /** Whether each frame also runs mirrored, its heads averaged with the frame's (see PoseNetConfig.flipTest). */
+  get flipTest(): boolean {
+    return this.flipTestOn;
+  }
+
+  /** Turns the flip test on or off; off releases the mirrored plans (as setResolution releases plans). */
+  setFlipTest(on: boolean): void {
+    this.assertAlive();
+    if (this.flipTestOn && !on) this.release(this.plans.takeFlips());
+    this.flipTestOn = on;
+  }
+
+  /**
+   * Holds a frame rate by picking the input size per frame (null: off, the size stays
+   * where it is). `seed`: frame times already measured at some sizes (a sweep), to start
+   * from instead of probing.
+   */
+  setTargetFps(target: TargetFps | null, seed?: readonly { size: number; ms: number }[]): void {
+    this.assertAlive();
+    this.targetFpsSetting = target;
+    if (target === null) {
+      this.targetFpsController = null;
+      return;
+    }
+    const options = typeof target === 'number' ? { fps: target } : target;
+    const stride = this.model.manifest.outputStride;
+    const sizes = (options.sizes ?? TARGET_FPS_SIZES).map((s) => snapResolution(s, stride));
+    const controller = new TargetFpsController({ ...options, sizes });
+    if (seed) controller.seed(seed);
+    this.targetShape = options.shape ?? (this.spec.kind === 'aspect' ? 'aspect' : 'square');
+    this.targetFpsController = controller;
+  }
+
+  /** targetFps's current choice and why ("481: 24.1 ms at 481, 38.0 at 641; budget 33.3"), or null when off. */
+  get targetFpsChoice(): (TargetFpsChoice & { shape: 'square' | 'aspect' }) | null {
+    const c = this.targetFpsController;
+    return c ? { ...c.choice(), shape: this.targetShape } : null;
+  }
+
+  /** Before a frame: the size targetFps wants (plans of other sizes stay cached). */
+  private applyTargetFps(): void {
+    const c = this.targetFpsController;
+    if (!c) return;
+    const n = c.size;
+    const spec: InputSizeRule = this.targetShape === 'aspect' ? { kind: 'aspect', longSide: n } : { kind: 'fixed', width: n, height: n };
+    if (!sameInputRule(spec, this.spec)) this.applySpec(spec);
+  }
+
+  /** After a frame: its time, for targetFps. */
+  private recordTargetFps(frame: FramePlan, latencyMs: number, tuning: boolean): void {
+    // A frame that tried the tuner's candidates (some far slower than the choice) does
+    // not say what the size costs: targetFps waits at the size until its tuning is done.
+    if (tuning) return;
+    this.targetFpsController?.record(Math.max(frame.width, frame.height), latencyMs);
+  }
+
+  /** Disposes things once the frames queued so far are done (a frame in flight may hold them). */
+  private releaseAfterFrames(things: readonly { dispose(): void }[]): void {
+    if (!things.length) return;
     void this.chain.then(() => {
-      oldPlan.dispose();
-      oldModel.dispose();
+      for (const t of things) t.dispose();
+      this.multi?.releaseDisposed();
     });
   }
 
+  /**
+   * Disposes plans (or flip tests) let go: at once, but for the one the frame in flight
+   * runs, which goes when the frames queued so far are done. Every earlier frame's GPU
+   * work is over (a frame ends with its readback), so nothing else can still use them.
+   */
+  private release(things: readonly (FramePlan | FlipTest)[]): void {
+    for (const t of things) if (t instanceof FramePlan) this.tuner.forget(t.plan);
+    const held = this.inFlight;
+    const busy = things.filter((t) => held && (t === held.frame || t === held.flip));
+    for (const t of things) if (!busy.includes(t)) t.dispose();
+    this.multi?.releaseDisposed();
+    this.releaseAfterFrames(busy);
+  }
+
+  /** Replaces the model (keeps the resolution when the new model's stride allows it, else the nearest valid one). */
+  async setModel(weights: WeightsSource): Promise<void> {
+    this.assertAlive();
+    const loaded = await loadWeights(weights);
+    const setup = await loadTuning(this.tuner.mode === 'table' ? 'off' : this.tuner.mode, this.tuningStore, this.device, loaded.manifest);
+    const stride = loaded.manifest.outputStride;
+    const spec: InputSizeRule =
+      this.spec.kind === 'aspect'
+        ? { kind: 'aspect', longSide: snapResolution(this.spec.longSide, stride) }
+        : { kind: 'fixed', width: snapResolution(this.spec.width, stride), height: snapResolution(this.spec.height, stride) };
+    const model = new Model(this.device, loaded, this.ledger);
+    // The new model's plans start from its own tuning table.
+    if (this.tuner.mode !== 'table') this.tuner.setModel(modelKey(loaded.manifest), setup.cached);
+    if (setup.storeError) this.tuner.noteStoreError(setup.storeError);
+    const plans = this.planCache(model);
+    let current: FramePlan | null = null;
+    try {
+      if (spec.kind === 'fixed') current = plans.get(spec.width, spec.height, false).frame;
+    } catch (err) {
+      plans.dispose();
+      model.dispose();
+      throw err;
+    }
+    // Another model places keypoints its own way: no smoothing across the switch.
+    this.history.reset();
+    const oldModel = this.model;
+    const oldPlans = this.plans;
+    this.model = model;
+    this.plans = plans;
+    this.current = current;
+    this.spec = spec;
+    if (this.targetFpsSetting !== null) this.setTargetFps(this.targetFpsSetting);
+    this.releaseAfterFrames([oldPlans, oldModel]);
+  }
+
   private run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(fn, fn);
+    const frame = async () => {
+      try {
+        return await fn();
+      } finally {
+        this.inFlight = null;
+      }
+    };
+    const next = this.chain.then(frame, frame);
     this.chain = next.catch(() => undefined);
     return next;
   }
 
   /**
-   * Uploads the source into the source texture (reallocated only when its size changes).
-   * Two paths: `copy` hands the source to copyExternalImageToTexture (the GPU path);
-   * `cpu` draws it into a 2D canvas and writes the pixels with writeTexture. `auto` (the
-   * default) takes `cpu` on SwiftShader, Chromium's CPU WebGPU, where the GPU path costs
-   * ~20 ms for a 640x480 frame (against ~1 ms) and, for <video> and VideoFrame, loses the
-   * device (Chromium 150); elsewhere `copy`.
+   * Uploads the source into the source texture. The texture only grows (to the largest
+   * source seen in each dimension): a smaller source fills its top-left corner, which is
+   * all the preprocess reads (it bounds reads by the source's size), so sources of
+   * different sizes in turn (photographs, a camera and a file) allocate nothing per frame.
+   * Pixel sources (ImageData, decoded `{ data, width, height }`) are written with
+   * writeTexture as they are. Other sources take one of two paths: `copy` hands the
+   * source to copyExternalImageToTexture (the GPU path); `cpu` draws it into a 2D canvas
+   * and writes the pixels with writeTexture. `auto` (the default) takes `cpu` on
+   * SwiftShader, Chromium's CPU WebGPU, where the GPU path costs ~20 ms for a 640x480
+   * frame (against ~1 ms) and, for <video> and VideoFrame, loses the device (Chromium
+   * 150); elsewhere (and where there is no OffscreenCanvas, as in Node) `copy`.
    */
   private async uploadSource(source: PoseSource): Promise<{ view: GPUTextureView; width: number; height: number }> {
     const { width, height } = sourceSize(source);
@@ -391,18 +643,21 @@ export class PoseNet {
     if (typeof GPUTexture !== 'undefined' && source instanceof GPUTexture) {
       return { view: this.textureView(source), width, height };
     }
-    if (!this.sourceTexture || this.sourceTexture.width !== width || this.sourceTexture.height !== height) {
+    if (!this.sourceTexture || this.sourceTexture.width < width || this.sourceTexture.height < height) {
+      const size = { width: Math.max(width, this.sourceTexture?.width ?? 0), height: Math.max(height, this.sourceTexture?.height ?? 0) };
       if (this.sourceTexture) this.resources.release(this.sourceTexture);
       this.sourceTexture = this.resources.texture('sourceTexture', {
-        size: { width, height },
+        size,
         format: 'rgba8unorm',
         usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.RENDER_ATTACHMENT,
       });
       this.sourceView = this.sourceTexture.createView({ label: 'PoseNet.sourceTexture.view' });
     }
-    if (this.uploadPath === 'cpu') {
-      const pixels = this.readPixels(source as Exclude<PoseSource, GPUTexture>, width, height);
-      this.device.queue.writeTexture({ texture: this.sourceTexture }, pixels, { bytesPerRow: width * 4 }, { width, height });
+    if (isPixelSource(source)) {
+      // Already on the CPU: written as they are, whatever the upload path.
+      this.writePixels(source.data, width, height);
+    } else if (this.uploadPath === 'cpu') {
+      this.writePixels(this.readPixels(source as Exclude<PoseSource, GPUTexture | PixelSource>, width, height), width, height);
     } else {
       this.device.queue.copyExternalImageToTexture(
         { source: source as GPUCopyExternalImageSource },
@@ -413,10 +668,19 @@ export class PoseNet {
     return { view: this.sourceView!, width, height };
   }
 
+  private writePixels(pixels: Uint8Array | Uint8ClampedArray, width: number, height: number): void {
+    this.device.queue.writeTexture(
+      { texture: this.sourceTexture! },
+      pixels as Uint8Array<ArrayBuffer>,
+      { bytesPerRow: width * 4 },
+      { width, height },
+    );
+  }
+
   private pixelCanvas: OffscreenCanvasRenderingContext2D | null = null;
   /** RGBA8 pixels of a source, drawn through a reused 2D canvas (the `cpu` upload path). */
-  private readPixels(source: Exclude<PoseSource, GPUTexture>, width: number, height: number): Uint8ClampedArray<ArrayBuffer> {
-    if (typeof ImageData !== 'undefined' && source instanceof ImageData) return source.data as Uint8ClampedArray<ArrayBuffer>;
+  private readPixels(source: Exclude<PoseSource, GPUTexture | PixelSource>, width: number, height: number): Uint8ClampedArray<ArrayBuffer> {
+    if (typeof OffscreenCanvas === 'undefined') throw new Error('estimateSinglePose: no OffscreenCanvas here for the cpu upload path');
     let g = this.pixelCanvas;
     if (!g || g.canvas.width !== width || g.canvas.height !== height) {
       g = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
@@ -438,14 +702,26 @@ export class PoseNet {
     return view;
   }
 
-  /** Uploads the source and writes the frame's uniforms (fit, flip) for the current plan. */
-  private async prepareFrame(source: PoseSource, options: { fit?: FitMode; flipHorizontal?: boolean }) {
-    const plan = this.planValue;
+  /**
+   * Uploads the source, takes the plans for its input size (built on first use) and
+   * writes the frame's uniforms (fit, flip). Public for runners that encode the plan's
+   * parts themselves, such as the benchmark's ONNX Runtime peers, which run another
+   * network between our `preprocess` part (it fills `plan.inputBuffer`) and our `decode`
+   * part (it reads `plan.headsBuffer`); they leave `flipTest` off.
+   */
+  async prepareFrame(source: PoseSource, options: { fit?: FitMode; flipHorizontal?: boolean }, flipTest = false) {
+    this.applyTargetFps();
     const { view, width, height } = await this.uploadSource(source);
-    const fit = computeFit(options.fit ?? this.fit, width, height, plan.width, plan.height);
-    plan.setSource(view);
-    plan.writeFrameParams(fit, width, height, !!options.flipHorizontal);
-    return { plan, fit, width, height };
+    const size = this.inputSizeFor(width, height);
+    const { frame, evicted } = this.plans.get(size.width, size.height, flipTest);
+    this.release(evicted);
+    this.current = frame;
+    this.inFlight = { frame, flip: frame.flip };
+    this.tuner.use(frame.plan);
+    this.lastInput = size;
+    const fit = computeFit(options.fit ?? this.fit, width, height, size.width, size.height);
+    frame.prepare(view, fit, width, height, !!options.flipHorizontal, flipTest);
+    return { frame, plan: frame.plan, fit, width, height };
   }
 
   /**
@@ -462,10 +738,13 @@ export class PoseNet {
     return this.run(async () => {
       const t0 = performance.now();
       const timestamp = options.timestamp ?? frameTimestampMs(source);
-      const { plan } = await this.prepareFrame(source, options);
+      const flipTest = this.flipTestOn;
+      const { frame, plan } = await this.prepareFrame(source, options, flipTest);
       const encoder = this.device.createCommandEncoder({ label: `PoseNet.frame` });
-      const passes = plan.passes;
-      plan.encode(encoder, this.beginTunedFrame(plan, passes));
+      const passes = frame.framePasses(flipTest, 'single', () => plan.stepsOf('decode'));
+      const { timestamps, measuring } = this.beginTunedFrame(frame, passes);
+      const n = frame.encodeNetwork(encoder, timestamps, flipTest);
+      frame.encodeDecode(encoder, timestamps, n);
       encoder.copyBufferToBuffer(plan.resultBuffer, 0, this.staging, 0, SINGLE_RESULT_FLOATS * 4);
       this.profiler.resolve(encoder);
       this.device.queue.submit([encoder.finish()]);
@@ -475,6 +754,7 @@ export class PoseNet {
       this.endTunedFrame(plan, passes, profile, t2 - t1);
       this.lastTiming = { encodeMs: t1 - t0, latencyMs: t2 - t0 };
       this.profiler.recordFrameTime(t2 - t1, t1);
+      this.recordTargetFps(frame, t2 - t0, measuring);
       this.frameCount++;
       return this.history.smoothSingle(toPose(result), timestamp, options.smoothing);
     });
@@ -485,7 +765,8 @@ export class PoseNet {
    * (local heatmap maxima above `scoreThreshold`) found on the GPU, then TF.js PoseNet's
    * greedy part-tree decode on the CPU over the heads read back with them. Poses come in
    * the order found (decreasing root score), in source pixels. Defaults as TF.js PoseNet:
-   * maxDetections 5, scoreThreshold 0.5, nmsRadius 20 (input-resolution pixels).
+   * maxDetections 5, scoreThreshold 0.5, nmsRadius 20 (input-resolution pixels). With the
+   * flip test every head is averaged, displacements included (see src/pose/flip.ts).
    * With `tracking` (or `smoothing`) each pose has a stable `id` across frames; with
    * `smoothing` each tracked person's keypoints are smoothed.
    */
@@ -497,12 +778,13 @@ export class PoseNet {
       const timestamp = options.timestamp ?? frameTimestampMs(source);
       this.multi ??= new MultiPoseGpu(this.device, this.kernels, this.ledger);
       const multi = this.multi;
-      const { plan, fit, width } = await this.prepareFrame(source, options);
+      const flipTest = this.flipTestOn;
+      const { frame, plan, fit, width } = await this.prepareFrame(source, options, flipTest);
       const encoder = this.device.createCommandEncoder({ label: `PoseNet.multiPoseFrame` });
-      const passes = multi.passes(plan);
-      const timestamps = this.beginTunedFrame(plan, passes);
-      plan.encode(encoder, timestamps, 'network');
-      multi.encode(encoder, plan, settings.scoreThreshold, timestamps);
+      const passes = frame.framePasses(flipTest, 'multi', () => [multi.candidatesPass(plan)]);
+      const { timestamps, measuring } = this.beginTunedFrame(frame, passes);
+      const n = frame.encodeNetwork(encoder, timestamps, flipTest);
+      multi.encode(encoder, plan, settings.scoreThreshold, timestamps, n);
       this.profiler.resolve(encoder);
       this.device.queue.submit([encoder.finish()]);
       const t1 = performance.now();
@@ -525,6 +807,7 @@ export class PoseNet {
       };
       this.lastTiming = { encodeMs: t1 - t0, latencyMs: t3 - t0 };
       this.profiler.recordFrameTime(t2 - t1, t1);
+      this.recordTargetFps(frame, t3 - t0, measuring);
       this.frameCount++;
       return result;
     });
@@ -537,11 +820,18 @@ export class PoseNet {
     return data;
   }
 
-  /** Debug: the four heads of the last frame, as raw values (heatmap logits, not scores). */
-  readHeads(): Promise<Heads> {
+  /**
+   * Debug: the four heads of the last frame, as raw values (heatmap logits, not scores):
+   * what the decoders read, so with the flip test the averaged heads. `mirrored`: the
+   * flip test's mirrored run before averaging (in its own, mirrored, frame).
+   */
+  readHeads(options: { mirrored?: boolean } = {}): Promise<Heads> {
     this.assertAlive();
     return this.run(async () => {
-      const plan = this.planValue;
+      const frame = this.current;
+      if (!frame) throw new Error('readHeads: no frame has run yet');
+      if (options.mirrored && !frame.flip) throw new Error('readHeads: the last frame ran without the flip test');
+      const plan = options.mirrored ? frame.flip!.mirrored : frame.plan;
       const raw = await this.readBuffer(plan.headsBuffer, plan.headsShape.h * plan.headsShape.w * plan.headsShape.c4 * 16);
       const { h, w, c4 } = plan.headsShape;
       const heads = {} as Heads;
@@ -560,11 +850,14 @@ export class PoseNet {
   /**
    * Debug: a tensor of the last frame, NHWC without channel padding. The input and the
    * heads are always available; other layers' outputs need `debug.retainAll`.
+   * `mirrored`: the flip test's mirrored run's tensor.
    */
-  readTensor(name: string): Promise<Head> {
+  readTensor(name: string, options: { mirrored?: boolean } = {}): Promise<Head> {
     this.assertAlive();
     return this.run(async () => {
-      const plan = this.planValue;
+      const frame = this.current;
+      if (options.mirrored && !frame?.flip) throw new Error('readTensor: the last frame ran without the flip test');
+      const plan = options.mirrored ? frame!.flip!.mirrored : this.plan;
       const shape = plan.shapes.tensors.get(name);
       const buffer = plan.tensorBuffers.get(name);
       if (!shape || !buffer) throw new Error(`readTensor: no tensor "${name}" in ${plan.label}`);
@@ -605,7 +898,8 @@ export class PoseNet {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.planValue.dispose();
+    this.plans.dispose();
+    this.current = null;
     this.model.dispose();
     this.profiler.dispose();
     this.multi?.dispose();
@@ -629,14 +923,20 @@ export function toPose(result: Float32Array): Pose {
 
 /** Loads weights and builds a PoseNet at the given resolution. */
 export async function createPoseNet(config: PoseNetConfig): Promise<PoseNet> {
-  const resolution = toResolution(config.resolution);
-  const loaded = typeof config.weights === 'string' ? await fetchWeights(config.weights) : config.weights;
-  checkResolution(resolution.width, resolution.height, loaded.manifest.outputStride);
-  const device = config.device ?? (await requestPoseNetDevice());
+  const loaded = await loadWeights(config.weights);
+  normalizeResolution(config.resolution, loaded.manifest.outputStride);
+  const device = config.device ?? (await requestPoseNetDevice(config.deviceOptions));
   const mode = config.tuning ?? 'auto';
   const store = config.tuningStore === undefined ? browserTuningStore() : config.tuningStore;
   const tuning = await loadTuning(mode, store, device, loaded.manifest);
-  return new PoseNet(device, loaded, resolution, { fit: config.fit, debug: config.debug, upload: config.upload, tuning });
+  return new PoseNet(device, loaded, config.resolution ?? 257, {
+    fit: config.fit,
+    debug: config.debug,
+    upload: config.upload,
+    tuning,
+    flipTest: config.flipTest,
+    targetFps: config.targetFps,
+  });
 }
 
 export type { Fit };

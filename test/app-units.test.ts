@@ -26,6 +26,14 @@ describe('app helpers', () => {
       { kernel: 'pointwise', layer: 'heads' },
       { kernel: 'decode_single', layer: '' },
     ]);
+    // The flip test's mirrored passes keep their kernel and layer, marked as mirrored.
+    expect(shortPassNames([...names, ...names.slice(0, 4).map((n) => `mirrored ${n}`), 'flip_average']).slice(names.length)).toEqual([
+      { kernel: 'preprocess', layer: '(mirrored)' },
+      { kernel: 'conv2d', layer: 'Conv2d_0 (mirrored)' },
+      { kernel: 'depthwise', layer: 'Conv2d_1_depthwise (mirrored)' },
+      { kernel: 'pointwise', layer: 'Conv2d_1_pointwise (mirrored)' },
+      { kernel: 'flip_average', layer: '' },
+    ]);
     const resnet = shortPassNames([
       'conv2d resnet_v1_50/conv1/Relu',
       'maxpool resnet_v1_50/pool1/MaxPool',

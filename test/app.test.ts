@@ -548,6 +548,8 @@ describe('the demo page on other sources', () => {
       log(`app tuning at 129: ${state} after ${((Date.now() - t0) / 1000).toFixed(0)} s; status showed ${[...seen].join(', ')}`);
       expect(state).toBe('tuned');
       expect(seen.size).toBeGreaterThan(0);
+      // The still picture ran while tuning needed frames, and once more after; now ask for a stream.
+      await pg.evaluate(() => window.poseApp.set({ continuous: true }));
       await waitFrames(pg, 2);
       await new Promise((r) => setTimeout(r, 400)); // the panel redraws at most every 250 ms
       const p = await pg.evaluate(() => ({
@@ -559,7 +561,8 @@ describe('the demo page on other sources', () => {
         })),
         tuning: document.getElementById('profiler-tuning')!.textContent!,
         status: document.getElementById('status')!.textContent!,
-        table: window.poseApp.net!.tuningTable().entries.length,
+        // The page's own net (this test runs without the worker).
+        table: (window.poseApp.net as import('../src/posenet.ts').PoseNet).tuningTable().entries.length,
       }));
       expect(p.tuning).toMatch(/tuned on this GPU/);
       expect(p.status).not.toMatch(/tuning \(/);

@@ -4,14 +4,7 @@
  * 1. Heads: the four heads read back from the GPU equal onnxruntime-node's on the same
  *    preprocessed input (read back from the GPU too), element by element, within 1e-3
  *    absolute or 1e-3 relative, or within 1e-4 of the head's range (max |value|),
- *    whichever is larger. Why the range term: both are float32 networks that sum in
- *    different orders through 28 layers, and the offset and displacement heads (values up
- *    to ~200) amplify that noise. Measured on 000000535506.jpg at 513x385 against a
- *    float64-accumulated CPU run of the same weights: ONNX Runtime itself is 1.5e-3 off
- *    on offsets (range 56) and 1.3e-3 on displacements (range 195), our GPU 1.2e-3 and
- *    2.1e-3; GPU vs ORT reaches 2.7e-3. So a flat 1e-3 cannot hold between any two
- *    float32 implementations; 1e-4 of the range (5.6e-3 for offsets) sits just above that
- *    noise, while a layout or indexing bug moves values by O(1) and still fails.
+ *    whichever is larger (test/support/head-tolerance.ts says why).
  * 2. Keypoints: our GPU decode equals @tensorflow-models/posenet's decodeSinglePose run on
  *    those same heads: positions within 0.5 px (in source pixels), scores within 1e-3.
  * 3. End to end against TF.js PoseNet with its own preprocessing (cpu backend) on the same
@@ -32,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelRun } from './pages/harness.ts';
 import { b64ToBytes, b64ToF32 } from './support/b64.ts';
 import { repoRoot } from './support/browser.ts';
-import { compare, describeMismatches } from './support/cpu-ref.ts';
+import { compareHead } from './support/head-tolerance.ts';
 import { openHarness, type HarnessPage } from './support/harness-page.ts';
 import { runOnnxHeads } from './support/ort.ts';
 import { loadReferencePosenet, useCpuBackend } from './support/tfjs-reference.ts';
@@ -48,10 +41,6 @@ const RESOLUTIONS = [
   { width: 801, height: 801 },
 ];
 
-const HEAD_ATOL = 1e-3;
-const HEAD_RTOL = 1e-3;
-/** Extra absolute tolerance as a fraction of a head's range (see the header). */
-const HEAD_RANGE_TOL = 1e-4;
 const POSITION_TOL_PX = 0.5;
 const SCORE_TOL = 1e-3;
 const E2E_MEDIAN_PX = 2;
@@ -92,14 +81,12 @@ describe(`${MODEL} on the GPU against ONNX Runtime and TF.js PoseNet`, () => {
         for (const [name, head] of Object.entries(run.heads)) {
           const ref = ort[name as keyof typeof ort];
           expect(head.shape, `${name} shape`).toEqual(ref.dims);
-          const range = ref.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-          const atol = Math.max(HEAD_ATOL, HEAD_RANGE_TOL * range);
-          const cmp = compare(b64ToF32(head.data), ref.data, atol, HEAD_RTOL);
+          const cmp = compareHead(b64ToF32(head.data), ref.data, ref.dims);
           console.log(
-            `${label} ${name}: max |gpu - ort| = ${cmp.maxAbs.toExponential(2)} (range ${range.toFixed(1)}, tolerance ${atol.toExponential(2)}; ` +
-              `${compare(b64ToF32(head.data), ref.data, HEAD_ATOL, HEAD_RTOL).count} elements over a flat 1e-3)`,
+            `${label} ${name}: max |gpu - ort| = ${cmp.maxAbs.toExponential(2)} (range ${cmp.range.toFixed(1)}, tolerance ${cmp.atol.toExponential(2)}; ` +
+              `${cmp.overFlat} elements over a flat 1e-3)`,
           );
-          expect(cmp.count, `${name}: ${describeMismatches(cmp, ref.dims)}`).toBe(0);
+          expect(cmp.count, `${name}: ${cmp.detail}`).toBe(0);
         }
       });
 

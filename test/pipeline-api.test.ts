@@ -119,6 +119,48 @@ describe('runtime contract in Chromium (WebGPU)', () => {
     expect(r.liveAfterDispose).toBe(0);
   });
 
+  it('across input sizes ({ longSide }, flip test): plans cached and bounded, nothing built per frame, memory returns', async () => {
+    // Six aspect ratios at long side 257: 257x193, 193x257, 257x145, 257x257, 129x257, 257x129.
+    const aspects: [number, number][] = [
+      [640, 480],
+      [480, 640],
+      [640, 360],
+      [500, 500],
+      [300, 600],
+      [1024, 400],
+    ];
+    const r = (await harness.call('allocationsAcrossSizes', { weightsUrl: `/weights/${MODEL}`, longSide: 257, aspects, frames: 4 })) as {
+      video: Record<string, number>;
+      videoSize: { width: number; height: number };
+      alternating: Record<string, number>;
+      multiAlternating: Record<string, number>;
+      flipVideo: Record<string, number>;
+      sizesSeen: string[];
+      heldPerCycle: string[][];
+      bytesPerCycle: number[];
+      bytes: { fixed: number; beforeFlip: number; withFlip: number; afterFlip: number; fixedAgain: number };
+      heldFixed: string[];
+      liveAfterDispose: number;
+    };
+    console.log('across sizes:', JSON.stringify(r));
+    expect(r.videoSize).toEqual({ width: 257, height: 193 });
+    expect(r.video).toEqual({});
+    expect(r.alternating).toEqual({});
+    expect(r.multiAlternating).toEqual({});
+    expect(r.flipVideo).toEqual({});
+    expect(r.sizesSeen.sort()).toEqual(['129x257', '193x257', '257x129', '257x145', '257x193', '257x257']);
+    // PLAN_CACHE_CAPACITY (4) plans at most; the second cycle holds the same sizes and bytes as the first.
+    for (const held of r.heldPerCycle) expect(held.length).toBe(4);
+    expect(r.heldPerCycle[1]).toEqual(r.heldPerCycle[0]);
+    expect(r.bytesPerCycle[1]).toBe(r.bytesPerCycle[0]);
+    expect(r.bytes.withFlip).toBeGreaterThan(r.bytes.beforeFlip);
+    expect(r.bytes.afterFlip).toBe(r.bytes.beforeFlip);
+    // Back at the fixed size: its one plan, and the bytes it held before (the source texture grew to the largest source).
+    expect(r.heldFixed).toEqual(['257x257']);
+    expect(r.bytes.fixedAgain - r.bytes.fixed).toBe(4 * (1024 * 640 - 640 * 480));
+    expect(r.liveAfterDispose).toBe(0);
+  });
+
   const cases: [string, RegExp][] = [
     ['not-json', /bad-weights\/not-json\/model\.json: not valid JSON/],
     ['bad-layer', /bad-weights\/bad-layer\/model\.json.*softmax/i],

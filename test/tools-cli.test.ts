@@ -2,7 +2,8 @@
  * The command-line tools as a user runs them (child processes through tsx): `infer` on
  * photographs (coco-mini, or generated pictures when ../shared/coco-mini is absent), its
  * errors for a missing file, a file that is not an image and a bad resolution, and a
- * `bench` smoke run whose JSON is checked for its schema (not its timings).
+ * `bench` smoke run whose JSON is checked for its schema (not its timings), and the same
+ * tools under `--runtime node` (Dawn in the tool's process; needs the Vulkan loader).
  *
  * Needs the default weights (`npm run weights`) and Chromium with WebGPU (SwiftShader is
  * fine): each tool run starts its own Vite server and browser.
@@ -287,5 +288,67 @@ describe('npm run bench', () => {
     // The printed table: a row for 161x161 with all three columns.
     expect(r.stdout).toMatch(/161x161\s+[\d.]+\s+[\d.]+ \([\d.]+ paired\)\s+[\d.]+ \([\d.]+\)/);
     expect(r.stdout).toMatch(/GPU ms per kernel, tuned \/ untuned/);
+  });
+});
+
+describe('--runtime node (Dawn in the tool process, no browser)', () => {
+  it('infer names the adapter and writes the same JSON format', async () => {
+    const json = path.join(tmp, 'poses-node.json');
+    const r = await runTool('infer', [images[0]!.file, '--runtime', 'node', '--json', json]);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stderr).toMatch(/infer: 1 of 1 image\(s\) on .+ \(.*driver: .+\) \(Node v[\d.]+, Dawn \(npm webgpu [\d.]+\)\)/);
+    const out = JSON.parse(fs.readFileSync(json, 'utf8')) as { keypoints: number[][]; width: number; height: number }[];
+    expect(out).toHaveLength(1);
+    expect(out[0]!.keypoints).toHaveLength(17);
+    expect([out[0]!.width, out[0]!.height]).toEqual([images[0]!.width, images[0]!.height]);
+  });
+
+  it('infer names a file that is not an image (decoded by sharp)', async () => {
+    const notImage = path.join(tmp, 'notes-node.jpg');
+    fs.writeFileSync(notImage, 'still not pixels\n');
+    const r = await runTool('infer', [notImage, '--runtime', 'node']);
+    expect(r.code, show(r)).not.toBe(0);
+    expect(r.stderr).toContain(`infer: ${notImage}: cannot decode as an image (Input buffer contains unsupported image format)`);
+  });
+
+  it('bench leaves out, with the reason, a peer the runtime cannot run', async () => {
+    const json = path.join(tmp, 'bench-node.json');
+    const r = await runTool(
+      'bench',
+      [
+        '--runtime',
+        'node',
+        '--models',
+        MODEL,
+        '--impls',
+        'ours,tfjs-wasm',
+        '--resolutions',
+        '161',
+        '--frames',
+        '1',
+        '--warmup',
+        '0',
+        '--profile',
+        'none',
+        '--json',
+        json,
+      ],
+      540_000,
+    );
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stderr).toContain('bench: tfjs-wasm cannot run: not available under --runtime node');
+    expect(r.stdout).toMatch(/adapter: .+driver: /);
+    const out = JSON.parse(fs.readFileSync(json, 'utf8')) as { rows: { impl: string }[]; unavailable: { impl: string; reason: string }[] };
+    expect(out.rows.map((row) => row.impl)).toEqual(['ours']);
+    expect(out.unavailable.map((u) => u.impl)).toEqual(['tfjs-wasm']);
+  });
+
+  it('rejects an unknown runtime and, in the browser, an adapter name', async () => {
+    const r = await runTool('infer', [images[0]!.file, '--runtime', 'deno']);
+    expect(r.code, show(r)).not.toBe(0);
+    expect(r.stderr).toContain('invalid --runtime "deno": expected browser or node');
+    const a = await runTool('infer', [images[0]!.file, '--adapter', 'nvidia']);
+    expect(a.code, show(a)).not.toBe(0);
+    expect(a.stderr).toContain('--adapter "nvidia": in the browser runtime an adapter is chosen by power preference');
   });
 });

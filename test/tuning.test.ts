@@ -389,6 +389,50 @@ describe('Tuner (synthetic timings)', () => {
     expect(tuner.tuningTable().entries.length).toBe(6);
   });
 
+  it('several plans (input sizes, the flip test’s twin): one tuned at a time, the others take its choices by shape', async () => {
+    const tuner = makeTuner({});
+    // Two plans of one size (a plan and its mirrored twin), and one of another size.
+    const main = new FakePlan(shapes());
+    const twin = new FakePlan(shapes());
+    const other = new FakePlan([layerShape('pointwise', 65, 8, 16, 'pw1')]);
+    tuner.use(main.asPlan());
+    expect(tuner.progress().state).toBe('waiting');
+    // A frame on another size meanwhile does not take tuning over from the unfinished one.
+    tuner.use(other.asPlan());
+    tuner.afterFrame(other.asPlan(), other.steps, null, 1);
+    expect(tuner.measuring(other.asPlan())).toBe(false);
+    // v2 wins; the tuned plan commits it.
+    const passMs = cost({ v0: 3, v1: 2, v2: 1, v3: 4 });
+    for (let f = 0; f < 60 && tuner.progress().state !== 'tuned'; f++) {
+      tuner.use(main.asPlan());
+      const timestamps = tuner.beforeFrame(main.asPlan());
+      expect(tuner.measuring(main.asPlan())).toBe(tuner.progress().state === 'tuning');
+      const ms = main.steps.map(passMs);
+      const profile = timestamps
+        ? { startMs: 0, totalGpuMs: 0, passes: main.steps.map((s, i) => ({ name: s.name, startMs: 0, durationMs: ms[i]! })) }
+        : null;
+      tuner.afterFrame(
+        main.asPlan(),
+        main.steps,
+        profile,
+        ms.reduce((a, b) => a + b, 0),
+      );
+      await Promise.resolve();
+      await Promise.resolve();
+    }
+    expect(main.steps.map((s) => s.variant)).toEqual(['v2', 'v2', 'v2', 'v2', 'v2']);
+    // The twin never measured; it takes the choices of its shapes at its next frame.
+    expect(twin.steps.map((s) => s.variant)).toEqual(['v0', 'v0', 'v0', 'v0', 'v0']);
+    tuner.sync(twin.asPlan());
+    expect(twin.steps.map((s) => s.variant)).toEqual(['v2', 'v2', 'v2', 'v2', 'v2']);
+    // Now idle, the tuner takes up the other size's untuned shape when it runs.
+    tuner.use(other.asPlan());
+    expect(tuner.progress().state).toBe('compiling');
+    // Letting that plan go ends its tuning (the next plan used takes over).
+    tuner.forget(other.asPlan());
+    expect(tuner.progress().state).toBe('tuned');
+  });
+
   it('without timestamps varies one kernel kind at a time over whole frames', async () => {
     const tuner = makeTuner({ timestamps: false });
     const fake = new FakePlan(shapes(), { pointwise: ['p0', 'p1', 'p2'], depthwise: ['d0', 'd1'], conv2d: ['c0', 'c1'] });

@@ -247,7 +247,7 @@ describe('the app on a video file', () => {
     expect(still.frames).toBe(paused.frames);
   });
 
-  it('runs once per frame step, on the frame shown, and follows a seek to the displayed frame', async () => {
+  it('runs once per frame step, on the frame shown, and follows a seek to the displayed frame, resetting the smoothing', async () => {
     const { page } = app;
     const start = await state();
     const t0 = start.last.mediaTime!;
@@ -275,12 +275,29 @@ describe('the app on a video file', () => {
         },
         (frame + 0.5) / FPS,
       );
+    // Count the smoothing resets the page's net receives (a seek must reset the history).
+    const resets = () =>
+      page.evaluate(() => {
+        const net = window.poseApp.net as unknown as { resetSmoothing(): unknown; resetsSeen?: number };
+        if (net.resetsSeen === undefined) {
+          net.resetsSeen = 0;
+          const reset = net.resetSmoothing.bind(net);
+          net.resetSmoothing = () => {
+            net.resetsSeen!++;
+            return reset();
+          };
+        }
+        return net.resetsSeen;
+      });
+    const resetsBefore = await resets();
     let before = (await state()).frames;
     await seek(0);
     const p0 = await frameAt(before, 0);
     before = (await state()).frames;
     await seek(20);
     const p20 = await frameAt(before, 20 / FPS);
+    // One reset per seek at least (a frame that straddles a seek resets once more).
+    expect((await resets()) - resetsBefore).toBeGreaterThanOrEqual(2);
     // Where frame 0's keypoints are in frame 20, through the clip's known transforms.
     const t0x = clipTransform(spec, 0);
     const t20 = clipTransform(spec, 20);

@@ -13,7 +13,17 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { c4 } from '../src/model/layout.ts';
 import type { Layer, Manifest } from '../src/model/manifest.ts';
 import { checkWeightsSize, checkWeightsValues, ManifestError, validateManifest } from '../src/model/validate.ts';
-import { decodeWeights, fromHalfBits, toHalfBits, WEIGHT_BYTES, type WeightFormat } from '../src/model/weight-format.ts';
+import {
+  DEFAULT_WEIGHT_FORMAT,
+  decodeWeights,
+  formatFolder,
+  fromHalfBits,
+  toHalfBits,
+  WEIGHT_BYTES,
+  type WeightFormat,
+} from '../src/model/weight-format.ts';
+import { DEFAULT_MODEL_NAME } from '../src/default-weights.ts';
+import { defaultWeightFiles } from '../tools/build-lib.ts';
 import { convertOnnxBytes } from '../tools/lib/convert.ts';
 import { repoRoot } from './support/browser.ts';
 import { tinyPoseNet } from './support/onnx-graphs.ts';
@@ -246,5 +256,19 @@ describe('manifests of each format that are refused', () => {
         `w.bin: layer "Conv2d_1_pointwise" (pointwise): scales element 1 (byte ${l8.scales!.offset + 4} of weights.bin) is -1; scales must be finite and >= 0`,
       ),
     );
+  });
+});
+
+describe('the default weight format', () => {
+  test('the package and the app carry and open the default format of the default model (npm run weights makes it)', () => {
+    expect(DEFAULT_MODEL_NAME).toBe(formatFolder('posenet-mobilenet-v1-075-s16', DEFAULT_WEIGHT_FORMAT));
+    // src/default-weights.ts's URL literals (what bundlers and build-lib follow) name that folder.
+    const files = [`weights/${DEFAULT_MODEL_NAME}/model.json`, `weights/${DEFAULT_MODEL_NAME}/weights.bin`];
+    expect(defaultWeightFiles()).toEqual(files);
+    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { files: string[] };
+    for (const f of files) expect(pkg.files, 'package.json files').toContain(f);
+    const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, files[0]!), 'utf8')) as Manifest;
+    expect(manifest.weights.format).toBe(DEFAULT_WEIGHT_FORMAT);
+    expect(manifest.name).toBe(DEFAULT_MODEL_NAME);
   });
 });

@@ -1,16 +1,16 @@
 /**
  * bench (`npm run bench`): end-to-end milliseconds per frame, from the source image to
  * keypoints on the CPU, for this project (tuned, `ours`, and on the default kernel
- * variants, `ours-untuned`) and for @tensorflow-models/posenet 2.2.2 on the same model
- * with TF.js's webgpu, webgl and wasm backends, in one headless Chromium session; then
- * our GPU time per pass (timestamp queries), tuned and untuned, with totals per kernel.
- * A benchmark, not a test: it reports, it does not judge.
+ * variants, `ours-untuned`) and its peers on the same model, in one session; then our GPU
+ * time per pass (timestamp queries), tuned and untuned, with totals per kernel. A
+ * benchmark, not a test: it reports, it does not judge.
  *
- *   npm run bench -- [--resolutions 161,257,321,481,641,801]
- *                    [--impls ours,ours-untuned,tfjs-webgpu,tfjs-webgl,tfjs-wasm]
+ *   npm run bench -- [--resolutions 161,257,321,481,641,801] [--impls ours,ours-untuned,tfjs-webgpu,...]
+ *                    [--modes square,aspect,flip,aspect+flip]
  *                    [--models <name,...>] [--frames 10] [--warmup 2] [--budget 150]
  *                    [--profile-resolution 257[,481,...]] [--profile-frames 10] [--profile first|all|none]
  *                    [--first-pose 3] [--image <file>] [--json out.json]
+ *                    [--runtime browser|node] [--adapter list | <adapter>]
  *
  * - `ours` tunes each resolution first (`await net.tune()`, from an empty cache): the
  *   tuning's wall time and frames are reported apart (rows' tuningMs, tuningFrames, and
@@ -20,6 +20,16 @@
  *   profiled frames) alternated, so that a load that drifts over minutes on a shared
  *   machine weighs on both alike; the table's ratio is then the median over rounds of
  *   ours / untuned (`pairedRatio`), each round's two frames having run back to back.
+ *
+ * Peers, by runtime (tools/lib/runtime.ts); the default is every implementation of the runtime:
+ * - browser (headless Chromium): @tensorflow-models/posenet 2.2.2 on TF.js's webgpu, webgl
+ *   and wasm backends (`tfjs-*`), and ONNX Runtime Web on our ONNX file with its WebGPU and
+ *   wasm execution providers (`ort-webgpu`, `ort-wasm`: our preprocessing and decoding
+ *   around ORT's network, so that only the network differs; tools/pages/ort-peer.ts).
+ * - node (Dawn): TF.js PoseNet on tfjs-backend-webgpu over the same Dawn adapter
+ *   (`tfjs-webgpu`).
+ * A peer that cannot run (not in this runtime, no TF.js or ONNX copy of the model, a
+ * backend that does not start) is left out, and the bench prints why; no number is made up.
  *
  * - ms per frame is the median of --frames timed frames after --warmup untimed ones, each
  *   `await estimateSinglePose(imageBitmap)` on the same ImageBitmap (a coco-mini photograph,
@@ -38,11 +48,15 @@
  *   compile) and the first frame (0: skip).
  * - Our profiler is off while timing end to end (on, every pass gets its own compute pass);
  *   the per-pass profile is taken afterwards.
- * - --json writes { rows: [{ impl, model, resolution, msPerFrame, n, ... }], passes: [{ name,
- *   gpuMs, ... }], firstPose, failures, environment, settings }.
+ * - --modes (tools/lib/eval-modes.ts; default square): our tuned net in each mode, as implementations
+ *   `ours` (square), `ours-aspect` (`{ longSide }`: the input follows the image, 513x385 for
+ *   the 640x474 photograph at 513), `ours-flip`, `ours-aspect+flip` (the flip test); their
+ *   columns show (x square): the mode's ms over square's. Rows carry the input size.
+ * - --json writes { rows: [{ impl, model, resolution, msPerFrame, n, input, ... }], passes: [{ name,
+ *   gpuMs, ... }], tuning, firstPose, failures, unavailable: [{ impl, model, reason }], environment, settings }.
  *
- * Exit status 1 when a cell failed (a backend that does not start, a WebGPU error) after
- * printing and writing what was measured.
+ * Exit status 1 when a cell failed (ours failing, a WebGPU error, a peer that started and
+ * then failed) after printing and writing what was measured.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -51,21 +65,37 @@ import { parseArgs } from 'node:util';
 
 import { checkResolution } from '../src/plan/shapes.ts';
 import type { FirstPoseResult, Impl, OpenInfo, ProfileResult, TimeResult, TuningLayer } from './pages/bench.ts';
-import { isOurs } from './lib/impls.ts';
+import { isOrt, isOurs, isTfjs, oursImpl } from './lib/impls.ts';
+import {
+  maybeListAdapters,
+  openRuntime,
+  RUNTIME_OPTIONS,
+  RUNTIME_USAGE,
+  runtimeOptions,
+  type RuntimeName,
+  type ToolPage,
+} from './lib/runtime.ts';
 import { SYNTHETIC_MODELS, ensureSyntheticModel } from './lib/synthetic-models.ts';
-import { listWeights, openSession, parseResolution, repoRoot, resolveModel, runTool, ToolError, type ToolPage } from './lib/browser-run.ts';
+import { listWeights, parseResolution, repoRoot, resolveModel, runTool, ToolError } from './lib/tool.ts';
 import { jsonIsOurs, MiB, OutputFile, readInputFile, userPath } from './lib/cli.ts';
+import { EVAL_MODES, parseModes } from './lib/eval-modes.ts';
 
-const IMPLS: readonly Impl[] = ['ours', 'ours-untuned', 'tfjs-webgpu', 'tfjs-webgl', 'tfjs-wasm'];
+/** Every implementation --impls takes, in table order; `ours` expands to one implementation per --modes mode. */
+const IMPLS: readonly Impl[] = ['ours', 'ours-untuned', 'tfjs-webgpu', 'tfjs-webgl', 'tfjs-wasm', 'ort-webgpu', 'ort-wasm'];
+/** What each runtime can run (and runs by default); the GPU archive's run.sh runs the node list. Ours runs in every mode. */
+const RUNTIME_IMPLS: Record<RuntimeName, readonly Impl[]> = {
+  browser: IMPLS,
+  node: ['ours', 'ours-untuned', 'tfjs-webgpu'],
+};
 const DEFAULT_RESOLUTIONS = '161,257,321,481,641,801';
 /** A photograph with one large person (640x474), from ../shared/coco-mini. */
 const BENCH_IMAGE = '000000488571.jpg';
 const COCO_IMAGES = path.resolve(repoRoot, '../shared/coco-mini/images');
 
-const USAGE = `usage: npm run bench -- [--resolutions ${DEFAULT_RESOLUTIONS}] [--impls ${IMPLS.join(',')}]
+const USAGE = `usage: npm run bench -- [--resolutions ${DEFAULT_RESOLUTIONS}] [--impls ${IMPLS.join(',')}] [--modes ${EVAL_MODES.join(',')}]
                       [--models <name,...>] [--frames 10] [--warmup 2] [--budget <seconds per impl per model>]
                       [--profile-resolution 257[,481,...]] [--profile-frames 10] [--profile first|all|none]
-                      [--first-pose 3] [--image <file>] [--json out.json]`;
+                      [--first-pose 3] [--image <file>] [--json out.json] ${RUNTIME_USAGE}`;
 
 interface Res {
   width: number;
@@ -98,6 +128,8 @@ export interface BenchRow {
   tuningMs?: number;
   /** Ours tuned: tuning frames run. */
   tuningFrames?: number;
+  /** Ours: the input size the frames ran at. */
+  input?: string;
 }
 
 export interface BenchPass {
@@ -144,6 +176,13 @@ export interface BenchTuning {
   layers: TuningLayer[];
 }
 
+/** A peer left out, and why (it never got a number). */
+export interface BenchUnavailable {
+  impl: Impl;
+  model: string | null;
+  reason: string;
+}
+
 export interface BenchJson {
   rows: BenchRow[];
   passes: BenchPass[];
@@ -151,6 +190,7 @@ export interface BenchJson {
   tuning: { adapter: string | null; runs: BenchTuning[] };
   firstPose: BenchFirstPose | null;
   failures: BenchFailure[];
+  unavailable: BenchUnavailable[];
   environment: Record<string, unknown>;
   settings: Record<string, unknown>;
 }
@@ -193,16 +233,20 @@ function pad(s: string, n: number, right = false): string {
   return right ? s.padEnd(n) : s.padStart(n);
 }
 
+/** A column's heading and the ratio its cells show: ours/untuned, a mode's ms over square's, or ours/peer. */
+function columnHeader(c: Impl): string {
+  if (c === 'ours') return 'ours ms';
+  if (c === 'ours-untuned') return `${c} ms (ours/untuned)`;
+  return isOurs(c) ? `${c} ms (x square)` : `${c} ms (ours/peer)`;
+}
+
 /** The table of one model: a row per resolution, a column per impl, ours/peer after each peer. */
 function modelTable(model: string, resolutions: Res[], impls: Impl[], rows: BenchRow[], failures: BenchFailure[], frames: number): string {
   const cols = impls.filter(
     (impl) => rows.some((r) => r.model === model && r.impl === impl) || failures.some((f) => f.model === model && f.impl === impl),
   );
   if (!cols.length) return '';
-  const header = [
-    'resolution',
-    ...cols.map((c) => (c === 'ours' ? 'ours ms' : `${c} ms (ours/${c === 'ours-untuned' ? 'untuned' : 'peer'})`)),
-  ];
+  const header = ['resolution', ...cols.map(columnHeader)];
   const body: string[][] = [];
   for (const r of resolutions) {
     const key = resText(r);
@@ -218,6 +262,7 @@ function modelTable(model: string, resolutions: Res[], impls: Impl[], rows: Benc
       let cell = fmtMs(row.msPerFrame);
       if (row.n < frames) cell += ` n=${row.n}`;
       if (c === 'ours-untuned' && ours?.pairedRatio !== undefined) cell += ` (${ours.pairedRatio.toFixed(2)} paired)`;
+      else if (isOurs(c) && c !== 'ours' && c !== 'ours-untuned' && ours) cell += ` (${(row.msPerFrame / ours.msPerFrame).toFixed(2)})`;
       else if (c !== 'ours' && ours) cell += ` (${(ours.msPerFrame / row.msPerFrame).toFixed(2)})`;
       line.push(cell);
     }
@@ -345,7 +390,8 @@ async function main(): Promise<void> {
     ({ values } = parseArgs({
       options: {
         resolutions: { type: 'string', default: DEFAULT_RESOLUTIONS },
-        impls: { type: 'string', default: IMPLS.join(',') },
+        impls: { type: 'string' },
+        modes: { type: 'string', default: 'square' },
         models: { type: 'string' },
         frames: { type: 'string', default: '10' },
         warmup: { type: 'string', default: '2' },
@@ -356,6 +402,7 @@ async function main(): Promise<void> {
         'first-pose': { type: 'string', default: '3' },
         image: { type: 'string' },
         json: { type: 'string' },
+        ...RUNTIME_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: false,
@@ -377,10 +424,31 @@ async function main(): Promise<void> {
   if (!['first', 'all', 'none'].includes(profileMode))
     throw new ToolError(`invalid --profile "${profileMode}": expected first, all or none`);
 
-  const impls = list(values.impls) as Impl[];
-  for (const i of impls)
+  const runtimeChoice = runtimeOptions(values);
+  if (await maybeListAdapters('bench', runtimeChoice)) return;
+  const unavailable: BenchUnavailable[] = [];
+  const leaveOut = (impl: Impl, model: string | null, reason: string) => {
+    unavailable.push({ impl, model, reason });
+    log(`bench: ${impl}${model ? ` on ${model}` : ''} cannot run: ${reason}; left out`);
+  };
+  const runnable = RUNTIME_IMPLS[runtimeChoice.runtime];
+  const asked = (values.impls === undefined ? [...runnable] : list(values.impls)) as Impl[];
+  for (const i of asked)
     if (!IMPLS.includes(i)) throw new ToolError(`unknown implementation "${i}" in --impls (expected ${IMPLS.join(', ')})`);
-  if (!impls.length) throw new ToolError('--impls is empty');
+  if (!asked.length) throw new ToolError('--impls is empty');
+  const impls = asked.filter((impl) => {
+    if (runnable.includes(impl)) return true;
+    leaveOut(impl, null, `not available under --runtime ${runtimeChoice.runtime} (it runs ${runnable.join(', ')})`);
+    return false;
+  });
+  let modes;
+  try {
+    modes = parseModes(values.modes);
+  } catch (err) {
+    throw new ToolError((err as Error).message);
+  }
+  // `ours` runs once per mode.
+  if (impls.includes('ours')) impls.splice(impls.indexOf('ours'), 1, ...modes.map(oursImpl));
   const resolutions = list(values.resolutions).map((t) => parseResolution(t, '--resolutions'));
   if (!resolutions.length) throw new ToolError('--resolutions is empty');
   const profileResolutions = list(values['profile-resolution']).map((t) => parseResolution(t, '--profile-resolution'));
@@ -438,20 +506,22 @@ async function main(): Promise<void> {
     cpuModel: os.cpus()[0]?.model,
     loadAverageStart: os.loadavg(),
     node: process.version,
+    runtime: runtimeChoice.runtime,
     image: imageLabel,
   };
   let profileTimestamps = true;
   const started = Date.now();
 
-  const usesTfjs = impls.some((i) => !isOurs(i));
+  const usesTfjs = impls.some(isTfjs);
+  const starting = runtimeChoice.runtime === 'browser' ? `Vite and Chromium${usesTfjs ? ' (pre-bundling TF.js)' : ''}` : 'Dawn';
   log(
-    `bench: starting Vite and Chromium${usesTfjs ? ' (pre-bundling TF.js)' : ''}; load average ${os
+    `bench: starting ${starting}; load average ${os
       .loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   );
-  const session = await openSession({ tfjs: usesTfjs });
-  environment.browser = await session.browser.version();
+  const runtime = await openRuntime({ ...runtimeChoice, tfjs: usesTfjs });
+  environment[runtime.name === 'browser' ? 'browser' : 'dawn'] = runtime.description;
   try {
     if (firstPoseRuns > 0 && impls.some(isOurs)) {
       const model = models[0]!;
@@ -466,7 +536,7 @@ async function main(): Promise<void> {
       if (r) {
         const runs: BenchFirstPose['runs'] = [];
         for (let i = 0; i < firstPoseRuns; i++) {
-          const page = await session.openPage('tools/pages/bench.html', 'bench');
+          const page = await runtime.openPage('tools/pages/bench.html', 'bench');
           try {
             const f = await page.call<FirstPoseResult>('firstPose', {
               weights: refs.get(model)!.url,
@@ -493,8 +563,18 @@ async function main(): Promise<void> {
     }
     for (const [mi, model] of models.entries()) {
       const manifest = refs.get(model)!;
-      // TF.js peers run only where the model has a TF.js copy.
-      const modelImpls = impls.filter((impl) => isOurs(impl) || manifest.tfjsUrl);
+      // Peers run only where the model has a copy in their format: TF.js's graph model, our ONNX file.
+      const modelImpls = impls.filter((impl) => {
+        if (isTfjs(impl) && !manifest.tfjsUrl) {
+          leaveOut(impl, model, 'the model has no TF.js copy (weights/tfjs/<name>/model.json)');
+          return false;
+        }
+        if (isOrt(impl) && !manifest.onnxUrl) {
+          leaveOut(impl, model, `the model has no ONNX file (weights/${model}.onnx)`);
+          return false;
+        }
+        return true;
+      });
       const valid: Res[] = [];
       for (const r of resolutions) {
         try {
@@ -511,26 +591,35 @@ async function main(): Promise<void> {
         if (!valid.length || (paired && impl === 'ours-untuned')) continue;
         let page: ToolPage | null = null;
         try {
-          page = await session.openPage('tools/pages/bench.html', 'bench');
-          const info = await page.call<OpenInfo>('open', {
-            impl,
-            weights: manifest.url,
-            tfjsModelUrl: manifest.tfjsUrl ?? undefined,
-            resolution: valid[0],
-            image: imageUrl,
-            imageB64,
-            pairUntuned: paired && impl === 'ours',
-          });
+          page = await runtime.openPage('tools/pages/bench.html', 'bench');
+          let info: OpenInfo;
+          try {
+            info = await page.call<OpenInfo>('open', {
+              impl,
+              weights: manifest.url,
+              tfjsModelUrl: manifest.tfjsUrl ?? undefined,
+              onnxUrl: manifest.onnxUrl ?? undefined,
+              resolution: valid[0],
+              image: imageUrl,
+              imageB64,
+              pairUntuned: paired && impl === 'ours',
+            });
+          } catch (err) {
+            // A peer that does not start is left out (with its reason); ours not starting is a failure.
+            if (isOurs(impl)) throw err;
+            leaveOut(impl, model, (err as Error).message);
+            continue;
+          }
           const detail = isOurs(impl)
             ? `adapter ${info.adapter}, timestamp-query ${info.timestamps ? 'yes' : 'no'}`
-            : `backend ${info.backend}`;
+            : `backend ${info.backend}${info.adapter ? ` on ${info.adapter}` : ''}`;
           if (isOurs(impl)) tuningAdapter ??= info.adapter ?? null;
           log(
             `bench: ${model} ${impl}: loaded in ${info.loadMs.toFixed(0)} ms (${detail}); image ${info.image.width}x${info.image.height}`,
           );
           (environment[impl] as Record<string, unknown> | undefined) ??= isOurs(impl)
             ? { adapter: info.adapter, timestamps: info.timestamps }
-            : { backend: info.backend };
+            : { backend: info.backend, ...(info.adapter ? { adapter: info.adapter } : {}) };
           if (info.image.generated) environment.image = 'generated 640x480 picture';
           let budgetLeftMs = budgetS * 1000;
           for (const [ri, r] of valid.entries()) {
@@ -556,6 +645,7 @@ async function main(): Promise<void> {
               });
               const row: BenchRow = {
                 ...makeRow(impl, t.samplesMs, t.warmupMs, t.poseScore),
+                ...(t.inputSize ? { input: t.inputSize } : {}),
                 ...(t.tuning ? { tuningMs: t.tuning.ms, tuningFrames: t.tuning.frames } : {}),
               };
               rows.push(row);
@@ -584,7 +674,7 @@ async function main(): Promise<void> {
                 );
               }
               log(
-                `bench: ${model} ${impl} ${row.resolution}: ${fmtMs(row.msPerFrame)} ms median of ${row.n}` +
+                `bench: ${model} ${impl} ${row.resolution}${row.input && row.input !== row.resolution ? ` (input ${row.input})` : ''}: ${fmtMs(row.msPerFrame)} ms median of ${row.n}` +
                   ` (min ${fmtMs(row.minMs)}, max ${fmtMs(row.maxMs)}; warm-up ${t.warmupMs.map((w) => w.toFixed(0)).join(', ')} ms)` +
                   `${t.cut ? ' [cut by budget]' : ''}; pose score ${row.poseScore.toFixed(3)}; load ${row.load1.toFixed(2)}`,
               );
@@ -644,7 +734,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await session.close();
+    await runtime.close();
   }
   environment.loadAverageEnd = os.loadavg();
   environment.wallSeconds = (Date.now() - started) / 1000;
@@ -656,8 +746,10 @@ async function main(): Promise<void> {
       ` unless n= says a ${budgetS} s budget per implementation and model cut it; (x) = ours/peer, below 1: ours is faster`,
   );
   const loads = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+  const oursEnv = environment.ours as { adapter?: string } | undefined;
+  out.push(`adapter: ${oursEnv?.adapter ?? 'unknown (ours did not run)'}; runtime ${runtime.name}: ${runtime.description}`);
   out.push(
-    `image ${environment.image}; ${environment.browser}; ${os.cpus().length} CPUs; load average ${loads(environment.loadAverageStart as number[])} at the start,` +
+    `image ${environment.image}; ${os.cpus().length} CPUs; load average ${loads(environment.loadAverageStart as number[])} at the start,` +
       ` ${loads(os.loadavg())} at the end, ${environment.wallSeconds} s`,
   );
   if (firstPose) {
@@ -673,7 +765,7 @@ async function main(): Promise<void> {
   // Every impl sees the same image through the same model: their pose scores should agree.
   for (const row of rows) {
     const ours = rows.find((r) => r.impl === 'ours' && r.model === row.model && r.resolution === row.resolution);
-    if (row.impl !== 'ours' && ours && Math.abs(ours.poseScore - row.poseScore) > 0.02) {
+    if (!isOurs(row.impl) && ours && Math.abs(ours.poseScore - row.poseScore) > 0.02) {
       out.push(
         `note: ${row.model} ${row.resolution}: pose score ${ours.poseScore.toFixed(3)} (ours) vs ${row.poseScore.toFixed(3)} (${row.impl})`,
       );
@@ -693,6 +785,10 @@ async function main(): Promise<void> {
     if (t) out.push('', t);
   }
   for (const t of tuningRuns) out.push('', tuningSummary(t));
+  if (unavailable.length) {
+    out.push('', 'left out (cannot run here):');
+    for (const u of unavailable) out.push(`  ${u.impl}${u.model ? ` on ${u.model}` : ''}: ${u.reason.split('\n').join('\n    ')}`);
+  }
   if (failures.length) {
     out.push('', 'failures:');
     for (const f of failures)
@@ -707,10 +803,12 @@ async function main(): Promise<void> {
       tuning: { adapter: tuningAdapter, runs: tuningRuns },
       firstPose,
       failures,
+      unavailable,
       environment,
       settings: {
         resolutions: resolutions.map(resText),
         impls,
+        modes,
         models,
         frames,
         warmup,

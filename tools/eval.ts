@@ -1,26 +1,45 @@
 /**
- * `npm run eval -- --data <dir> [--resolutions 161,257,321,481,641,801] [--model <name>] [--out <dir>]`
+ * `npm run eval -- --data <dir> [--resolutions 161,257,321,481,641,801] [--model <name>] [--out <dir>]
+ *                  [--modes square,aspect,flip,aspect+flip] [--scenarios all]
+ *                  [--runtime browser|node] [--adapter list | <adapter>]`
  *
  * COCO keypoint accuracy and speed of our multi-pose PoseNet at several input resolutions,
  * against TF.js PoseNet 2.2.2 (same model, same decoder settings) on the same images:
  *
  * - `<dir>` holds `person_keypoints.json` (COCO format) and `images/`.
  * - Every image at every resolution through our `estimateMultiplePoses` (headless Chromium,
- *   WebGPU) and TF.js PoseNet's `estimateMultiplePoses` (wasm backend by default), with
+ *   WebGPU; or Node on Dawn with --runtime node) and TF.js PoseNet's `estimateMultiplePoses`
+ *   (wasm backend by default in the browser, webgpu in Node), with
  *   maxDetections 20, scoreThreshold 0.1, nmsRadius 20 unless flags say otherwise.
- * - Writes `<out>/results-<res>.json` (ours) and `<out>/tfjs/results-<res>.json` in COCO
- *   results format (`results-257.json` for a square 257, `results-513x385.json` otherwise),
- *   `<out>/summary.json`, `<out>/chart.svg` and `<out>/report.md`: COCO keypoint AP (OKS,
- *   pycocotools semantics: tools/lib/coco-eval.ts), ms per frame (median end to end), and
- *   the difficult-scenario sections (person size, crowded images, occluded keypoints, the
- *   keypoints lost first as the resolution drops).
+ * - `--modes` (tools/lib/eval-modes.ts; default `square`): how our net sizes its input
+ *   (`square` as TF.js, or `aspect`: `{ longSide }`) and whether it runs the flip test.
+ * - Writes `<out>/<mode>/results-<res>.json` (ours, each mode) and
+ *   `<out>/tfjs/results-<res>.json` in COCO results format (`results-257.json` for a
+ *   square 257 or a long side 257, `results-513x385.json` otherwise), `<out>/summary.json`
+ *   (`rows`: one `{ mode, resolution, AP, msPerFrame, ... }` per mode and resolution;
+ *   `tfjs`; `frontier`; `degradations`), `<out>/chart.svg`, `<out>/pareto.svg` and
+ *   `<out>/report.md` (and the same as `<out>/report.html`): COCO keypoint AP (OKS, pycocotools semantics:
+ *   tools/lib/coco-eval.ts), ms per frame (median end to end), the speed–accuracy
+ *   frontier of the modes against TF.js (tools/lib/eval-frontier.ts), and the
+ *   difficult-scenario sections (person size, crowded images, occluded keypoints, the
+ *   keypoints lost first as the resolution drops; the tables per resolution follow the
+ *   first mode of `square`, `aspect`, ... that ran).
+ * - `--scenarios blur,lowlight,jpeg,rot90,rot180,small` or `all` (tools/lib/degrade.ts):
+ *   the photographs degraded in the page (seeded by `--seed`), run in `--scenario-mode`
+ *   (default `aspect` when it is among the modes, else the first mode) at
+ *   `--scenario-resolutions` (default `--resolutions`), written to
+ *   `<out>/scenarios/<scenario>/results-<res>.json` and reported against the clean set.
+ * - Our modes run image by image (every mode on an image, then the next image), so their
+ *   times pair up under a load that changes; `--repeat N` times each image N times in
+ *   each mode and keeps the least (a shared machine's interruptions only add time).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { PART_NAMES } from '../src/pose/keypoints.ts';
-import { DEFAULT_MODEL, openSession, parseResolution, readManifest, repoRoot, runTool, ToolError } from './lib/browser-run.ts';
+import { maybeListAdapters, openRuntime, RUNTIME_OPTIONS, RUNTIME_USAGE, runtimeOptions, type RuntimeOptions } from './lib/runtime.ts';
+import { DEFAULT_MODEL, parseResolution, readManifest, repoRoot, runTool, ToolError } from './lib/tool.ts';
 import { jsonIsOurs, MiB, OutputFile, readInputFile, userPath } from './lib/cli.ts';
 import {
   evaluateKeypoints,
@@ -31,11 +50,35 @@ import {
   type EvalResult,
   type PersonMatch,
 } from './lib/coco-eval.ts';
+import { parseScenarios, type ScenarioName } from './lib/degrade.ts';
+import {
+  frontierSection,
+  frontierSummary,
+  median,
+  runModes,
+  runScenarios,
+  scenarioSection,
+  scenarioSummary,
+  summaryRows,
+  resultsPath,
+  toResults,
+  type ModeRun,
+  type ScenarioRun,
+  type TfjsPoint,
+} from './lib/eval-frontier.ts';
+import { EVAL_MODES, modeSetting, parseModes, resLabel, type EvalMode } from './lib/eval-modes.ts';
+import { reportHtml } from './lib/report-html.ts';
 import type { EvalOpenRequest, EvalRunRequest, EvalRunResult, Res } from './pages/eval.ts';
 import type { TfjsBackendName } from './pages/tfjs-reference.ts';
 
 const USAGE = `usage: npm run eval -- --data <dir> [--resolutions 161,257,321,481,641,801] [--model <name>] [--out <dir>]
-  [--max-detections 20] [--score-threshold 0.1] [--nms-radius 20] [--tfjs-backend wasm|cpu|webgl|webgpu|none] [--limit N]`;
+  [--modes ${EVAL_MODES.join(',')}] [--scenarios all|blur,lowlight,jpeg,rot90,rot180,small] [--scenario-mode <mode>]
+  [--scenario-resolutions 257,513] [--seed 1] [--goal-resolution 513] [--repeat 1]
+  [--max-detections 20] [--score-threshold 0.1] [--nms-radius 20] [--tfjs-backend wasm|cpu|webgl|webgpu|none] [--limit N]
+  ${RUNTIME_USAGE}`;
+
+/** TF.js backends per runtime; the first is the default. */
+const TFJS_BACKENDS_BY_RUNTIME = { browser: ['wasm', 'cpu', 'webgl', 'webgpu'], node: ['webgpu', 'cpu'] } as const;
 
 interface Args {
   data: string;
@@ -47,9 +90,17 @@ interface Args {
   nmsRadius: number;
   backend: TfjsBackendName | null;
   limit: number;
+  runtime: RuntimeOptions;
+  modes: EvalMode[];
+  scenarios: ScenarioName[];
+  scenarioMode: EvalMode;
+  scenarioResolutions: Res[];
+  seed: number;
+  goalResolution: string;
+  repeat: number;
 }
 
-function parse(): Args {
+async function parse(): Promise<Args> {
   let values;
   try {
     ({ values } = parseArgs({
@@ -61,8 +112,16 @@ function parse(): Args {
         'max-detections': { type: 'string', default: '20' },
         'score-threshold': { type: 'string', default: '0.1' },
         'nms-radius': { type: 'string', default: '20' },
-        'tfjs-backend': { type: 'string', default: 'wasm' },
+        'tfjs-backend': { type: 'string' },
         limit: { type: 'string', default: '0' },
+        ...RUNTIME_OPTIONS,
+        modes: { type: 'string', default: 'square' },
+        scenarios: { type: 'string', default: 'none' },
+        'scenario-mode': { type: 'string' },
+        'scenario-resolutions': { type: 'string' },
+        seed: { type: 'string', default: '1' },
+        'goal-resolution': { type: 'string', default: '513' },
+        repeat: { type: 'string', default: '1' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -74,18 +133,49 @@ function parse(): Args {
     console.log(USAGE);
     process.exit(0);
   }
+  const runtime = runtimeOptions(values);
+  if (await maybeListAdapters('eval', runtime)) process.exit(0);
   if (!values.data) throw new ToolError(`--data <dir> is required\n${USAGE}`);
   const num = (flag: string, v: string, ok: (n: number) => boolean, what: string) => {
     const n = Number(v);
     if (!Number.isFinite(n) || !ok(n)) throw new ToolError(`invalid --${flag} "${v}": ${what}`);
     return n;
   };
-  const backend = values['tfjs-backend']!;
-  if (!['wasm', 'cpu', 'webgl', 'webgpu', 'none'].includes(backend))
-    throw new ToolError(`invalid --tfjs-backend "${backend}": wasm, cpu, webgl, webgpu or none`);
+  const backends: readonly string[] = TFJS_BACKENDS_BY_RUNTIME[runtime.runtime];
+  const backend = values['tfjs-backend'] ?? backends[0]!;
+  if (![...backends, 'none'].includes(backend))
+    throw new ToolError(`invalid --tfjs-backend "${backend}" under --runtime ${runtime.runtime}: ${backends.join(', ')} or none`);
+  const resolutions = values.resolutions!.split(',').map((r) => parseResolution(r, '--resolutions'));
+  const usage = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      throw new ToolError((err as Error).message);
+    }
+  };
+  const modes = usage(() => parseModes(values.modes!));
+  const scenarios: ScenarioName[] = usage(() => parseScenarios(values.scenarios!));
+  const scenarioMode = values['scenario-mode']
+    ? usage(() => parseModes(values['scenario-mode']!, '--scenario-mode'))[0]!
+    : modes.includes('aspect')
+      ? 'aspect'
+      : modes[0]!;
+  const scenarioResolutions = values['scenario-resolutions']
+    ? values['scenario-resolutions'].split(',').map((r) => parseResolution(r, '--scenario-resolutions'))
+    : resolutions;
+  // Aspect modes take one number per resolution: check now, not after an hour of running.
+  for (const mode of modes) for (const r of resolutions) usage(() => modeSetting(mode, r));
+  if (scenarios.length) for (const r of scenarioResolutions) usage(() => modeSetting(scenarioMode, r));
   return {
     data: values.data,
-    resolutions: values.resolutions!.split(',').map((r) => parseResolution(r, '--resolutions')),
+    resolutions,
+    modes,
+    scenarios,
+    scenarioMode,
+    scenarioResolutions,
+    seed: num('seed', values.seed!, (n) => Number.isInteger(n) && n >= 0, 'an integer >= 0'),
+    goalResolution: values['goal-resolution']!,
+    repeat: num('repeat', values.repeat!, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1'),
     model: values.model!,
     out: values.out!,
     maxDetections: num('max-detections', values['max-detections']!, (n) => Number.isInteger(n) && n > 0, 'an integer > 0'),
@@ -93,18 +183,12 @@ function parse(): Args {
     nmsRadius: num('nms-radius', values['nms-radius']!, (n) => n > 0, '> 0'),
     backend: backend === 'none' ? null : (backend as TfjsBackendName),
     limit: num('limit', values.limit!, (n) => Number.isInteger(n) && n >= 0, 'an integer >= 0'),
+    runtime,
   };
 }
 
-const resLabel = (r: Res) => (r.width === r.height ? `${r.width}` : `${r.width}x${r.height}`);
-const median = (v: number[]) => {
-  const s = [...v].sort((a, b) => a - b);
-  const n = s.length;
-  return n ? (n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2) : NaN;
-};
 const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
 const f3 = (v: number) => (v < 0 || !Number.isFinite(v) ? '–' : v.toFixed(3));
-const round = (v: number, d: number) => Math.round(v * 10 ** d) / 10 ** d;
 
 interface ResolutionRun {
   resolution: Res;
@@ -115,17 +199,6 @@ interface ResolutionRun {
   candidates: [number, number][];
   evalOurs: EvalResult;
   evalTfjs: EvalResult | null;
-}
-
-function toResults(run: EvalRunResult, idByName: Map<string, number>): CocoResult[] {
-  return run.images.flatMap((img) =>
-    img.poses.map((p) => ({
-      image_id: idByName.get(img.name)!,
-      category_id: 1,
-      keypoints: p.keypoints.map((v, i) => (i % 3 === 2 ? round(v, 4) : round(v, 2))),
-      score: round(p.score, 6),
-    })),
-  );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -330,6 +403,7 @@ function report(
   sc: Scenarios,
   env: { adapter: string; backend: string; seconds: number },
   svg: string,
+  extra: { primaryMode: EvalMode; sections: string },
 ): string {
   const L: string[] = [];
   const people = gt.annotations.filter((a) => !a.iscrowd && a.num_keypoints > 0).length;
@@ -339,7 +413,7 @@ function report(
   L.push(
     `Model \`${args.model}\`; ${gt.images.length} images of \`${args.data}\` with ${people} annotated people (${gt.annotations.length} person annotations). ` +
       `Multi-pose decoding with maxDetections ${args.maxDetections}, scoreThreshold ${args.scoreThreshold}, nmsRadius ${args.nmsRadius}; ` +
-      `fit \`pad\` (as TF.js PoseNet). Ours: WebGPU on ${env.adapter}. TF.js PoseNet 2.2.2 on the same images with the same model and settings: ${env.backend || 'not run'}. ` +
+      `fit \`pad\` (as TF.js PoseNet). Ours: WebGPU on ${env.adapter}; the tables per resolution below are mode \`${extra.primaryMode}\` (the modes are compared in "The speed–accuracy frontier"). TF.js PoseNet 2.2.2 on the same images with the same model and settings: ${env.backend || 'not run'}. ` +
       `AP is COCO keypoint AP (OKS thresholds 0.50:0.05:0.95, 101 recall points, up to 20 detections per image, crowd and keypoint-less people ignored, as pycocotools). ` +
       `ms/frame is the median over the images of one end-to-end call (source image to poses on the CPU). Evaluation took ${Math.round(env.seconds)} s.`,
   );
@@ -499,10 +573,12 @@ function report(
       .join(', ')}.`,
   );
   L.push('');
+  if (extra.sections) L.push(extra.sections);
   L.push('## Files');
   L.push('');
   L.push(
-    `\`results-<resolution>.json\` (ours) and \`tfjs/results-<resolution>.json\` (TF.js PoseNet) in COCO keypoint results format (keypoints as x, y, score in source pixels; the score in the third place is ignored by OKS), \`summary.json\`, \`chart.svg\`. Made by \`npm run eval -- --data ${args.data}\`.`,
+    `\`<mode>/results-<resolution>.json\` (ours, in each mode), \`tfjs/results-<resolution>.json\` (TF.js PoseNet) and \`scenarios/<scenario>/results-<resolution>.json\` in COCO keypoint results format (keypoints as x, y, score in source pixels; the score in the third place is ignored by OKS), \`summary.json\`, \`chart.svg\`, \`pareto.svg\`. ` +
+      `Made by \`npm run eval -- ${process.argv.slice(2).join(' ')}\`.`,
   );
   L.push('');
   return L.join('\n');
@@ -518,17 +594,20 @@ const isCocoResults = jsonIsOurs(
 );
 
 interface EvalOutputs {
+  /** Our results files by path under --out (`square/results-257.json`, `scenarios/blur/results-513.json`). */
   results: Map<string, OutputFile>;
   tfjsResults: Map<string, OutputFile>;
   summary: OutputFile;
   chart: OutputFile;
+  pareto: OutputFile;
   report: OutputFile;
+  reportHtml: OutputFile;
 }
 
 /**
- * Every file eval writes under --out, checked and reserved before the run (minutes of
+ * Every file eval writes under --out, checked and reserved before the run (an hour of
  * work must not end on an unwritable folder). An existing file is replaced only when it
- * is an earlier eval's: COCO results, or summary / chart / report beside an eval summary.
+ * is an earlier eval's: COCO results, or summary / charts / reports beside an eval summary.
  */
 function reserveOutputs(args: Args, tfjs: boolean): EvalOutputs {
   const dir = userPath(args.out);
@@ -545,18 +624,28 @@ function reserveOutputs(args: Args, tfjs: boolean): EvalOutputs {
       isOurs,
       notOursReason: 'was not written by eval',
     });
+  const ours = new Set<string>();
+  for (const mode of args.modes) for (const r of args.resolutions) ours.add(resultsPath(mode, resLabel(r)));
+  if (args.scenarios.length) {
+    // The clean baseline of the scenarios: run (and written) unless the modes ran it.
+    for (const r of args.scenarioResolutions) ours.add(resultsPath(args.scenarioMode, resLabel(r)));
+    for (const name of args.scenarios)
+      for (const r of args.scenarioResolutions) ours.add(resultsPath(args.scenarioMode, resLabel(r), name));
+  }
   const labels = args.resolutions.map(resLabel);
   return {
-    results: new Map(labels.map((l) => [l, reserve(`results-${l}.json`, isCocoResults)])),
+    results: new Map([...ours].map((p) => [p, reserve(p, isCocoResults)])),
     tfjsResults: new Map(tfjs ? labels.map((l) => [l, reserve(path.join('tfjs', `results-${l}.json`), isCocoResults)]) : []),
     summary: reserve('summary.json', isEvalSummary),
     chart: reserve('chart.svg', () => earlierEval),
+    pareto: reserve('pareto.svg', () => earlierEval),
     report: reserve('report.md', () => earlierEval),
+    reportHtml: reserve('report.html', () => earlierEval),
   };
 }
 
 async function main(): Promise<void> {
-  const args = parse();
+  const args = await parse();
   const t0 = performance.now();
   const dataDir = userPath(args.data);
   const annFile = path.join(dataDir, 'person_keypoints.json');
@@ -582,7 +671,7 @@ async function main(): Promise<void> {
     if (!fs.existsSync(f)) throw new ToolError(`image ${path.join(args.data, 'images', img.file_name)} (id ${img.id}) does not exist`);
   }
   const manifest = readManifest(args.model);
-  for (const r of args.resolutions) {
+  for (const r of [...args.resolutions, ...(args.scenarios.length ? args.scenarioResolutions : [])]) {
     if ((r.width - 1) % manifest.outputStride || (r.height - 1) % manifest.outputStride) {
       throw new ToolError(`invalid resolution ${resLabel(r)}: each side must be k*${manifest.outputStride}+1 for ${args.model}`);
     }
@@ -597,14 +686,16 @@ async function main(): Promise<void> {
   const options = { maxDetections: args.maxDetections, scoreThreshold: args.scoreThreshold, nmsRadius: args.nmsRadius };
   const outputs = reserveOutputs(args, !!backend);
 
-  const session = await openSession({ tfjs: !!backend });
-  const runs: ResolutionRun[] = [];
+  const runtime = await openRuntime({ ...args.runtime, tfjs: !!backend });
+  const modeRuns: ModeRun[] = [];
+  const tfjsRuns = new Map<string, { results: CocoResult[]; ms: number[]; evaluation: EvalResult }>();
+  let scenarioRuns: ScenarioRun[] = [];
   let env = { adapter: '', backend: '' };
   try {
-    const page = await session.openPage('tools/pages/eval.html', 'evalPage');
+    const page = await runtime.openPage('tools/pages/eval.html', 'evalPage');
     const req: EvalOpenRequest = { weights: `/weights/${args.model}`, tfjsModelUrl, backend, resolution: args.resolutions[0]! };
     env = await page.call('open', req);
-    console.log(`eval: ours on ${env.adapter}; TF.js ${env.backend || 'off'}`);
+    console.log(`eval: ours on ${env.adapter} (${runtime.description}); TF.js ${env.backend || 'off'}; modes ${args.modes.join(', ')}`);
     const names = gt.images.map((i) => i.file_name);
     const idByName = new Map(gt.images.map((i) => [i.file_name, i.id]));
     for (const img of gt.images) {
@@ -615,47 +706,78 @@ async function main(): Promise<void> {
       ).toString('base64');
       await page.call('addImage', { name: img.file_name, b64 });
     }
+    const ctx = {
+      page,
+      gt,
+      names,
+      idByName,
+      options,
+      write: (file: string, text: string) => {
+        const out = outputs.results.get(file);
+        if (!out) throw new Error(`eval: ${file} was not reserved under --out`);
+        out.write(text);
+      },
+      repeat: args.repeat,
+      log: (line: string) => console.log(`eval: ${line}`),
+    };
     for (const resolution of args.resolutions) {
-      const t1 = performance.now();
-      const runOne = async (impl: 'ours' | 'tfjs') => {
-        const r: EvalRunRequest = { impl, resolution, names, options, warmup: 1 };
+      modeRuns.push(...(await runModes(ctx, args.modes, resolution)));
+      if (backend) {
+        const t1 = performance.now();
+        const r: EvalRunRequest = { impl: 'tfjs', resolution, names, options, warmup: 1 };
         const out = await page.call<EvalRunResult>('run', r);
-        if (out.errors.length) throw new Error(`GPU errors at ${resLabel(resolution)}:\n${out.errors.join('\n')}`);
-        if (page.errors.length) throw new Error(`page errors at ${resLabel(resolution)}:\n${page.errors.join('\n')}`);
-        return out;
-      };
-      const ours = await runOne('ours');
-      const tfjs = backend ? await runOne('tfjs') : null;
-      const oursResults = toResults(ours, idByName);
-      const tfjsResults = tfjs ? toResults(tfjs, idByName) : null;
-      const run: ResolutionRun = {
-        resolution,
-        ours: oursResults,
-        tfjs: tfjsResults,
-        oursMs: ours.images.map((i) => i.ms),
-        tfjsMs: tfjs ? tfjs.images.map((i) => i.ms) : [],
-        candidates: ours.images.map((i) => i.candidates ?? [0, 0]),
-        evalOurs: evaluateKeypoints(gt, oursResults),
-        evalTfjs: tfjsResults ? evaluateKeypoints(gt, tfjsResults) : null,
-      };
-      runs.push(run);
-      outputs.results.get(resLabel(resolution))!.write(JSON.stringify(oursResults));
-      if (tfjsResults) outputs.tfjsResults.get(resLabel(resolution))!.write(JSON.stringify(tfjsResults));
-      console.log(
-        `eval: ${resLabel(resolution)}: AP ${f3(run.evalOurs.ap)} (TF.js ${run.evalTfjs ? f3(run.evalTfjs.ap) : '–'}), ` +
-          `${median(run.oursMs).toFixed(0)} ms/frame (TF.js ${run.tfjsMs.length ? median(run.tfjsMs).toFixed(0) : '–'}), ` +
-          `${oursResults.length} poses, max candidates ${Math.max(...run.candidates.map((c) => c[0]))}, ${((performance.now() - t1) / 1000).toFixed(0)} s`,
-      );
+        if (out.errors.length) throw new Error(`errors in TF.js at ${resLabel(resolution)}:\n${out.errors.join('\n')}`);
+        if (page.errors.length) throw new Error(`page errors at TF.js ${resLabel(resolution)}:\n${page.errors.join('\n')}`);
+        const results = toResults(out, idByName);
+        const run = { results, ms: out.images.map((i) => i.ms), evaluation: evaluateKeypoints(gt, results) };
+        tfjsRuns.set(resLabel(resolution), run);
+        outputs.tfjsResults.get(resLabel(resolution))!.write(JSON.stringify(results));
+        console.log(
+          `eval: TF.js ${resLabel(resolution)}: AP ${f3(run.evaluation.ap)}, ${median(run.ms).toFixed(0)} ms/frame, ${results.length} poses, ${((performance.now() - t1) / 1000).toFixed(0)} s`,
+        );
+      }
+    }
+    if (args.scenarios.length) {
+      scenarioRuns = await runScenarios(ctx, args.scenarios, args.scenarioMode, args.scenarioResolutions, args.seed, modeRuns);
     }
     const closeErrors = await page.call<string[]>('close');
     if (closeErrors.length) throw new Error(`GPU errors at close:\n${closeErrors.join('\n')}`);
   } finally {
-    await session.close();
+    await runtime.close();
   }
+
+  // The per-resolution tables follow one mode: square (comparable with TF.js) when it ran.
+  const primaryMode = (['square', 'aspect', 'flip', 'aspect+flip'] as const).find((m) => args.modes.includes(m))!;
+  const runs: ResolutionRun[] = args.resolutions.map((resolution) => {
+    const ours = modeRuns.find((m) => m.mode === primaryMode && m.label === resLabel(resolution))!;
+    const tfjs = tfjsRuns.get(resLabel(resolution)) ?? null;
+    return {
+      resolution,
+      ours: ours.results,
+      tfjs: tfjs?.results ?? null,
+      oursMs: ours.ms,
+      tfjsMs: tfjs?.ms ?? [],
+      candidates: ours.candidates,
+      evalOurs: ours.evaluation,
+      evalTfjs: tfjs?.evaluation ?? null,
+    };
+  });
+  for (const r of runs) {
+    console.log(
+      `eval: ${resLabel(r.resolution)} (${primaryMode}): max candidates ${Math.max(...r.candidates.map((c) => c[0]))}, ` +
+        `AP ${f3(r.evalOurs.ap)} against TF.js ${r.evalTfjs ? f3(r.evalTfjs.ap) : '–'}`,
+    );
+  }
+  const tfjsPoints: TfjsPoint[] = [...tfjsRuns].map(([label, t]) => ({ label, ap: t.evaluation.ap, ms: median(t.ms) }));
+  const swiftShader = /swiftshader/i.test(env.adapter);
+  const frontier = frontierSection(modeRuns, tfjsPoints, { adapter: env.adapter, goalResolution: args.goalResolution, swiftShader, gt });
+  const sections = [frontier.markdown, scenarioSection(scenarioRuns, args.seed)].filter(Boolean).join('\n');
 
   const sc = scenarios(gt, runs);
   const svg = chartSvg(runs);
   const seconds = (performance.now() - t0) / 1000;
+  outputs.chart.write(`${svg}\n`);
+  outputs.pareto.write(`${frontier.svg}\n`);
   outputs.summary.write(
     JSON.stringify(
       {
@@ -665,12 +787,22 @@ async function main(): Promise<void> {
         adapter: env.adapter,
         tfjsBackend: env.backend,
         seconds,
-        resolutions: runs.map((r) => ({
-          resolution: resLabel(r.resolution),
-          ours: { stats: r.evalOurs.stats, msPerFrame: median(r.oursMs), poses: r.ours.length },
-          tfjs: r.evalTfjs ? { stats: r.evalTfjs.stats, msPerFrame: median(r.tfjsMs), poses: r.tfjs!.length } : null,
+        modes: args.modes,
+        msPerFrame:
+          'median over the images of one end-to-end multi-pose call (upload, GPU passes, readback, CPU decode) on the adapter above',
+        rows: summaryRows(modeRuns),
+        tfjs: [...tfjsRuns].map(([label, t]) => ({
+          mode: 'tfjs',
+          resolution: label,
+          AP: t.evaluation.ap,
+          msPerFrame: median(t.ms),
+          poses: t.results.length,
+          stats: t.evaluation.stats,
         })),
+        frontier: frontierSummary(modeRuns, tfjsPoints, args.goalResolution),
+        degradations: scenarioRuns.length ? { seed: args.seed, ...scenarioSummary(scenarioRuns) } : null,
         statsOrder: ['AP', 'AP50', 'AP75', 'APm', 'APl', 'AR', 'AR50', 'AR75', 'ARm', 'ARl'],
+        scenariosMode: primaryMode,
         scenarios: {
           sizes: sc.sizes,
           crowded: sc.crowd.byRes.map((b, i) => ({
@@ -689,8 +821,9 @@ async function main(): Promise<void> {
       1,
     ),
   );
-  outputs.chart.write(`${svg}\n`);
-  outputs.report.write(report(args, gt, runs, sc, { ...env, seconds }, svg));
+  const markdown = report(args, gt, runs, sc, { ...env, seconds }, svg, { primaryMode, sections });
+  outputs.report.write(markdown);
+  outputs.reportHtml.write(reportHtml(markdown, `PoseNet eval: ${args.model} on ${args.data}`));
   console.log(`eval: wrote ${path.join(args.out, 'report.md')} (${seconds.toFixed(0)} s)`);
 }
 

@@ -1,8 +1,10 @@
 /**
- * infer (`npm run infer`): single-pose keypoints for images on disk, headless (Puppeteer,
- * Chromium with WebGPU, the library through a Vite dev server).
+ * infer (`npm run infer`): single-pose keypoints for images on disk, headless: in Chromium
+ * with WebGPU (the library through a Vite dev server), or with `--runtime node` in Node on
+ * Dawn (tools/lib/runtime.ts).
  *
  *   npm run infer -- <images...> [--resolution 257 | 513x385] [--model <name>] [--json out.json]
+ *                    [--runtime browser|node] [--adapter list | <adapter>]
  *
  * Prints per image the 17 keypoints (part, x, y, score; x and y in source-image pixels)
  * and the pose score. --json writes `[{ file, score, keypoints: [[x, y, score] x17],
@@ -10,13 +12,14 @@
  * name under weights/ (default posenet-mobilenet-v1-075-s16) or a path to a converted model's folder.
  * Paths are relative to the folder the command was typed in.
  *
- * A batch goes on past a bad image: one that is missing, not a file, too large or not
- * decodable gets `{ file, error }` in the JSON and a line on stderr, the others their
- * results, and the exit status is 1 at the end. An image larger than the GPU's
- * maxTextureDimension2D is downscaled to fit (its entry has `downscaledTo: [w, h]`),
- * with keypoints in the original's pixels. The resolution and the --json path are
- * checked before anything starts; --json never replaces a file that is not an earlier
- * infer output.
+ * Images are read in Node and decoded in the page (createImageBitmap; sharp under
+ * --runtime node, EXIF orientation applied as browsers do). A batch goes on past a bad
+ * image: one that is missing, not a file, too large or not decodable gets `{ file, error }`
+ * in the JSON and a line on stderr, the others their results, and the exit status is 1 at
+ * the end. An image larger than the GPU's maxTextureDimension2D is downscaled to fit (its
+ * entry has `downscaledTo: [w, h]`), with keypoints in the original's pixels. The
+ * resolution and the --json path are checked before anything starts; --json never
+ * replaces a file that is not an earlier infer output.
  *
  * A video file (.webm, .mp4, .mov, ...) goes to tools/infer-video.ts instead:
  *
@@ -31,12 +34,13 @@ import { parseArgs } from 'node:util';
 import { checkResolution } from '../src/plan/shapes.ts';
 import { PART_NAMES } from '../src/pose/keypoints.ts';
 import type { InferImageResult, InferResponse } from './pages/infer.ts';
-import { DEFAULT_MODEL, openSession, parseResolution, resolveModel, runTool, ToolError } from './lib/browser-run.ts';
+import { maybeListAdapters, openRuntime, RUNTIME_OPTIONS, RUNTIME_USAGE, runtimeOptions } from './lib/runtime.ts';
+import { DEFAULT_MODEL, parseResolution, resolveModel, runTool, ToolError } from './lib/tool.ts';
 import { inferVideo, isVideoFile, parseFps } from './infer-video.ts';
 import { MiB, OutputFile, readInputFile, userPath } from './lib/cli.ts';
 
 const USAGE =
-  'usage: npm run infer -- <images...> [--resolution 257 | 513x385] [--model <name | folder>] [--json out.json]\n' +
+  `usage: npm run infer -- <images...> [--resolution 257 | 513x385] [--model <name | folder>] [--json out.json] ${RUNTIME_USAGE}\n` +
   '       npm run infer -- <video> [--fps N] [--smooth] [--multi] [--resolution R] [--model M] [--json out.json | out.jsonl]';
 
 /** The largest image file infer reads. */
@@ -100,6 +104,7 @@ async function main(): Promise<number> {
         fps: { type: 'string' },
         smooth: { type: 'boolean' },
         multi: { type: 'boolean' },
+        ...RUNTIME_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -112,6 +117,8 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  const runtimeChoice = runtimeOptions(values);
+  if (await maybeListAdapters('infer', runtimeChoice)) return 0;
   if (!files.length) throw new ToolError(`no images given\n${USAGE}`);
 
   const manifest = resolveModel(values.model);
@@ -137,6 +144,10 @@ async function main(): Promise<number> {
       })
     : null;
   if (videos.length) {
+    if (runtimeChoice.runtime !== 'browser' || runtimeChoice.adapter !== undefined)
+      throw new ToolError(
+        `${files[0]}: video runs in the browser runtime only (its decoder is the browser's WebCodecs); drop --runtime / --adapter`,
+      );
     await inferVideo(files[0]!, {
       model: manifest,
       resolution,
@@ -151,15 +162,17 @@ async function main(): Promise<number> {
   const read = files.map(readImage);
   const readable = read.flatMap((r, i) => (Buffer.isBuffer(r) ? [i] : []));
   let response: InferResponse | null = null;
+  let runtimeDescription = '';
   if (readable.length) {
-    const session = await openSession();
+    const runtime = await openRuntime(runtimeChoice);
+    runtimeDescription = runtime.description;
     try {
-      const page = await session.openPage('tools/pages/infer.html', 'infer');
+      const page = await runtime.openPage('tools/pages/infer.html', 'infer');
       const images = readable.map((i) => (read[i] as Buffer).toString('base64'));
       response = await page.call<InferResponse>('run', { weights: manifest.url, resolution, images });
       if (page.errors.length && process.env.PAGE_LOG) process.stderr.write(`page errors:\n  ${page.errors.join('\n  ')}\n`);
     } finally {
-      await session.close();
+      await runtime.close();
     }
     if (response.errors.length) throw new ToolError(`WebGPU errors: ${response.errors.join('; ')}`);
   }
@@ -202,7 +215,7 @@ async function main(): Promise<number> {
   process.stdout.write(out.join('\n'));
   const summary = failed ? `, ${failed} failed` : '';
   process.stderr.write(
-    `infer: ${files.length - failed} of ${files.length} image(s)${summary}${response ? ` on ${response.adapter}` : ''}\n`,
+    `infer: ${files.length - failed} of ${files.length} image(s)${summary}${response ? ` on ${response.adapter} (${runtimeDescription})` : ''}\n`,
   );
 
   if (jsonOut && values.json) {

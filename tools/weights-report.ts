@@ -7,8 +7,8 @@
  * - file size of weights.bin;
  * - max |head - f32 head| per head over the first `--photos` images at each resolution
  *   (ours on WebGPU, the same image and resolution for every format);
- * - COCO keypoint AP on `<coco dir>` at each resolution (`npm run eval` with TF.js off, one
- *   run per format, its outputs in `<out>/eval-<format>/`).
+ * - COCO keypoint AP on `<coco dir>` at each resolution (`npm run eval` in its `square`
+ *   mode with TF.js off, one run per format, its outputs in `<out>/eval-<format>/`).
  * The f32 model is weights/<name>/, the others weights/<name>-<format>/; a missing one is
  * converted from weights/<name>.onnx first (f32 and f16 come from `npm run weights`).
  * Prints a table and, with --json, writes the figures (written by rename, never over a
@@ -160,6 +160,8 @@ function runEval(args: ReturnType<typeof parse>, row: FormatRow, outDir: string)
     row.model,
     '--resolutions',
     args.resolutions.map(label).join(','),
+    '--modes',
+    'square',
     '--tfjs-backend',
     'none',
     '--out',
@@ -170,9 +172,9 @@ function runEval(args: ReturnType<typeof parse>, row: FormatRow, outDir: string)
   const r = spawnSync('npx', argv, { cwd: repoRoot, stdio: 'inherit', env: { ...process.env, INIT_CWD: repoRoot } });
   if (r.status !== 0) throw new ToolError(`eval of ${row.model} failed (exit ${r.status ?? r.signal})`);
   const summary = JSON.parse(fs.readFileSync(path.join(evalOut, 'summary.json'), 'utf8')) as {
-    resolutions: { resolution: string; ours: { stats: number[] } }[];
+    rows: { mode: string; resolution: string; AP: number }[];
   };
-  for (const res of summary.resolutions) row.ap[res.resolution] = res.ours.stats[0]!;
+  for (const res of summary.rows) if (res.mode === 'square') row.ap[res.resolution] = res.AP;
 }
 
 function table(rows: FormatRow[], resolutions: Res[]): string {

@@ -4,15 +4,20 @@
  * there is something new to see: a new frame on screen (a playing video or camera, a seek:
  * FrameSource.onFrame), or a change (source, resolution, model, settings). A still image
  * or a paused video is inferred once per change, not on every animation frame, unless
- * `continuous` (or a sweep) asks for a stream of frames to time. Settings change live:
+ * `continuous` (or a sweep) asks for a stream of frames to time, or kernel tuning needs
+ * frames to measure. Settings change live:
  * the resolution through `net.setResolution` (the frame in flight finishes at the old
  * size, the next one uses the new), the model through `net.setModel`, the rest per frame.
  * Every completed frame leaves a FrameRecord (resolution, GPU and CPU timings, the
  * profiler's frame, GPU bytes) that the profiler panel, the sweep and the debug handle
  * read. On device loss it makes a new device and a new PoseNet with the same settings.
+ * The PoseNet runs on this thread or, with `settings.worker` ("Run in a worker"), in a
+ * dedicated worker (engine-net.ts); switching rebuilds it between two frames.
  *
- * DOM use is limited to the two canvases it draws on; the controls and panels live in
- * their own modules and listen to `on('frame' | 'change' | 'device', ...)`.
+ * DOM use is limited to the picture: the canvases it draws on and, in a worker, the
+ * source element shown under the view (backdrop.ts), so that the page's thread never
+ * copies a frame; the controls and panels live in their own modules and listen to
+ * `on('frame' | 'change' | 'device', ...)`.
  */
 import type { DeviceOptions } from '../gpu/device.ts';
 import { STATS_WINDOW, type FrameProfile } from '../gpu/profiler.ts';
@@ -21,8 +26,9 @@ import { checkResolution, snapResolution } from '../plan/shapes.ts';
 import { toPoseRecord, type PoseRecord } from '../pose/record.ts';
 import { SMOOTHING_DEFAULTS, type SmoothingOptions } from '../pose/smoother.ts';
 import type { Pose } from '../pose/types.ts';
-import { createPoseNet, type PoseNet, type PoseSource, type Resolution } from '../posenet.ts';
-import { lostSoon, requestDeviceWithRetry, watchDevice, type DeviceWatch } from './device-loss.ts';
+import type { PoseSource, Resolution, ResolutionSpec } from '../posenet.ts';
+import { createEngineNet, type EngineNet, frameSnapshot, type LostInfo } from './engine-net.ts';
+import { SourceBackdrop } from './backdrop.ts';
 import type { ModelEntry } from './models.ts';
 import { drawOverlay } from './overlay.ts';
 import type { FrameSource } from './sources.ts';
@@ -30,7 +36,7 @@ import type { FrameSource } from './sources.ts';
 export type PoseMode = 'single' | 'multi';
 
 export interface Settings {
-  /** Model name (an entry of /weights/index.json). */
+  /** Model name (an entry of weights/index.json). */
   model: string;
   resolution: Resolution;
   /** Keypoints (and edges touching them) below this score are hidden; multi-pose's scoreThreshold. */
@@ -42,12 +48,36 @@ export interface Settings {
   maxDetections: number;
   /** Multi-pose only, input-resolution pixels. */
   nmsRadius: number;
+  /** Run the PoseNet in a dedicated worker (its own WebGPU device) rather than on the page's thread. */
+  worker: boolean;
+  /**
+   * Size each frame's input to the source's aspect ratio, the resolution's long side
+   * being the long side (`{ longSide }`): no padding to a square.
+   */
+  aspect: boolean;
+  /** Run each frame mirrored too and average the heads (the flip test). */
+  flipTest: boolean;
+  /**
+   * Pick the resolution per frame to hold this frame rate (null: off; see
+   * src/plan/target-fps.ts). While it is on, frames run continuously, even on a still image.
+   */
+  targetFps: number | null;
   /** Smooth keypoints across the frames of a video or camera (PoseSmoother). */
   smoothing: boolean;
   /** 0 (light) .. 1 (strong); 0.5 is the library's defaults (see smoothingOptions). */
   smoothingStrength: number;
   /** Re-run a still image or paused video on every animation frame (for timing it). */
   continuous: boolean;
+}
+
+/** The net's resolution for these settings: the fixed size, or `{ longSide }` with `aspect`. */
+export function resolutionSpec(s: Pick<Settings, 'resolution' | 'aspect'>): ResolutionSpec {
+  return s.aspect ? { longSide: Math.max(s.resolution.width, s.resolution.height) } : s.resolution;
+}
+
+/** What targetFps measured on a net (not its predictions): a fair start for the net that replaces it. */
+function measuredSizes(net: EngineNet | null): { size: number; ms: number }[] | undefined {
+  return net?.targetFpsChoice?.estimates.filter((e) => !e.predicted).map(({ size, ms }) => ({ size, ms }));
 }
 
 /** The app's smoothing strength at start (the library's defaults). */
@@ -122,7 +152,7 @@ const nextAnimationFrame = () => new Promise<number>((resolve) => requestAnimati
 export class PoseApp {
   readonly settings: Settings;
   models: ModelEntry[] = [];
-  net: PoseNet | null = null;
+  net: EngineNet | null = null;
   source: FrameSource | null = null;
   status: AppStatus = 'starting';
   /** Completed frames. */
@@ -143,14 +173,19 @@ export class PoseApp {
   modelLoading: string | null = null;
   adapterInfo = '';
   private loaded: LoadedWeights | null = null;
-  private watch: DeviceWatch | null = null;
   private generation = 0;
   private stopped = false;
   private looping = false;
+  /** A new PoseNet being made (device loss, or the worker toggle): no frame starts meanwhile. */
   private recovering: Promise<void> | null = null;
-  private lastProfile: FrameProfile | null = null;
+  /** The frame being run, which a rebuild lets finish. */
+  private inFlight: Promise<void> | null = null;
+  /** targetFps's measurements carried to the PoseNet made after a device loss or a worker switch. */
+  private targetFpsSeed: { size: number; ms: number }[] | undefined;
   /** Something new to infer: a new frame on screen, or a change. */
   private dirty = true;
+  /** The last frame ran because tuning needed it (see loop). */
+  private framesForTuning = false;
   /** Holders of a stream of frames on a still source (the sweep). */
   private streamHolds = 0;
   private unwatchSource: (() => void) | null = null;
@@ -164,16 +199,19 @@ export class PoseApp {
     device: new Set(),
     error: new Set(),
   };
-  /** The source as the network saw it, drawn at the frame's start. */
+  /** On the page's thread: the source as the network saw it, drawn at the frame's start. */
   private readonly frameCanvas = document.createElement('canvas');
   private readonly frameCtx: CanvasRenderingContext2D;
   private readonly viewCtx: CanvasRenderingContext2D;
+  /** In a worker: the source element itself under the view, which then holds the poses alone. */
+  private readonly backdrop: SourceBackdrop;
 
   /**
    * Hand the network the source element itself instead of the frame's copy on a canvas.
    * Off by default: Chromium on SwiftShader (no GPU) destroys the device on
    * copyExternalImageToTexture from a video or VideoFrame, and the copy keeps the overlay
    * on exactly the frame that was estimated. On a GPU the canvas copy is a GPU blit.
+   * In a worker there is no copy either way: the frame crosses as a VideoFrame.
    */
   readonly direct: boolean;
   /** How devices are requested, the first (by the page) and any replacement. */
@@ -191,7 +229,9 @@ export class PoseApp {
     this.deviceOptions = options.device ?? {};
     this.settings = { ...settings, resolution: { ...settings.resolution } };
     this.frameCtx = this.frameCanvas.getContext('2d', { alpha: false })!;
-    this.viewCtx = view.getContext('2d', { alpha: false })!;
+    // With alpha: in a worker the view is a transparent overlay on the source element.
+    this.viewCtx = view.getContext('2d')!;
+    this.backdrop = new SourceBackdrop(view);
   }
 
   on<K extends keyof Events>(event: K, fn: (e: Events[K]) => void): () => void {
@@ -226,7 +266,7 @@ export class PoseApp {
     return this.net !== null;
   }
 
-  /** Builds the first PoseNet on `device` and starts the frame loop. */
+  /** Builds the first PoseNet (on `device`, or in a worker with settings.worker) and starts the frame loop. */
   async start(device: GPUDevice, models: ModelEntry[]): Promise<void> {
     this.models = models;
     const entry = models.find((m) => m.name === this.settings.model) ?? models[0];
@@ -236,30 +276,80 @@ export class PoseApp {
     const stride = this.loaded.manifest.outputStride;
     const { width, height } = this.settings.resolution;
     this.settings.resolution = { width: snapResolution(width, stride), height: snapResolution(height, stride) };
-    await this.attach(device);
+    // In a worker, the worker requests its own device: the page's is not needed.
+    if (this.settings.worker) device.destroy();
+    await this.attach(this.settings.worker ? null : device);
     this.status = this.source ? 'running' : 'waiting-for-source';
     this.changed();
     void this.loop();
   }
 
-  private async attach(device: GPUDevice): Promise<void> {
-    this.watch = watchDevice(device, {
+  /** Makes the PoseNet (on `device`, a new device, or in a worker) with the current model and settings. */
+  private async attach(device: GPUDevice | null): Promise<void> {
+    const net = await createEngineNet({
+      worker: this.settings.worker,
+      weights: this.loaded!,
+      resolution: resolutionSpec(this.settings),
+      flipTest: this.settings.flipTest,
+      device,
+      deviceOptions: this.deviceOptions,
+      tuning: this.tuning,
       onError: (message) => {
         this.gpuErrors.push(message);
         console.error(`poseApp: uncaptured GPU error: ${message}`);
         this.emit('error', message);
         this.changed();
       },
-      onLost: (info) => {
-        if (this.watch?.device === device) void this.recover(info);
+      onAsyncError: (message) => {
+        this.lastError = message;
+        this.emit('error', message);
+        this.changed();
+      },
+      onLost: (lostNet, info) => {
+        if (this.net === lostNet) void this.recover(info);
       },
     });
-    const net = await createPoseNet({ weights: this.loaded!, resolution: this.settings.resolution, device, tuning: this.tuning });
-    net.profiler.setEnabled(true);
+    const s = this.settings;
+    if (s.targetFps !== null) net.setTargetFps(this.targetFpsOptions(s.targetFps), this.targetFpsSeed);
+    this.targetFpsSeed = undefined;
     this.generation++;
-    this.lastProfile = null;
     this.net = net;
-    this.adapterInfo = describeAdapter(device);
+    this.adapterInfo = net.adapterInfo;
+  }
+
+  /**
+   * Moves the PoseNet onto the page's thread or into a worker: the frame in flight
+   * finishes, the old net is released, a new one is made with the same model and settings.
+   */
+  async setWorkerMode(on: boolean): Promise<void> {
+    if (this.settings.worker === on) return;
+    this.settings.worker = on;
+    this.changed();
+    while (this.recovering) await this.recovering;
+    // Not started (start() reads the setting), failed, or already made with it.
+    if (!this.net || this.net.inWorker === this.settings.worker) return;
+    const switching = (async () => {
+      await this.inFlight;
+      const old = this.net;
+      this.net = null;
+      this.targetFpsSeed = measuredSizes(old);
+      old?.dispose();
+      try {
+        await this.attach(null);
+        this.dirty = true;
+      } catch (err) {
+        this.status = 'failed';
+        this.lastError = `could not make the PoseNet ${this.settings.worker ? 'in a worker' : 'on the page'}: ${(err as Error)?.message ?? String(err)}`;
+        this.emit('error', this.lastError);
+      }
+    })();
+    this.recovering = switching;
+    try {
+      await switching;
+    } finally {
+      this.recovering = null;
+      this.changed();
+    }
   }
 
   setSource(source: FrameSource | null): void {
@@ -270,6 +360,11 @@ export class PoseApp {
       old.stop();
     }
     this.unwatchSource = source ? source.onFrame(() => (this.dirty = true)) : null;
+    // The old source is stopped: the picture shows the new one straight away.
+    if (this.backdrop.shown && old !== source) {
+      if (source) this.backdrop.show(source.element, this.settings.flip);
+      else this.backdrop.hide(false);
+    }
     if (source?.kind === 'video') {
       // A seek: what was smoothed before it says nothing about the frames after it.
       const video = source.element as HTMLVideoElement;
@@ -296,10 +391,39 @@ export class PoseApp {
     checkResolution(width, height, this.outputStride);
     const t0 = performance.now();
     this.settings.resolution = { width, height };
-    this.net?.setResolution(width, height);
+    // A size chosen by hand ends targetFps (the net turns it off too).
+    this.settings.targetFps = null;
+    this.net?.setResolution(resolutionSpec(this.settings));
     this.lastSwitchMs = performance.now() - t0;
     this.dirty = true;
     this.changed();
+  }
+
+  /**
+   * Turns targetFps on (frames per second) or off (null). It starts from `seed` (a sweep's
+   * frame times per long side) or probes from the current size.
+   */
+  setTargetFps(fps: number | null, seed?: { size: number; ms: number }[]): void {
+    if (fps !== null && !(Number.isFinite(fps) && fps > 0))
+      throw new RangeError(`targetFps ${fps}: must be a number of frames per second > 0`);
+    this.settings.targetFps = fps;
+    this.dirty = true;
+    const net = this.net;
+    if (net) {
+      if (fps === null) net.setTargetFps(null);
+      else net.setTargetFps(this.targetFpsOptions(fps), seed);
+    }
+    this.changed();
+  }
+
+  private targetFpsOptions(fps: number) {
+    const r = this.settings.resolution;
+    return { fps, shape: this.settings.aspect ? ('aspect' as const) : ('square' as const), startSize: Math.max(r.width, r.height) };
+  }
+
+  /** targetFps's choice and why, or null when it is off. */
+  get targetFpsChoice() {
+    return this.net?.targetFpsChoice ?? null;
   }
 
   /** Loads another model (keeps the resolution when its stride allows, else the nearest valid one). */
@@ -318,7 +442,10 @@ export class PoseApp {
       if (net) await net.setModel(loaded);
       this.loaded = loaded;
       this.settings.model = name;
-      if (net) this.settings.resolution = net.resolution;
+      if (net) {
+        const spec = net.resolutionSpec;
+        this.settings.resolution = 'longSide' in spec ? { width: spec.longSide, height: spec.longSide } : spec;
+      }
       // net.setModel forgot the smoothing history; a frame in flight must not seed it.
       this.historyEpoch++;
       this.dirty = true;
@@ -328,8 +455,18 @@ export class PoseApp {
     }
   }
 
-  update(patch: Partial<Omit<Settings, 'resolution' | 'model'>>): void {
+  update(patch: Partial<Omit<Settings, 'resolution' | 'model' | 'worker' | 'targetFps'>>): void {
+    const before = { aspect: this.settings.aspect, flipTest: this.settings.flipTest };
     Object.assign(this.settings, patch);
+    const net = this.net;
+    if (net && this.settings.flipTest !== before.flipTest) net.setFlipTest(this.settings.flipTest);
+    if (net && this.settings.aspect !== before.aspect) {
+      // The sizes cost differently now: targetFps, if on, measures afresh.
+      net.setResolution(resolutionSpec(this.settings));
+      if (this.settings.targetFps !== null) net.setTargetFps(this.targetFpsOptions(this.settings.targetFps));
+    } else if (net && this.settings.flipTest !== before.flipTest && this.settings.targetFps !== null) {
+      net.setTargetFps(this.targetFpsOptions(this.settings.targetFps));
+    }
     this.dirty = true;
     this.changed();
   }
@@ -380,7 +517,7 @@ export class PoseApp {
 
   /** Destroys the GPU device as a driver reset would (the app recovers). */
   loseDevice(): void {
-    this.net?.device.destroy();
+    this.net?.destroyDevice();
   }
 
   private async loop(): Promise<void> {
@@ -396,31 +533,59 @@ export class PoseApp {
         const net = this.net;
         const source = this.source;
         if (!net || !source?.ready()) continue;
-        if (!this.dirty && !this.settings.continuous && this.streamHolds === 0) continue;
+        // Online tuning measures over frames: a still source keeps running until it is done.
+        // (A worker's progress is mirrored from its answers, so there frames also run while
+        // its candidates compile, or the end of compiling would never be seen.)
+        const state = net.tuning.state;
+        const tuning = state === 'tuning' || (state === 'compiling' && net.inWorker);
+        // One more frame when tuning ends, so that the pose and the profiler show the tuned choice.
+        if (this.framesForTuning && !tuning) this.dirty = true;
+        this.framesForTuning = tuning;
+        // targetFps measures frames too: while it is on they run continuously, as with `continuous`.
+        const measuring = tuning || this.settings.targetFps !== null;
+        if (!this.dirty && !this.settings.continuous && this.streamHolds === 0 && !measuring) continue;
         this.dirty = false;
-        await this.runFrame(net, source);
+        this.inFlight = this.runFrame(net, source);
+        await this.inFlight;
+        this.inFlight = null;
       }
     } finally {
       this.looping = false;
     }
   }
 
-  private async runFrame(net: PoseNet, source: FrameSource): Promise<void> {
+  private async runFrame(net: EngineNet, source: FrameSource): Promise<void> {
+    // In a worker the frame crosses as a VideoFrame of the source, made without copying
+    // pixels on this thread (the page shows the source element itself under the poses);
+    // else it is copied to a canvas.
+    const snapshot = net.inWorker ? frameSnapshot(source.element) : null;
+    try {
+      await this.estimateAndDraw(net, source, snapshot);
+    } finally {
+      snapshot?.close();
+    }
+  }
+
+  private async estimateAndDraw(net: EngineNet, source: FrameSource, snapshot: VideoFrame | null): Promise<void> {
     const s = this.settings;
-    const resolution = net.resolution;
     const model = s.model;
     const width = source.width();
     const height = source.height();
-    if (this.frameCanvas.width !== width || this.frameCanvas.height !== height) {
-      this.frameCanvas.width = width;
-      this.frameCanvas.height = height;
+    const inWorker = net.inWorker;
+    if (!inWorker) {
+      if (this.frameCanvas.width !== width || this.frameCanvas.height !== height) {
+        this.frameCanvas.width = width;
+        this.frameCanvas.height = height;
+      }
+      this.frameCtx.drawImage(source.element, 0, 0, width, height);
     }
-    this.frameCtx.drawImage(source.element, 0, 0, width, height);
     const mediaTime = source.mediaTime();
     const multi = s.mode === 'multi';
     const flip = s.flip;
-    // The network reads the copy (see `direct`): the overlay then shows exactly the frame estimated.
-    const input: PoseSource = this.direct ? source.element : this.frameCanvas;
+    // The network reads the copy (see `direct`): the overlay then shows exactly the frame
+    // estimated. In a worker, the VideoFrame (or, where VideoFrame refuses the source, the
+    // element, which the worker client turns into an ImageBitmap).
+    const input: PoseSource = inWorker ? (snapshot ?? source.element) : this.direct ? source.element : this.frameCanvas;
     // Smoothing follows the media's clock; a still image has nothing to smooth across.
     const smoothing = s.smoothing && mediaTime !== null ? smoothingOptions(s.smoothingStrength) : false;
     const timestamp = (mediaTime ?? 0) * 1000;
@@ -441,7 +606,7 @@ export class PoseApp {
         : [await net.estimateSinglePose(input, { flipHorizontal: flip, smoothing, timestamp })];
     } catch (err) {
       // A frame cut short by device loss is not a failure of its own: recovery follows.
-      if (this.net !== net || this.recovering || (await lostSoon(net.device))) return;
+      if (this.net !== net || this.recovering || (await net.lostSoon())) return;
       this.failedFrames++;
       this.lastError = (err as Error)?.message ?? String(err);
       console.error('poseApp: frame failed:', err);
@@ -452,14 +617,19 @@ export class PoseApp {
     if (this.net !== net) return;
     // A seek or a new source came while this frame ran: its pose must not seed the new history.
     if (epoch !== this.historyEpoch) net.resetSmoothing();
-    drawOverlay(this.viewCtx, this.frameCanvas, width, height, poses, { minScore: s.minScore, mirrored: flip, byInstance: multi });
+    // The input size this frame ran at ({ longSide } and targetFps decide it per frame; a
+    // switch during the frame applies to the next).
+    const resolution = net.lastInputSize ?? net.resolution;
+    if (inWorker) this.backdrop.show(source.element, flip);
+    else this.backdrop.hide();
+    drawOverlay(this.viewCtx, inWorker ? null : this.frameCanvas, width, height, poses, {
+      minScore: s.minScore,
+      mirrored: flip,
+      byInstance: multi,
+    });
     const t1 = performance.now();
-    const frames = net.profiler.lastFrames();
-    const last = frames[frames.length - 1] ?? null;
-    const profile = last && last !== this.lastProfile ? last : null;
-    this.lastProfile = last;
-    const timestamps =
-      net.profiler.timestampsActive && profile !== null && !(profile.passes.length === 1 && profile.passes[0]!.name === 'frame');
+    const profile = net.lastFrameProfile();
+    const timestamps = net.timestampsActive && profile !== null && !(profile.passes.length === 1 && profile.passes[0]!.name === 'frame');
     const previous = this.history[this.history.length - 1];
     const mode = multi ? 'multi' : 'single';
     const warmup =
@@ -489,7 +659,7 @@ export class PoseApp {
       endToEndMs: t1 - t0,
       t: t1,
       gpuBytes: net.gpuBytes(),
-      gpuBufferBytes: net.ledger.bytes(false),
+      gpuBufferBytes: net.gpuBufferBytes(),
       poses: poses.length,
       generation: this.generation,
       profile,
@@ -497,6 +667,26 @@ export class PoseApp {
     this.history.push(record);
     if (this.history.length > HISTORY) this.history.shift();
     this.emit('frame', record);
+  }
+
+  /**
+   * The picture as shown, frame and poses, on a canvas (for a snapshot): the view itself on
+   * the page's thread; in a worker, the source element's current frame drawn with the last
+   * poses on a new canvas.
+   */
+  picture(): HTMLCanvasElement {
+    const element = this.backdrop.shown;
+    if (!element) return this.view;
+    const width = element instanceof HTMLVideoElement ? element.videoWidth : element.naturalWidth;
+    const height = element instanceof HTMLVideoElement ? element.videoHeight : element.naturalHeight;
+    const canvas = document.createElement('canvas');
+    const s = this.settings;
+    drawOverlay(canvas.getContext('2d')!, element, width, height, this.poses, {
+      minScore: s.minScore,
+      mirrored: this.backdrop.mirrored,
+      byInstance: s.mode === 'multi',
+    });
+    return canvas;
   }
 
   /** Records of the current PoseNet, model, resolution and mode: what the statistics describe. */
@@ -519,7 +709,7 @@ export class PoseApp {
     return out;
   }
 
-  private async recover(info: GPUDeviceLostInfo): Promise<void> {
+  private async recover(info: LostInfo): Promise<void> {
     if (this.recovering) return;
     this.deviceLosses++;
     const t0 = performance.now();
@@ -529,14 +719,15 @@ export class PoseApp {
     this.changed();
     this.recovering = (async () => {
       this.net = null;
+      // What targetFps measured on the lost device is a fair start on its replacement.
+      this.targetFpsSeed = measuredSizes(lost);
       try {
         lost?.dispose();
       } catch {
         // Its device is gone; nothing to release.
       }
       try {
-        const device = await requestDeviceWithRetry(this.deviceOptions);
-        await this.attach(device);
+        await this.attach(null);
         this.dirty = true;
         this.status = this.source ? 'running' : 'waiting-for-source';
         const ms = performance.now() - t0;
@@ -561,7 +752,6 @@ export class PoseApp {
     this.unwatchSource?.();
     this.source?.stop();
     this.net?.dispose();
-    this.watch?.release();
     this.net = null;
   }
 }
@@ -575,10 +765,4 @@ export function span(profile: FrameProfile): number {
     end = Math.max(end, p.startMs + p.durationMs);
   }
   return end > begin ? end - begin : 0;
-}
-
-function describeAdapter(device: GPUDevice): string {
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  if (!info) return '';
-  return [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
 }

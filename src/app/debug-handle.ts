@@ -11,10 +11,14 @@
  * const p = poseApp.profile();       // per-pass GPU ms, totals, fps, GPU bytes
  * p.trace(10);                       // Chrome trace of the last 10 frames
  * await poseApp.sweep({ resolutions: [161, 257], frames: 5 });
+ * poseApp.set({ aspect: true });     // the input follows the source's aspect ratio
+ * poseApp.setTargetFps(30);          // then poseApp.targetFps.reason says what it chose and why
  * ```
  */
+import type { TargetFpsChoice } from '../plan/target-fps.ts';
 import type { Pose } from '../pose/types.ts';
 import type { PoseNet, Resolution } from '../posenet.ts';
+import type { WorkerPoseNet } from '../worker/client.ts';
 import type { AppStatus, FrameRecord, PoseApp, Settings } from './app.ts';
 import { computeProfile, type AppProfile } from './metrics.ts';
 import type { ModelEntry } from './models.ts';
@@ -47,8 +51,10 @@ export interface PoseAppHandle {
   /** The last 240 frames: resolution, GPU / CPU ms, GPU bytes, per-pass profile. */
   readonly history: readonly FrameRecord[];
   readonly deviceLosses: number;
+  /** The page's device; null while the PoseNet runs in a worker. */
   readonly device: GPUDevice | null;
-  readonly net: PoseNet | null;
+  /** The PoseNet: on the page's thread, or the worker's proxy (settings.worker). */
+  readonly net: PoseNet | WorkerPoseNet | null;
   readonly models: readonly ModelEntry[];
   /** The source frames come from (kind, label, element: the <video> or <img>). */
   readonly source: FrameSource | null;
@@ -58,12 +64,33 @@ export interface PoseAppHandle {
   /** Same as the resolution controls; throws a ResolutionError for an invalid size. */
   setResolution(width: number, height?: number): void;
   setModel(name: string): Promise<void>;
-  /** Changes minScore, flip, mode, maxDetections, nmsRadius, smoothing, smoothingStrength or continuous. */
+  /**
+   * Changes minScore, flip, mode, maxDetections, nmsRadius, smoothing, smoothingStrength,
+   * continuous, aspect (the input follows the source) or flipTest.
+   */
   set(
     patch: Partial<
-      Pick<Settings, 'minScore' | 'flip' | 'mode' | 'maxDetections' | 'nmsRadius' | 'smoothing' | 'smoothingStrength' | 'continuous'>
+      Pick<
+        Settings,
+        | 'minScore'
+        | 'flip'
+        | 'mode'
+        | 'maxDetections'
+        | 'nmsRadius'
+        | 'smoothing'
+        | 'smoothingStrength'
+        | 'continuous'
+        | 'aspect'
+        | 'flipTest'
+      >
     >,
   ): void;
+  /** As the "Run in a worker" toggle: moves the PoseNet into a worker or back (resolves once the new one is made). */
+  setWorker(on: boolean): Promise<void>;
+  /** targetFps on (frames per second, optionally from measured { size, ms }) or off (null). */
+  setTargetFps(fps: number | null, seed?: { size: number; ms: number }[]): void;
+  /** targetFps's choice and why ("481: 24.1 ms at 481, 38.0 at 641; budget 33.3"), or null when off. */
+  readonly targetFps: TargetFpsChoice | null;
   /** `device.destroy()`: simulates a GPU reset; the page makes a new device and carries on. */
   loseDevice(): void;
   /** Runs the resolution sweep (as its button) and resolves with its rows. */
@@ -130,7 +157,7 @@ export function installHandle(parts: HandleParts): PoseAppHandle {
       return parts.app()?.device ?? null;
     },
     get net() {
-      return parts.app()?.net ?? null;
+      return parts.app()?.net?.posenet ?? null;
     },
     get models() {
       return parts.app()?.models ?? [];
@@ -145,6 +172,11 @@ export function installHandle(parts: HandleParts): PoseAppHandle {
     setResolution: (width, height = width) => need(parts.app()).setResolution(width, height),
     setModel: (name) => need(parts.app()).setModel(name),
     set: (patch) => need(parts.app()).update(patch),
+    setWorker: (on) => need(parts.app()).setWorkerMode(on),
+    setTargetFps: (fps, seed) => need(parts.app()).setTargetFps(fps, seed),
+    get targetFps() {
+      return parts.app()?.targetFpsChoice ?? null;
+    },
     loseDevice: () => need(parts.app()).loseDevice(),
     sweep: (options) => {
       const panel = parts.sweep();

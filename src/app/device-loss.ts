@@ -2,10 +2,9 @@
  * Device errors and loss. `watchDevice` registers `device.onuncapturederror` (every GPU
  * error the app did not catch is counted and shown: none should pass silently) and
  * reports `device.lost` unless the app itself let the device go (`release()`).
- * `requestDeviceWithRetry` makes the replacement device; the app rebuilds its PoseNet
- * on it with the same model, resolution and settings (see PoseApp.recover).
+ * The app then makes a new device (engine-net.ts createEngineNet, which retries) and
+ * rebuilds its PoseNet on it with the same model, resolution and settings (PoseApp.recover).
  */
-import { requestPoseNetDevice, type DeviceOptions } from '../gpu/device.ts';
 import { h } from './dom.ts';
 
 export interface DeviceWatch {
@@ -44,20 +43,6 @@ export function watchDevice(
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** A new device; a GPU reset may refuse the first requests, so it tries a few times. */
-export async function requestDeviceWithRetry(options: DeviceOptions = {}, attempts = 4): Promise<GPUDevice> {
-  let last: unknown;
-  for (let i = 0; i < attempts; i++) {
-    try {
-      return await requestPoseNetDevice(options);
-    } catch (err) {
-      last = err;
-      await sleep(250 * 2 ** i);
-    }
-  }
-  throw last;
-}
 
 /** Whether the device is lost or about to be reported lost (a frame failed because of it). */
 export async function lostSoon(device: GPUDevice, withinMs = 300): Promise<boolean> {

@@ -34,6 +34,20 @@ export function append(parent: Node, ...children: Child[]): void {
   }
 }
 
+/**
+ * Sets an element's text only when it differs: writing the same text still replaces the
+ * text node, which makes the browser lay the page out and shape the text again (panels
+ * refreshed several times a second cost the page's thread that much).
+ */
+export function setText(el: Element, text: string): void {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+/** Sets an attribute only when it differs (see setText). */
+export function setAttr(el: Element, name: string, value: string): void {
+  if (el.getAttribute(name) !== value) el.setAttribute(name, value);
+}
+
 /** Formats milliseconds with a precision that suits their size. */
 export function ms(v: number): string {
   if (!Number.isFinite(v)) return '–';

@@ -5,14 +5,17 @@
  * URL parameters (all optional):
  * - `src=<url>`: an image or video to use instead of the camera;
  * - `res=257` or `res=321x241`: the starting input resolution (default 257);
- * - `model=<name>`: a model from /weights/index.json (default posenet-mobilenet-v1-075-s16);
+ * - `model=<name>`: a model from weights/index.json (default posenet-mobilenet-v1-075-s16);
  * - `minScore=0.3`, `flip=0|1` (default: on for the camera, off otherwise), `mode=single|multi`;
  * - `smooth=0|1` (default 1), `smoothStrength=0..1` (default 0.5): keypoint smoothing on videos;
  * - `continuous=1`: re-run a still image or paused video on every animation frame (timing);
+ * - `aspect=1`: the input follows the source's aspect ratio (`res` is the long side);
+ *   `flipTest=1`: the flip test; `fps=30`: targetFps (the resolution is chosen to hold it);
  * - `camera=0`: do not ask for the camera (offer the file drop straight away);
  * - `timestamps=0`: a device without timestamp-query (the profiler's whole-frame mode);
  * - `tuning=off`: the kernels' default variants (no tuning; default `auto`: tuned on this
  *   GPU over the first frames at each resolution, cached for the next visit);
+ * - `worker=1`: run the PoseNet in a dedicated worker (the "Run in a worker" toggle);
  * - `direct=1`: give the network the video / image element itself rather than the
  *   frame's copy on a canvas (see PoseApp.direct; breaks video on SwiftShader).
  *
@@ -25,14 +28,16 @@ import { requestPoseNetDevice } from '../gpu/device.ts';
 import { PoseApp } from './app.ts';
 import { Controls, type SourceActions } from './controls.ts';
 import { Banner } from './device-loss.ts';
-import { bytes, h, ms } from './dom.ts';
+import { bytes, h, ms, setAttr, setText } from './dom.ts';
 import { installHandle } from './debug-handle.ts';
 import { computeProfile, tuningText } from './metrics.ts';
 import { fetchModelIndex, type ModelEntry } from './models.ts';
 import { ProfilerPanel } from './profiler-panel.ts';
 import { hasCameraApi, listCameras, openCamera, openFile, openUrl, type FrameSource } from './sources.ts';
 import { SweepPanel } from './sweep.ts';
+import { TargetFpsPanel } from './target-fps.ts';
 import { checkModel, readUrlSettings } from './url-params.ts';
+import { workerToggle } from './worker-toggle.ts';
 import { deviceRefused, diagnoseWebGPU, genericError, noWeights, renderDiagnosis, type Diagnosis } from './unsupported.ts';
 import { MediaBar } from './media-bar.ts';
 import './style.css';
@@ -70,7 +75,7 @@ async function boot(): Promise<void> {
   try {
     models = await fetchModelIndex();
   } catch (err) {
-    return fail(noWeights(`The model list (/weights/index.json) could not be read: ${(err as Error).message}`));
+    return fail(noWeights(`The model list (weights/index.json) could not be read: ${(err as Error).message}`));
   }
   if (!models.length) return fail(noWeights('weights/ holds no model.json (the converter writes weights/<name>/model.json).'));
 
@@ -164,13 +169,14 @@ async function boot(): Promise<void> {
   const controls = new Controls(engine, sources);
   controls.element.querySelector('#flip')?.addEventListener('change', () => (flipExplicit = true));
   const profiler = new ProfilerPanel(engine);
+  const speedAccuracy = new TargetFpsPanel(engine);
   sweep = new SweepPanel(engine);
   root.replaceChildren(
     h(
       'div',
       { class: 'layout' },
       h('div', { class: 'left' }, stage, sweep.element),
-      h('aside', { class: 'side' }, controls.element, profiler.element),
+      h('aside', { class: 'side' }, controls.element, speedAccuracy.element, workerToggle(engine), profiler.element),
     ),
   );
 
@@ -220,13 +226,15 @@ async function boot(): Promise<void> {
     }
     const pose = engine.poses[0];
     const shown = pose ? pose.keypoints.filter((k) => k.score >= engine.settings.minScore).length : 0;
-    poseInfo.textContent =
+    // Only what changed is written: each write lays the page out again.
+    const info =
       engine.poses.length > 1
         ? `${engine.poses.length} poses`
         : pose
           ? `pose score ${pose.score.toFixed(2)} · ${shown}/17 keypoints ≥ ${engine.settings.minScore.toFixed(2)}`
           : 'no pose';
-    canvas.setAttribute('aria-label', `${r.source}, with the detected pose drawn over it: ${poseInfo.textContent}`);
+    setText(poseInfo, info);
+    setAttr(canvas, 'aria-label', `${r.source}, with the detected pose drawn over it: ${info}`);
     const tuning = tuningText(engine.net?.tuning ?? null);
     const state = `running ${engine.settings.model} on ${r.source}${tuning ? ` · ${tuning}` : ''}`;
     if (statusLine.textContent !== state) {
@@ -236,10 +244,12 @@ async function boot(): Promise<void> {
     if (r.t - lastStatus > 500) {
       lastStatus = r.t;
       const p = computeProfile(engine);
-      statusMetrics.textContent =
+      setText(
+        statusMetrics,
         `${r.width}×${r.height} · ${Number.isFinite(p.fps) ? p.fps.toFixed(1) : '–'} fps · ` +
-        `GPU ${r.gpuMs === null ? '–' : ms(r.gpuMs)} ms · ${bytes(r.gpuBytes)} on the GPU` +
-        (engine.adapterInfo ? ` · ${engine.adapterInfo}` : '');
+          `GPU ${r.gpuMs === null ? '–' : ms(r.gpuMs)} ms · ${bytes(r.gpuBytes)} on the GPU` +
+          (engine.adapterInfo ? ` · ${engine.adapterInfo}` : ''),
+      );
     }
   });
   engine.on('error', () => {

@@ -11,7 +11,7 @@
  * land it on the wrong frame.
  */
 import type { PoseApp } from './app.ts';
-import { downloadBlob, h } from './dom.ts';
+import { downloadBlob, h, setAttr, setText } from './dom.ts';
 import type { FrameSource } from './sources.ts';
 import { toJsonLines } from '../pose/record.ts';
 
@@ -167,13 +167,14 @@ export class MediaBar {
     const video = this.video();
     if (!video) return;
     const playing = !video.paused && !video.ended;
-    this.playPause.textContent = playing ? '■ Pause' : '▶ Play';
+    // Only what changed is written (this runs on every frame of a playing video).
+    setText(this.playPause, playing ? '■ Pause' : '▶ Play');
     const duration = Number.isFinite(video.duration) ? video.duration : 0;
     this.seek.max = String(duration || 1);
     const shown = this.source?.mediaTime() ?? video.currentTime;
     if (!this.dragging) this.seek.value = String(shown);
     const frame = Math.round(shown / this.frameSeconds);
-    this.time.textContent = `${formatMediaTime(shown)} / ${formatMediaTime(duration)} · frame ${frame}`;
+    setText(this.time, `${formatMediaTime(shown)} / ${formatMediaTime(duration)} · frame ${frame}`);
     this.rate.value = String(video.playbackRate);
     this.loop.checked = video.loop;
   }
@@ -202,7 +203,7 @@ export class MediaBar {
 
   /** Saves the picture as drawn (frame and pose) as a PNG. */
   async snapshot(): Promise<void> {
-    const blob = await new Promise<Blob | null>((resolve) => this.app.view.toBlob(resolve, 'image/png'));
+    const blob = await new Promise<Blob | null>((resolve) => this.app.picture().toBlob(resolve, 'image/png'));
     if (blob) downloadBlob(this.name('png'), blob);
   }
 
@@ -221,12 +222,14 @@ export class MediaBar {
     const recording = this.app.isRecording;
     const still = !this.app.source || this.app.source.kind === 'image';
     this.recordButton.disabled = still && !recording;
-    this.recordButton.title = still
-      ? 'Record keeps the poses of a video or the camera, frame by frame'
-      : 'keep every frame’s poses (JSON Lines)';
-    this.recordButton.textContent = recording ? '■ Stop recording' : '● Record';
-    this.recordButton.setAttribute('aria-pressed', String(recording));
+    setAttr(
+      this.recordButton,
+      'title',
+      still ? 'Record keeps the poses of a video or the camera, frame by frame' : 'keep every frame’s poses (JSON Lines)',
+    );
+    setText(this.recordButton, recording ? '■ Stop recording' : '● Record');
+    setAttr(this.recordButton, 'aria-pressed', String(recording));
     this.recordButton.classList.toggle('recording', recording);
-    if (recording) this.recordStatus.textContent = `recording: ${this.app.recordedFrames} frame${this.app.recordedFrames === 1 ? '' : 's'}`;
+    if (recording) setText(this.recordStatus, `recording: ${this.app.recordedFrames} frame${this.app.recordedFrames === 1 ? '' : 's'}`);
   }
 }

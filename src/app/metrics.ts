@@ -108,10 +108,10 @@ export function computeProfile(app: PoseApp): AppProfile {
   const net = app.net;
   const records = app.currentRecords(STATS_WINDOW);
   const means = frameMeans(records);
-  const stats = net ? net.profiler.stats() : [];
+  const stats = net ? net.passStats() : [];
   const passSumMs = stats.reduce((a, p) => a + p.meanMs, 0);
   const passes: PassRow[] = stats.map((p, index) => ({ ...p, index, share: passSumMs > 0 ? p.meanMs / passSumMs : 0 }));
-  const timestamps = !!net?.profiler.timestampsActive;
+  const timestamps = !!net?.timestampsActive;
   const gpu = timestamps ? means.gpu : stats[0] ? { mean: stats[0].meanMs, sd: stats[0].sdMs } : { mean: NaN, sd: NaN };
   const fps = means.fps;
   return {
@@ -129,7 +129,7 @@ export function computeProfile(app: PoseApp): AppProfile {
     endToEndMs: means.endToEndMs,
     fps,
     gpuBytes: net?.gpuBytes() ?? 0,
-    gpuBufferBytes: net?.ledger.bytes(false) ?? 0,
+    gpuBufferBytes: net?.gpuBufferBytes() ?? 0,
     switchMs: app.lastSwitchMs,
     tuning: net ? net.tuning : null,
     trace: (frames?: number) => buildTrace(app.history, frames, app.adapterInfo),

@@ -1,9 +1,13 @@
-/** The model menu's entries: `/weights/index.json`, served by the `weights-index` Vite plugin. */
-import { DEFAULT_WEIGHT_FORMAT, formatFolder, type WeightFormat } from '../model/weight-format.ts';
+/**
+ * The model menu's entries: `weights/index.json` beside the page (tools/lib/weights-index.ts:
+ * served by the dev server, written as a file into the static site by `npm run build`).
+ */
+import { DEFAULT_MODEL_NAME } from '../default-weights.ts';
+import type { WeightFormat } from '../model/weight-format.ts';
 
 export interface ModelEntry {
   name: string;
-  /** Folder URL holding model.json and weights.bin. */
+  /** Folder URL holding model.json and weights.bin: relative to the index in the file, absolute once fetched. */
   url: string;
   architecture: string;
   outputStride: number;
@@ -14,13 +18,15 @@ export interface ModelEntry {
   randomWeights?: boolean;
 }
 
-/** The model the app opens: PoseNet MobileNetV1 0.75 in the default weight format. */
-export const DEFAULT_MODEL = formatFolder('posenet-mobilenet-v1-075-s16', DEFAULT_WEIGHT_FORMAT);
+/** The model the app opens: the package's default (PoseNet MobileNetV1 0.75 in the default weight format). */
+export const DEFAULT_MODEL = DEFAULT_MODEL_NAME;
 
-export async function fetchModelIndex(url = '/weights/index.json'): Promise<ModelEntry[]> {
-  const response = await fetch(url, { cache: 'no-store' });
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`);
+/** The index's entries, their URLs resolved against the index's (relative to the page by default, so any base path works). */
+export async function fetchModelIndex(url = 'weights/index.json'): Promise<ModelEntry[]> {
+  const indexUrl = new URL(url, document.baseURI).href;
+  const response = await fetch(indexUrl, { cache: 'no-store' });
+  if (!response.ok) throw new Error(`${indexUrl}: HTTP ${response.status} ${response.statusText}`);
   const json = (await response.json()) as { models?: ModelEntry[] };
-  if (!Array.isArray(json.models)) throw new Error(`${url}: no "models" list`);
-  return json.models;
+  if (!Array.isArray(json.models)) throw new Error(`${indexUrl}: no "models" list`);
+  return json.models.map((m) => ({ ...m, url: new URL(m.url, indexUrl).href }));
 }

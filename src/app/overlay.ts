@@ -4,6 +4,11 @@
  * skeleton's edges and keypoints whose scores reach the threshold. Keypoints below the
  * threshold, and edges touching them, are hidden. Multi-pose: each person in their
  * tracked id's colour (palette.ts), with the id written by the head.
+ *
+ * Without a frame it draws the poses alone on a transparent canvas laid over the source
+ * element itself (worker mode, see backdrop.ts): the canvas then holds at most
+ * OVERLAY_MAX_SIDE pixels on its longer side, whatever the source's size, so that the
+ * page's thread never touches a frame's pixels.
  */
 import { PART_NAMES, SKELETON_INDICES } from '../pose/keypoints.ts';
 import type { Pose } from '../pose/types.ts';
@@ -13,6 +18,9 @@ const LEFT = '#ffb020';
 const RIGHT = '#2ad4ff';
 const CENTRE = '#f4f4f4';
 const OUTLINE = '#000a';
+
+/** Longer side, in canvas pixels, of a poses-only overlay (lines need no more, even over a 4K camera). */
+export const OVERLAY_MAX_SIDE = 1280;
 
 function sideColour(k: number): string {
   const name = PART_NAMES[k] ?? '';
@@ -27,27 +35,40 @@ export interface OverlayOptions {
   byInstance: boolean;
 }
 
-/** Draws the frame (from `frame`, a canvas holding the source as estimated) and the poses. */
+/**
+ * Draws the frame (from `frame`, the source as estimated) and the poses, on a canvas of the
+ * source's size `width` x `height`; with `frame` null, the poses alone on a cleared canvas
+ * of at most OVERLAY_MAX_SIDE pixels (keypoints are in source pixels either way).
+ */
 export function drawOverlay(
   ctx: CanvasRenderingContext2D,
-  frame: CanvasImageSource,
+  frame: CanvasImageSource | null,
   width: number,
   height: number,
   poses: Pose[],
   o: OverlayOptions,
 ): number {
   const canvas = ctx.canvas;
-  if (canvas.width !== width || canvas.height !== height) {
-    canvas.width = width;
-    canvas.height = height;
+  const k = frame ? 1 : Math.min(1, OVERLAY_MAX_SIDE / Math.max(width, height, 1));
+  const cw = Math.max(1, Math.round(width * k));
+  const ch = Math.max(1, Math.round(height * k));
+  if (canvas.width !== cw || canvas.height !== ch) {
+    canvas.width = cw;
+    canvas.height = ch;
   }
-  ctx.save();
-  if (o.mirrored) {
-    ctx.translate(width, 0);
-    ctx.scale(-1, 1);
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  if (frame) {
+    ctx.save();
+    if (o.mirrored) {
+      ctx.translate(width, 0);
+      ctx.scale(-1, 1);
+    }
+    ctx.drawImage(frame, 0, 0, width, height);
+    ctx.restore();
+  } else {
+    ctx.clearRect(0, 0, cw, ch);
+    ctx.setTransform(cw / width, 0, 0, ch / height, 0, 0);
   }
-  ctx.drawImage(frame, 0, 0, width, height);
-  ctx.restore();
 
   const scale = Math.max(width, height) / 640;
   const lineWidth = Math.max(2, 3 * scale);
@@ -95,5 +116,6 @@ export function drawOverlay(
       }
     }
   });
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
   return drawn;
 }

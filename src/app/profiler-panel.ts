@@ -6,8 +6,9 @@
  * which downloads a Chrome trace of the last N frames. Without timestamp-query it says
  * so and shows whole-frame timing only. Redrawn at most four times a second.
  */
+import { MIRRORED_PASS_PREFIX } from '../plan/plan.ts';
 import type { PoseApp } from './app.ts';
-import { bytes, download, h, ms } from './dom.ts';
+import { bytes, download, h, ms, setText } from './dom.ts';
 import { computeProfile, sortedByCost, tuningText, type AppProfile } from './metrics.ts';
 
 const REDRAW_MS = 250;
@@ -41,6 +42,8 @@ export class ProfilerPanel {
   private readonly traceError = h('div', { id: 'trace-error', class: 'field-error', role: 'alert', hidden: true });
   private readonly continuous = h('input', { id: 'continuous', type: 'checkbox' });
   private readonly rows = new Map<string, HTMLTableRowElement>();
+  /** The summary's value cells by key (made on the first draw, then updated in place). */
+  private readonly values = new Map<string, HTMLElement>();
   private lastDraw = 0;
   private pending = 0;
 
@@ -121,25 +124,31 @@ export class ProfilerPanel {
   }
 
   draw(p: AppProfile): void {
-    this.mode.textContent = p.timestamps
-      ? 'GPU time per compute pass from timestamp-query: rolling mean ± sd over the last ' +
-        `${p.samples} frames at this resolution. Total GPU = first pass begin to last pass end. ` +
-        'Bars: share of the frame, scaled to the costliest pass. (Chrome rounds timestamps to 0.1 ms unless ' +
-        'chrome://flags/#enable-webgpu-developer-features is on.)'
-      : this.app.net && !this.app.net.profiler.supported
-        ? 'This device has no timestamp-query (the adapter lacks it, or the page was opened with ?timestamps=0): ' +
-          'no per-pass GPU timing, whole-frame timing only (CPU clock, submit to readback).'
-        : 'Per-pass timing is off: whole-frame timing only.';
+    // Only what changed is written: the panel is redrawn four times a second while frames run.
+    setText(
+      this.mode,
+      p.timestamps
+        ? 'GPU time per compute pass from timestamp-query: rolling mean ± sd over the last ' +
+            `${p.samples} frames at this resolution. Total GPU = first pass begin to last pass end. ` +
+            'Bars: share of the frame, scaled to the costliest pass. (Chrome rounds timestamps to 0.1 ms unless ' +
+            'chrome://flags/#enable-webgpu-developer-features is on.)'
+        : this.app.net && !this.app.net.timestampsSupported
+          ? 'This device has no timestamp-query (the adapter lacks it, or the page was opened with ?timestamps=0): ' +
+            'no per-pass GPU timing, whole-frame timing only (CPU clock, submit to readback).'
+          : 'Per-pass timing is off: whole-frame timing only.',
+    );
     this.element.classList.toggle('no-timestamps', !p.timestamps);
     const t = p.tuning;
-    this.tuning.textContent =
+    setText(
+      this.tuning,
       tuningText(t) ??
-      (t?.state === 'tuned'
-        ? `Kernel variants tuned on this GPU (${t.timing === 'pass' ? 'each layer timed' : 'whole frames timed'}); each pass shows its choice.`
-        : t?.state === 'fixed'
-          ? 'Kernel variants fixed by the given tuning table.'
-          : 'Default kernel variants (tuning off).');
-    this.tuning.dataset.state = t?.state ?? 'none';
+        (t?.state === 'tuned'
+          ? `Kernel variants tuned on this GPU (${t.timing === 'pass' ? 'each layer timed' : 'whole frames timed'}); each pass shows its choice.`
+          : t?.state === 'fixed'
+            ? 'Kernel variants fixed by the given tuning table.'
+            : 'Default kernel variants (tuning off).'),
+    );
+    setData(this.tuning, 'state', t?.state ?? 'none');
     const items: [string, string, string][] = [
       ['total GPU', p.timestamps ? `${ms(p.totalGpuMs)} ± ${ms(p.totalGpuSdMs)} ms` : `${ms(p.totalGpuMs)} ms (whole frame)`, 'total-gpu'],
       ['sum of passes', p.timestamps ? `${ms(p.passSumMs)} ms` : '–', 'pass-sum'],
@@ -150,12 +159,21 @@ export class ProfilerPanel {
       ['GPU memory', bytes(p.gpuBytes), 'gpu-bytes'],
       ['resolution', p.resolution ? `${p.resolution.width} × ${p.resolution.height}` : '–', 'resolution'],
     ];
-    this.summary.replaceChildren(...items.flatMap(([k, v, id]) => [h('dt', {}, k), h('dd', { 'data-key': id }, v)]));
+    for (const [k, v, id] of items) {
+      let dd = this.values.get(id);
+      if (!dd) {
+        dd = h('dd', { 'data-key': id });
+        this.values.set(id, dd);
+        this.summary.append(h('dt', {}, k), dd);
+      }
+      setText(dd, v);
+    }
 
     const short = shortPassNames(p.passes.map((r) => r.name));
     const sorted = sortedByCost(p.passes);
     const maxShare = Math.max(1e-9, ...sorted.map((r) => r.share));
     const seen = new Set<string>();
+    const order: HTMLTableRowElement[] = [];
     for (const row of sorted) {
       const key = `${row.index}:${row.name}`;
       seen.add(key);
@@ -183,23 +201,30 @@ export class ProfilerPanel {
         this.rows.set(key, tr);
       }
       const [idx, name, num, share] = [...tr.children] as HTMLElement[];
-      idx!.textContent = String(row.index);
+      setText(idx!, String(row.index));
       const [passName, shapes] = [...name!.children] as HTMLElement[];
       const [kernel, variant, layer] = [...passName!.children] as HTMLElement[];
-      kernel!.textContent = short[row.index]!.kernel;
-      variant!.textContent = row.variant ?? '';
-      layer!.textContent = short[row.index]!.layer;
-      tr.dataset.variant = row.variant ?? '';
-      passName!.title = row.name;
-      tr.dataset.pass = row.name;
-      shapes!.textContent = row.shapes;
-      num!.textContent = `${ms(row.meanMs)} ± ${ms(row.sdMs)}`;
-      tr.dataset.ms = String(row.meanMs);
+      setText(kernel!, short[row.index]!.kernel);
+      setText(variant!, row.variant ?? '');
+      setText(layer!, short[row.index]!.layer);
+      setData(tr, 'variant', row.variant ?? '');
+      if (passName!.title !== row.name) passName!.title = row.name;
+      setData(tr, 'pass', row.name);
+      setText(shapes!, row.shapes);
+      setText(num!, `${ms(row.meanMs)} ± ${ms(row.sdMs)}`);
+      setData(tr, 'ms', String(row.meanMs));
       const fill = share!.querySelector('.fill') as HTMLElement;
-      fill.style.width = `${((100 * row.share) / maxShare).toFixed(1)}%`;
-      (share!.querySelector('.pct') as HTMLElement).textContent = `${(100 * row.share).toFixed(1)}%`;
-      this.tbody.appendChild(tr);
+      const width = `${((100 * row.share) / maxShare).toFixed(1)}%`;
+      if (fill.style.width !== width) fill.style.width = width;
+      setText(share!.querySelector('.pct') as HTMLElement, `${(100 * row.share).toFixed(1)}%`);
+      order.push(tr);
     }
+    // Only rows out of place move: a moved row is laid out and its text shaped afresh, and
+    // two passes of about the same cost swap places often.
+    order.forEach((tr, i) => {
+      const at = this.tbody.children[i];
+      if (at !== tr) this.tbody.insertBefore(tr, at ?? null);
+    });
     for (const [key, tr] of this.rows) {
       if (!seen.has(key)) {
         tr.remove();
@@ -209,6 +234,10 @@ export class ProfilerPanel {
   }
 }
 
+function setData(el: HTMLElement, key: string, value: string): void {
+  if (el.dataset[key] !== value) el.dataset[key] = value;
+}
+
 const NOISE = /^(relu6?|batchnorm|add(_\d+)?|conv|conv2d|biasadd|maxpool|sigmoid)$/i;
 
 /**
@@ -216,9 +245,12 @@ const NOISE = /^(relu6?|batchnorm|add(_\d+)?|conv|conv2d|biasadd|maxpool|sigmoid
  * scope shared by all layers and trailing op names (Relu6, BatchNorm/.../conv) go.
  */
 export function shortPassNames(names: string[]): { kernel: string; layer: string }[] {
-  const split = names.map((n) => {
+  const split = names.map((name) => {
+    // The flip test's mirrored passes: the same kernel and layer, marked after the layer.
+    const mirrored = name.startsWith(MIRRORED_PASS_PREFIX);
+    const n = mirrored ? name.slice(MIRRORED_PASS_PREFIX.length) : name;
     const i = n.indexOf(' ');
-    return i < 0 ? { kernel: n, parts: [] as string[] } : { kernel: n.slice(0, i), parts: n.slice(i + 1).split('/') };
+    return i < 0 ? { kernel: n, parts: [] as string[], mirrored } : { kernel: n.slice(0, i), parts: n.slice(i + 1).split('/'), mirrored };
   });
   const layered = split.filter((s) => s.parts.length > 1);
   let common = 0;
@@ -226,9 +258,10 @@ export function shortPassNames(names: string[]): { kernel: string; layer: string
     const first = layered[0]!.parts;
     while (common < first.length - 1 && layered.every((s) => s.parts.length > common + 1 && s.parts[common] === first[common])) common++;
   }
-  return split.map(({ kernel, parts }) => {
+  return split.map(({ kernel, parts, mirrored }) => {
     let rest = parts.length > 1 ? parts.slice(common) : parts;
     while (rest.length > 1 && NOISE.test(rest[rest.length - 1]!)) rest = rest.slice(0, -1);
-    return { kernel, layer: rest.join('/') };
+    const layer = rest.join('/');
+    return { kernel, layer: mirrored ? `${layer}${layer ? ' ' : ''}(mirrored)` : layer };
   });
 }

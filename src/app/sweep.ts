@@ -4,7 +4,9 @@
  * not counted), then shows per resolution the GPU ms, latency and fps, as a table and a
  * small chart, and restores the resolution it started from. Frames keep flowing through
  * the normal loop (on a still image or a paused video the sweep asks the app for a stream
- * of frames while it runs); the sweep only switches the resolution and listens.
+ * of frames while it runs); the sweep only switches the resolution and listens. With the
+ * input following the source's aspect, each preset is a long side. targetFps is off
+ * while it runs and then starts again from the sweep's frame times.
  */
 import type { FrameRecord, PoseApp } from './app.ts';
 import { validPresets } from './controls.ts';
@@ -54,18 +56,21 @@ export async function runSweep(
   const frames = Math.max(1, Math.floor(options.frames ?? 10));
   const warmup = Math.max(0, Math.floor(options.warmup ?? 2));
   const start = { ...app.settings.resolution };
+  const targetFps = app.settings.targetFps;
+  const aspect = app.settings.aspect;
   const rows: SweepRow[] = [];
   const release = app.holdStream();
   try {
     for (const r of resolutions) {
       if (signal?.aborted) throw new SweepCancelled('sweep cancelled');
       app.setResolution(r, r);
-      const records = await collect(app, r, warmup, frames, signal);
+      const records = await collect(app, r, aspect, warmup, frames, signal);
       const gpu = records.filter((x) => x.gpuMs !== null).map((x) => x.gpuMs!);
       const span = records[records.length - 1]!.t - records[0]!.t;
+      const last = records[records.length - 1]!;
       const row: SweepRow = {
-        width: r,
-        height: r,
+        width: last.width,
+        height: last.height,
         frames: records.length - 1,
         gpuMs: gpu.length ? mean(gpu) : null,
         gpuSdMs: gpu.length ? sd(gpu) : null,
@@ -83,15 +88,20 @@ export async function runSweep(
     } catch {
       // The model changed under the sweep; keep what it runs.
     }
+    if (targetFps !== null)
+      app.setTargetFps(
+        targetFps,
+        rows.map((row) => ({ size: Math.max(row.width, row.height), ms: row.latencyMs })),
+      );
   }
   return rows;
 }
 
 /**
- * After `warmup` frames at r×r, the next `frames + 1` frames (the first one only marks
- * the start of the timing: fps counts frames completed after it).
+ * After `warmup` frames at r×r (long side r with `aspect`), the next `frames + 1` frames
+ * (the first one only marks the start of the timing: fps counts frames completed after it).
  */
-function collect(app: PoseApp, r: number, warmup: number, frames: number, signal?: AbortSignal): Promise<FrameRecord[]> {
+function collect(app: PoseApp, r: number, aspect: boolean, warmup: number, frames: number, signal?: AbortSignal): Promise<FrameRecord[]> {
   return new Promise((resolve, reject) => {
     let seen = 0;
     const out: FrameRecord[] = [];
@@ -100,7 +110,7 @@ function collect(app: PoseApp, r: number, warmup: number, frames: number, signal
       reject(new SweepCancelled('sweep cancelled'));
     };
     const off = app.on('frame', (rec) => {
-      if (rec.width !== r || rec.height !== r) return;
+      if (aspect ? Math.max(rec.width, rec.height) !== r : rec.width !== r || rec.height !== r) return;
       seen++;
       if (seen <= warmup) return;
       out.push(rec);

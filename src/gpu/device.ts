@@ -32,6 +32,17 @@ export async function requestPoseNetDevice(options: DeviceOptions = {}): Promise
         'update the graphics driver, or enable chrome://flags/#enable-unsafe-webgpu.',
     );
   }
+  return requestPoseNetDeviceOn(adapter, options);
+}
+
+/**
+ * The device PoseNet wants on a given adapter: timestamp-query and subgroups where offered, the largest
+ * storage buffers. (In Node, src/node/device.ts finds the adapter through Dawn.)
+ */
+export function requestPoseNetDeviceOn(
+  adapter: GPUAdapter,
+  options: Pick<DeviceOptions, 'timestamps' | 'subgroups'> = {},
+): Promise<GPUDevice> {
   const requiredFeatures: GPUFeatureName[] = [];
   if ((options.timestamps ?? true) && adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
   // A string: TF.js's older @webgpu/types, also in this build, lacks the name.

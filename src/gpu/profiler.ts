@@ -209,7 +209,9 @@ export class Profiler {
     const out: PassStats[] = [];
     this.passes.forEach((info, i) => {
       const h = this.history.get(historyKey(i, info.name, info.variant));
-      if (h?.length) out.push({ ...info, ...summarize(h) });
+      // Only the PassInfo fields: the plan's steps carry pipelines and bind groups too.
+      if (h?.length)
+        out.push({ name: info.name, shapes: info.shapes, ...(info.variant ? { variant: info.variant } : {}), ...summarize(h) });
     });
     return out;
   }

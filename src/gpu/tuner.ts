@@ -163,6 +163,11 @@ export class Tuner {
   private storeError: string | null = null;
   private firstFrameDone = false;
   private saving: Promise<void> = Promise.resolve();
+  /** Bumped whenever the table's choices change (a plan's sync is current while its mark equals it). */
+  private version = 0;
+  /** Per plan: the table version whose choices it runs (sync) and the one use() last looked at it under. */
+  private readonly synced = new WeakMap<Plan, number>();
+  private readonly considered = new WeakMap<Plan, number>();
 
   constructor(private readonly options: TunerOptions) {
     this.model = options.model;
@@ -205,6 +210,7 @@ export class Tuner {
     this.table = cached ?? emptyTable(this.options.adapter, model, currentKernelsVersion());
     this.cached = cached !== null;
     this.state = null;
+    this.version++;
   }
 
   /**
@@ -212,7 +218,8 @@ export class Tuner {
    * shape become candidates. Compiling starts now, or after the net's first frame.
    */
   attach(plan: Plan, force = false): void {
-    this.state = null;
+    this.abandon();
+    this.considered.set(plan, this.version);
     if (this.mode !== 'auto' && !force) return;
     const steps: StepState[] = [];
     for (const step of plan.steps) {
@@ -245,6 +252,64 @@ export class Tuner {
     this.schedule(state, (s) => s.step.options.map((o) => o.variant));
     this.state = state;
     if (this.firstFrameDone) void this.startCompiling(state);
+  }
+
+  /** Drops unfinished tuning, putting its plan back on the variants it started from. */
+  private abandon(): void {
+    const s = this.state;
+    this.state = null;
+    if (!s || s.done) return;
+    for (const st of s.steps) s.plan.useVariant(st.step, st.start);
+  }
+
+  /**
+   * A net keeps several plans (one per input size, and the flip test's mirrored twins),
+   * all sharing this table, whose choices are per layer shape. Before a frame on `plan`:
+   * gives it the choices made since it was built (sync), and, in online mode when no
+   * other plan is being tuned, starts tuning its layers that have no choice yet. One plan
+   * is tuned at a time: frames on other plans meanwhile run their starting variants and
+   * pick up the choices when that tuning commits, so a stream alternating between two
+   * sizes still finishes tuning the first.
+   */
+  use(plan: Plan): void {
+    this.sync(plan);
+    if (this.mode !== 'auto' || this.considered.get(plan) === this.version) return;
+    const s = this.state;
+    if (s && !s.done) return;
+    this.attach(plan);
+  }
+
+  /**
+   * Puts a plan's layers on the table's choices for their shapes (a plan not being
+   * tuned; cheap when nothing changed since its last sync). A choice whose pipeline is
+   * not compiled yet is compiled in the background and taken at a later sync.
+   */
+  sync(plan: Plan): void {
+    const s = this.state;
+    if ((s && s.plan === plan && !s.done) || this.synced.get(plan) === this.version) return;
+    let complete = true;
+    for (const step of plan.steps) {
+      if (!step.shape || step.options.length < 2) continue;
+      const key = shapeKey(step.kernel, step.shape);
+      const entry = this.table.entries.find((e) => e.shape === key);
+      const option = entry && step.options.find((o) => o.variant === entry.choice);
+      if (!option || step.variant === option.variant) continue;
+      if (!plan.useVariant(step, option.variant)) {
+        complete = false;
+        void this.options.kernels.pipelineAsync(step.kernel, option.variant, option.constants);
+      }
+    }
+    if (complete) this.synced.set(plan, this.version);
+  }
+
+  /** A plan was let go: if it was being tuned, tuning stops (the next plan used takes over). */
+  forget(plan: Plan): void {
+    if (this.state?.plan === plan) this.state = null;
+  }
+
+  /** Whether the frame being run on `plan` tries candidates (between beforeFrame and afterFrame). */
+  measuring(plan: Plan): boolean {
+    return this.state?.plan === plan && this.state.measuring;
   }
 
   /** Sets frames (and, without timestamps, the configurations) from each step's candidates. */
@@ -348,7 +413,8 @@ export class Tuner {
   afterFrame(plan: Plan, passes: readonly PassInfo[], profile: FrameProfile | null, frameMs: number): void {
     if (!this.firstFrameDone) {
       this.firstFrameDone = true;
-      if (this.state?.plan === plan) void this.startCompiling(this.state);
+      // The net's first frame is done (on this plan or another size's): compiling may start.
+      if (this.state) void this.startCompiling(this.state);
     }
     const s = this.state;
     if (!s || s.plan !== plan || !s.measuring) return;
@@ -470,6 +536,8 @@ export class Tuner {
     }
     for (const st of s.steps) s.plan.useVariant(st.step, choice.get(st) ?? st.start);
     mergeEntries(this.table, entries);
+    this.version++;
+    this.synced.set(s.plan, this.version);
     this.save();
   }
 

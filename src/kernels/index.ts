@@ -7,6 +7,7 @@ import { conv2d } from './conv2d.ts';
 import { decodeCandidates } from './decode_candidates.ts';
 import { decodeSingle } from './decode_single.ts';
 import { depthwise } from './depthwise.ts';
+import { flipAverage } from './flip_average.ts';
 import type { KernelModule, KernelName } from './kernel.ts';
 import type { LayerKernel } from './layer.ts';
 import { maxpool } from './maxpool.ts';
@@ -21,6 +22,7 @@ export const KERNEL_MODULES: Readonly<Record<KernelName, KernelModule<never>>> =
   maxpool,
   decode_single: decodeSingle,
   decode_candidates: decodeCandidates,
+  flip_average: flipAverage,
 };
 
 export const KERNEL_NAMES = Object.keys(KERNEL_MODULES) as KernelName[];
@@ -49,5 +51,5 @@ export function referenceKernel(kind: LayerKind): { kernel: LayerKernel; variant
   }
 }
 
-export { conv2d, decodeCandidates, decodeSingle, depthwise, maxpool, pointwise, preprocess };
+export { conv2d, decodeCandidates, decodeSingle, depthwise, flipAverage, maxpool, pointwise, preprocess };
 export type { KernelModule, KernelName, LayerKernel };

@@ -19,7 +19,15 @@
 import { WEIGHT_FORMAT_CODE, WEIGHT_FORMATS, type WeightFormat } from '../model/weight-format.ts';
 import type { UniformLayout } from './uniforms.ts';
 
-export type KernelName = 'preprocess' | 'conv2d' | 'depthwise' | 'pointwise' | 'maxpool' | 'decode_single' | 'decode_candidates';
+export type KernelName =
+  | 'preprocess'
+  | 'conv2d'
+  | 'depthwise'
+  | 'pointwise'
+  | 'maxpool'
+  | 'decode_single'
+  | 'decode_candidates'
+  | 'flip_average';
 
 export type Constants = Record<string, number | boolean>;
 

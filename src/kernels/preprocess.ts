@@ -14,6 +14,8 @@ const uniforms = new UniformLayout('Params', [
   ['originY', 'i32'],
   ['scaleX', 'f32'],
   ['scaleY', 'f32'],
+  // 1: output pixel u holds what pixel W - 1 - u would (the flip test's mirrored run).
+  ['mirror', 'u32'],
   ['mean', 'vec4f'],
   ['scale', 'vec4f'],
 ] as const);

@@ -1,9 +1,10 @@
 /**
  * A loaded model: the validated manifest and its packed weights in one GPU storage
  * buffer (owned here, released by dispose()). Loading fetches `<url>/model.json` and
- * `<url>/weights.bin` and refuses anything that does not match: a malformed manifest, a
- * weights file outside the manifest's folder, a missing or short weights file, a checksum
- * mismatch, a weight that is not a finite number.
+ * `<url>/weights.bin` (src/node/weights.ts reads them from disk with the same checks) and
+ * refuses anything that does not match: a malformed manifest, a weights file outside the
+ * manifest's folder, a missing or short weights file, a checksum mismatch, a weight that is
+ * not a finite number.
  */
 import { type GpuLedger, ResourceGroup } from '../gpu/resources.ts';
 import type { Manifest } from './manifest.ts';
@@ -41,29 +42,52 @@ async function sha256Hex(data: ArrayBuffer): Promise<string | null> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** Fetches and validates `<baseUrl>/model.json` and the weights it names. */
-export async function fetchWeights(baseUrl: string): Promise<LoadedWeights> {
-  const base = baseUrl.replace(/\/+$/, '').replace(/\/model\.json$/, '');
-  const manifestUrl = `${base}/model.json`;
-  const response = await fetchOrThrow(manifestUrl, 'the model manifest');
+/** Each file of a converted model at its own URL (e.g. assets a bundler renamed). */
+export interface WeightsFiles {
+  /** The manifest (model.json). */
+  manifestUrl: string | URL;
+  /** The packed weights (the file the manifest names, under any name). */
+  weightsUrl: string | URL;
+}
+
+/** Where a converted model is: its folder's URL (holding model.json and the weights file it names), or each file's URL. */
+export type WeightsLocation = string | URL | WeightsFiles;
+
+/** A model to run: where it is, or its files already fetched. */
+export type WeightsSource = WeightsLocation | LoadedWeights;
+
+export function isLoadedWeights(source: WeightsSource): source is LoadedWeights {
+  return typeof source === 'object' && !(source instanceof URL) && 'manifest' in source;
+}
+
+/** Fetches the weights, or passes weights already fetched through. */
+export function loadWeights(source: WeightsSource): Promise<LoadedWeights> {
+  return isLoadedWeights(source) ? Promise.resolve(source) : fetchWeights(source);
+}
+
+/** Parses and validates a manifest's text; `label` (its URL or path) names it in errors. */
+export function parseManifest(text: string, label: string): Manifest {
   let json: unknown;
   try {
-    json = JSON.parse(await response.text());
+    json = JSON.parse(text);
   } catch (err) {
-    throw new ModelLoadError(`${manifestUrl}: not valid JSON (${(err as Error).message})`);
+    throw new ModelLoadError(`${label}: not valid JSON (${(err as Error).message})`);
   }
-  let manifest: Manifest;
   try {
-    manifest = validateManifest(json, manifestUrl);
+    return validateManifest(json, label);
   } catch (err) {
     if (err instanceof ManifestError) throw new ModelLoadError(err.message);
     throw err;
   }
-  // validateManifest allows a bare file name only, so this stays in the manifest's folder.
-  const weightsUrl = `${base}/${manifest.weights.file}`;
-  const weights = await (await fetchOrThrow(weightsUrl, 'the weights')).arrayBuffer();
+}
+
+/**
+ * Checks the weights' size, (where WebCrypto exists) their sha256 against the manifest, and
+ * that every weight is a finite number.
+ */
+export async function checkWeights(manifest: Manifest, weights: ArrayBuffer, label: string): Promise<void> {
   try {
-    checkWeightsSize(manifest, weights.byteLength, weightsUrl);
+    checkWeightsSize(manifest, weights.byteLength, label);
   } catch (err) {
     if (err instanceof ManifestError) throw new ModelLoadError(err.message);
     throw err;
@@ -71,15 +95,43 @@ export async function fetchWeights(baseUrl: string): Promise<LoadedWeights> {
   const sha = await sha256Hex(weights);
   if (sha !== null && manifest.weights.sha256 && sha !== manifest.weights.sha256) {
     throw new ModelLoadError(
-      `${weightsUrl}: sha256 ${sha} does not match the manifest's ${manifest.weights.sha256} (stale or corrupt weights: run \`npm run weights\`)`,
+      `${label}: sha256 ${sha} does not match the manifest's ${manifest.weights.sha256} (stale or corrupt weights: run \`npm run weights\`)`,
     );
   }
   try {
-    checkWeightsValues(manifest, weights, weightsUrl);
+    checkWeightsValues(manifest, weights, label);
   } catch (err) {
     if (err instanceof ManifestError) throw new ModelLoadError(err.message);
     throw err;
   }
+}
+
+/**
+ * Fetches and validates a model: `<folder>/model.json` and the weights file it names, or
+ * the two files' own URLs.
+ */
+export async function fetchWeights(location: WeightsLocation): Promise<LoadedWeights> {
+  let base: string;
+  let manifestUrl: string;
+  let weightsUrlOf: (manifest: Manifest) => string;
+  if (typeof location === 'object' && !(location instanceof URL)) {
+    manifestUrl = String(location.manifestUrl);
+    const weightsUrl = String(location.weightsUrl);
+    base = manifestUrl;
+    weightsUrlOf = () => weightsUrl;
+  } else {
+    base = String(location)
+      .replace(/\/+$/, '')
+      .replace(/\/model\.json$/, '');
+    manifestUrl = `${base}/model.json`;
+    // validateManifest allows a bare file name only, so this stays in the manifest's folder.
+    weightsUrlOf = (manifest) => `${base}/${manifest.weights.file}`;
+  }
+  const response = await fetchOrThrow(manifestUrl, 'the model manifest');
+  const manifest = parseManifest(await response.text(), manifestUrl);
+  const weightsUrl = weightsUrlOf(manifest);
+  const weights = await (await fetchOrThrow(weightsUrl, 'the weights')).arrayBuffer();
+  await checkWeights(manifest, weights, weightsUrl);
   return { manifest, weights, source: base };
 }
 

@@ -30,6 +30,11 @@ export interface PlanOptions {
   retainAll?: boolean;
   /** Any input size, no heads-grid check: for kernel tests on single layers. */
   unchecked?: boolean;
+  /**
+   * The preprocess reads the source mirrored left to right (input pixel u from W - 1 - u):
+   * the flip test's second run (src/plan/flip-test.ts). Its passes are named `mirrored …`.
+   */
+  mirrorInput?: boolean;
 }
 
 /** Picks a layer's starting variant (the tuner's cached choice); undefined: the kernel's default. */
@@ -61,6 +66,8 @@ export interface PlanStep extends PassInfo {
 }
 
 const UNIFORM_ALIGN = 256;
+/** What a mirrored plan's pass names start with (the flip test's second run). */
+export const MIRRORED_PASS_PREFIX = 'mirrored ';
 /** Floats the single-pose decoder writes: 17 x (x, y, score) + pose score. */
 export const SINGLE_RESULT_FLOATS = NUM_KEYPOINTS * 3 + 1;
 
@@ -102,7 +109,7 @@ export class Plan {
     this.width = width;
     this.height = height;
     this.shapes = inferShapes(manifest, width, height, options.unchecked);
-    this.resources = new ResourceGroup(device, `Plan(${manifest.name} ${width}x${height})`, ledger);
+    this.resources = new ResourceGroup(device, this.label, ledger);
 
     const stepCount = manifest.layers.length + 2;
     this.uniforms = this.resources.buffer('uniforms', stepCount * UNIFORM_ALIGN, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
@@ -139,6 +146,7 @@ export class Plan {
     });
     this.decodeStep = this.makeDecodeStep((manifest.layers.length + 1) * UNIFORM_ALIGN);
     this.steps.push(this.decodeStep);
+    if (options.mirrorInput) for (const step of this.steps) step.name = `${MIRRORED_PASS_PREFIX}${step.name}`;
 
     for (const step of this.steps) {
       if (step.dispatch.some((d) => d > limit)) {
@@ -151,7 +159,7 @@ export class Plan {
   }
 
   get label(): string {
-    return `Plan(${this.model.name} ${this.width}x${this.height})`;
+    return `Plan(${this.model.name} ${this.width}x${this.height}${this.options.mirrorInput ? ' mirrored' : ''})`;
   }
 
   get grid(): { w: number; h: number } {
@@ -340,6 +348,7 @@ export class Plan {
     pre.set(pv, 0, 'originY', fit.originY);
     pre.set(pv, 0, 'scaleX', fit.scaleX);
     pre.set(pv, 0, 'scaleY', fit.scaleY);
+    pre.set(pv, 0, 'mirror', this.options.mirrorInput ? 1 : 0);
     pre.set(pv, 0, 'mean', [p.mean[0], p.mean[1], p.mean[2], 0]);
     pre.set(pv, 0, 'scale', [p.scale[0], p.scale[1], p.scale[2], 0]);
     this.device.queue.writeBuffer(this.uniforms, 0, pv.buffer);

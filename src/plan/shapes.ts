@@ -53,10 +53,77 @@ export function checkResolution(width: number, height: number, outputStride: num
 export function snapResolution(v: number, outputStride: number): number {
   const k = Math.round((v - 1) / outputStride);
   const snapped = k * outputStride + 1;
-  const lo = Math.ceil((MIN_RESOLUTION - 1) / outputStride) * outputStride + 1;
-  const hi = Math.floor((MAX_RESOLUTION - 1) / outputStride) * outputStride + 1;
-  return Math.min(hi, Math.max(lo, snapped));
+  const { min, max } = validRange(outputStride);
+  return Math.min(max, Math.max(min, snapped));
 }
+
+/** The smallest and largest valid sizes for an output stride (k*stride+1 within 129..1025). */
+export function validRange(outputStride: number): { min: number; max: number } {
+  return {
+    min: Math.ceil((MIN_RESOLUTION - 1) / outputStride) * outputStride + 1,
+    max: Math.floor((MAX_RESOLUTION - 1) / outputStride) * outputStride + 1,
+  };
+}
+
+/**
+ * The input size that follows a source's aspect ratio (the `{ longSide }` resolution):
+ * the source's long side gets `longSide` (a valid size), its short side the smallest
+ * valid size that holds the short side at the same scale. With `pad` fitting that leaves
+ * less than one output stride of padding (TF.js pads every frame to a square: a 640x480
+ * frame at 513 spends a quarter of its pixels on padding). The short side never goes
+ * below the smallest valid size, so a very elongated source keeps more padding.
+ */
+export function aspectResolution(longSide: number, srcW: number, srcH: number, outputStride: number): { width: number; height: number } {
+  if (!(srcW > 0 && srcH > 0)) throw new RangeError(`source has no pixels (${srcW}x${srcH})`);
+  checkResolution(longSide, longSide, outputStride);
+  const landscape = srcW >= srcH;
+  // The short side in input pixels at the long side's scale.
+  const exact = longSide * (landscape ? srcH / srcW : srcW / srcH);
+  // 1e-9: a source whose short side lands exactly on a valid size must not get one more stride.
+  const k = Math.ceil((exact - 1) / outputStride - 1e-9);
+  const short = Math.min(longSide, Math.max(validRange(outputStride).min, k * outputStride + 1));
+  return landscape ? { width: longSide, height: short } : { width: short, height: longSide };
+}
+
+/**
+ * An input size that follows each source's aspect ratio: the source's long side gets
+ * `longSide` (snapped to the nearest k*outputStride+1), the short side the smallest valid
+ * size that holds it, so at most one output stride of padding (see aspectResolution).
+ */
+export interface AspectResolution {
+  longSide: number;
+}
+
+/** A resolution as the API takes it: a square size, width x height, or `{ longSide }`. */
+export type ResolutionSpec = number | { width: number; height: number } | AspectResolution;
+
+/** A resolution checked and normalised: a fixed input size, or one that follows the source. */
+export type InputSizeRule = { kind: 'fixed'; width: number; height: number } | { kind: 'aspect'; longSide: number };
+
+/**
+ * Checks a resolution (default 257) and snaps a long side to the stride; a
+ * ResolutionError names a bad one.
+ */
+export function normalizeResolution(r: ResolutionSpec | undefined, outputStride: number): InputSizeRule {
+  if (r === undefined) r = 257;
+  if (typeof r === 'number') r = { width: r, height: r };
+  if ('longSide' in r) {
+    const n = r.longSide;
+    if (!(Number.isFinite(n) && n >= MIN_RESOLUTION && n <= MAX_RESOLUTION)) {
+      throw new ResolutionError(
+        `invalid resolution { longSide: ${n} }: the long side must be between ${MIN_RESOLUTION} and ${MAX_RESOLUTION}`,
+      );
+    }
+    return { kind: 'aspect', longSide: snapResolution(n, outputStride) };
+  }
+  checkResolution(r.width, r.height, outputStride);
+  return { kind: 'fixed', width: r.width, height: r.height };
+}
+
+export const sameInputRule = (a: InputSizeRule, b: InputSizeRule): boolean =>
+  a.kind === 'fixed' && b.kind === 'fixed'
+    ? a.width === b.width && a.height === b.height
+    : a.kind === 'aspect' && b.kind === 'aspect' && a.longSide === b.longSide;
 
 export interface PlanShapes {
   tensors: Map<string, TensorShape>;

@@ -3,10 +3,13 @@
  * and the frame's readback (the candidates and the heads tensor, which the greedy
  * decoder in multi.ts needs at arbitrary cells).
  *
- * Owns, through one ResourceGroup (`MultiPose.*`): the pass's uniform, the candidate
- * buffer and two staging buffers. They are sized for one plan and rebuilt only when the
- * plan changes (new resolution or model), never per frame; the CPU-side copy of the
- * heads is reused alike. dispose() releases everything.
+ * Owns, through one ResourceGroup (`MultiPose.*`): per plan, the pass's uniform, the
+ * candidate buffer and two staging buffers, sized for that plan. They are built the first
+ * time a plan runs multi-pose and kept while the PoseNet keeps the plan (as many as its
+ * plan cache holds: a `{ longSide }` net runs sources of a few aspects in turn), never per
+ * frame; the CPU-side copy of the heads is reused alike. When the PoseNet lets a plan
+ * go it calls releaseDisposed(), which frees that plan's buffers. dispose() releases
+ * everything.
  */
 import type { KernelCache } from '../gpu/kernels.ts';
 import { CANDIDATE_BYTES, CANDIDATES_HEADER_BYTES, decodeCandidates } from '../kernels/decode_candidates.ts';
@@ -14,6 +17,7 @@ import { dispatchSize } from '../kernels/kernel.ts';
 import type { PassInfo } from '../gpu/profiler.ts';
 import { ResourceGroup, type GpuLedger } from '../gpu/resources.ts';
 import type { Plan } from '../plan/plan.ts';
+import { PLAN_CACHE_CAPACITY } from '../plan/plan-cache.ts';
 import { NUM_KEYPOINTS } from './keypoints.ts';
 import type { HeadsTensor, PartCandidate } from './multi.ts';
 
@@ -56,7 +60,8 @@ interface Built {
 
 export class MultiPoseGpu {
   private readonly resources: ResourceGroup;
-  private built: Built | null = null;
+  /** One build per plan, least recently used first. */
+  private readonly builds = new Map<Plan, Built>();
 
   constructor(
     readonly device: GPUDevice,
@@ -67,10 +72,15 @@ export class MultiPoseGpu {
     this.resources = new ResourceGroup(device, 'MultiPose', ledger);
   }
 
-  /** Buffers and bind group for this plan (rebuilt only when the plan changed). */
+  /** Buffers and bind group for this plan (built on its first multi-pose frame). */
   private build(plan: Plan): Built {
-    if (this.built?.plan === plan) return this.built;
-    this.releaseBuilt();
+    this.releaseDisposed();
+    const kept = this.builds.get(plan);
+    if (kept) {
+      this.builds.delete(plan);
+      this.builds.set(plan, kept);
+      return kept;
+    }
     const { w, h } = plan.grid;
     const shape = plan.headsShape;
     const manifest = plan.model.manifest;
@@ -78,11 +88,17 @@ export class MultiPoseGpu {
     const headsBytes = shape.h * shape.w * shape.c4 * 16;
     const candidateBytes = HEADER_BYTES + capacity * CANDIDATE_BYTES;
     const r = this.resources;
+    // Fields named after the plan's input size: several plans' buffers may be alive.
+    const at = `(${plan.width}x${plan.height})`;
     const layout = decodeCandidates.uniforms;
-    const uniforms = r.buffer('uniforms', layout.bytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    const candidates = r.buffer('candidates', candidateBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
-    const stagingHeads = r.buffer('stagingHeads', headsBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    const stagingCandidates = r.buffer('stagingCandidates', candidateBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const uniforms = r.buffer(`uniforms${at}`, layout.bytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const candidates = r.buffer(
+      `candidates${at}`,
+      candidateBytes,
+      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    );
+    const stagingHeads = r.buffer(`stagingHeads${at}`, headsBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const stagingCandidates = r.buffer(`stagingCandidates${at}`, candidateBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     const uniformData = new DataView(new ArrayBuffer(layout.bytes));
     layout.write(uniformData, 0, {
       gridW: w,
@@ -116,8 +132,13 @@ export class MultiPoseGpu {
       displacementFwd: manifest.heads.displacementFwd.channelOffset,
       displacementBwd: manifest.heads.displacementBwd.channelOffset,
     };
-    const dispatch = dispatchSize(variant, { gridW: w, gridH: h }, this.device.limits.maxComputeWorkgroupsPerDimension);
-    this.built = {
+    const limit = this.device.limits.maxComputeWorkgroupsPerDimension;
+    const dispatch = dispatchSize(variant, { gridW: w, gridH: h }, limit);
+    if (dispatch.some((d) => d > limit)) {
+      this.releaseBuffers([uniforms, candidates, stagingHeads, stagingCandidates]);
+      throw new Error(`MultiPose: pass decode_candidates needs dispatch ${dispatch.join('x')}, over this device's limit of ${limit}`);
+    }
+    const built: Built = {
       plan,
       uniforms,
       candidates,
@@ -134,7 +155,12 @@ export class MultiPoseGpu {
       passes: [...plan.stepsOf('network'), pass],
       heads,
     };
-    return this.built;
+    this.builds.set(plan, built);
+    for (const b of this.builds.values()) {
+      if (this.builds.size <= PLAN_CACHE_CAPACITY) break;
+      this.releaseBuild(b);
+    }
+    return built;
   }
 
   /** The passes of a multi-pose frame on this plan (network, then decode_candidates), for the profiler. */
@@ -142,16 +168,23 @@ export class MultiPoseGpu {
     return this.build(plan).passes;
   }
 
+  /** The decode_candidates pass alone, for frames that run more than the plan's network first. */
+  candidatesPass(plan: Plan): PassInfo {
+    return this.build(plan).pass;
+  }
+
   /**
    * Encodes the candidates pass after the plan's network and the copies of candidates
    * and heads to the staging buffers. `timestampWrites` is the profiler's pass-index
-   * callback, where the network took the first indices.
+   * callback, where the passes before took the first `passIndex` indices (by default the
+   * plan's network).
    */
   encode(
     encoder: GPUCommandEncoder,
     plan: Plan,
     scoreThreshold: number,
     timestampWrites: ((i: number) => GPUComputePassTimestampWrites) | null = null,
+    passIndex?: number,
   ): void {
     const b = this.build(plan);
     decodeCandidates.uniforms.set(b.uniformData, 0, 'scoreThreshold', scoreThreshold);
@@ -159,7 +192,7 @@ export class MultiPoseGpu {
     encoder.clearBuffer(b.candidates, 0, HEADER_BYTES);
     const pass = encoder.beginComputePass({
       label: 'decode_candidates',
-      ...(timestampWrites ? { timestampWrites: timestampWrites(b.passes.length - 1) } : {}),
+      ...(timestampWrites ? { timestampWrites: timestampWrites(passIndex ?? b.passes.length - 1) } : {}),
     });
     pass.setPipeline(b.pipeline);
     pass.setBindGroup(0, b.bindGroup);
@@ -189,15 +222,22 @@ export class MultiPoseGpu {
     }
   }
 
-  private releaseBuilt(): void {
-    const b = this.built;
-    if (!b) return;
-    for (const buffer of [b.uniforms, b.candidates, b.stagingHeads, b.stagingCandidates]) this.resources.release(buffer);
-    this.built = null;
+  /** Frees the buffers of plans that have been disposed. */
+  releaseDisposed(): void {
+    for (const [plan, b] of this.builds) if (plan.isDisposed) this.releaseBuild(b);
+  }
+
+  private releaseBuild(b: Built): void {
+    this.releaseBuffers([b.uniforms, b.candidates, b.stagingHeads, b.stagingCandidates]);
+    this.builds.delete(b.plan);
+  }
+
+  private releaseBuffers(buffers: GPUBuffer[]): void {
+    for (const buffer of buffers) this.resources.release(buffer);
   }
 
   dispose(): void {
-    this.built = null;
+    this.builds.clear();
     this.resources.dispose();
   }
 }

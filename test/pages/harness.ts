@@ -5,6 +5,7 @@
  * tests (Puppeteer) call these through `window.harness`.
  */
 import { requestPoseNetDevice } from '../../src/gpu/device.ts';
+import { drawFigure } from '../../tools/pages/synthetic-figure.ts';
 import { loadImage } from './images.ts';
 import { withDevice } from './with-device.ts';
 import { KernelCache } from '../../src/gpu/kernels.ts';
@@ -300,6 +301,25 @@ async function model(c: ModelCase) {
   });
 }
 
+/** Single poses of many images at several resolutions with one net (runtime parity: test/node-parity.test.ts). */
+async function poses(c: { weightsUrl: string; imageUrls: string[]; resolutions: { width: number; height: number }[] }) {
+  return withDevice(async (device) => {
+    const net = await createPoseNet({ weights: c.weightsUrl, resolution: c.resolutions[0], device });
+    const out: { imageUrl: string; width: number; height: number; pose: Pose }[] = [];
+    for (const imageUrl of c.imageUrls) {
+      const img = await loadImage(imageUrl);
+      for (const r of c.resolutions) {
+        net.setResolution(r.width, r.height);
+        out.push({ imageUrl, width: r.width, height: r.height, pose: await net.estimateSinglePose(img) });
+      }
+    }
+    const ce = compileErrors(net.kernels);
+    net.dispose();
+    if (ce.length) throw new Error(ce.join('\n'));
+    return out;
+  });
+}
+
 /** The RGB pixels of an image as the browser decodes it (for TF.js on the CPU in Node). */
 async function imagePixels(url: string): Promise<{ width: number; height: number; rgb: string }> {
   const img = await loadImage(url);
@@ -365,6 +385,113 @@ async function allocations(c: { weightsUrl: string; imageUrl: string; resolution
     const bytesAfter = net.gpuBytes();
     net.dispose();
     return { counts: result, bytesBefore, bytesAfter, liveAfterDispose: net.ledger.count };
+  });
+}
+
+/**
+ * The contract across input sizes: `{ longSide }` frames of sources of several aspect
+ * ratios, the flip test on and off, and back to a fixed size. Counts GPU object creations
+ * (a video, one source size, must create nothing per frame; alternating two aspects must
+ * build no plan again), the plans held (never more than the cache's capacity) and the
+ * bytes (the same whenever the same sizes are held; what the flip test adds goes when it
+ * is turned off; a fixed size after all this holds what it held before).
+ */
+async function allocationsAcrossSizes(c: { weightsUrl: string; longSide: number; aspects: [number, number][]; frames: number }) {
+  return withDevice(async (device) => {
+    const counts: Record<string, number> = {};
+    const d = device as unknown as Record<string, (...a: unknown[]) => unknown>;
+    for (const name of COUNTED) {
+      const original = d[name]!.bind(device);
+      d[name] = (...args: unknown[]) => {
+        counts[name] = (counts[name] ?? 0) + 1;
+        return original(...args);
+      };
+    }
+    const sources = c.aspects.map(([w, h]) => {
+      const canvas = document.createElement('canvas');
+      canvas.width = w;
+      canvas.height = h;
+      drawFigure(canvas.getContext('2d')!, w, h);
+      return canvas;
+    });
+    const reset = () => {
+      for (const k of Object.keys(counts)) delete counts[k];
+    };
+    const net = await createPoseNet({ weights: c.weightsUrl, resolution: c.longSide, device });
+    const [first, second] = sources as [HTMLCanvasElement, HTMLCanvasElement];
+    await net.estimateSinglePose(first);
+    const bytesFixed = net.gpuBytes();
+
+    net.setResolution({ longSide: c.longSide });
+    await net.estimateSinglePose(first);
+    await net.estimateSinglePose(first);
+    reset();
+    for (let i = 0; i < c.frames; i++) await net.estimateSinglePose(first);
+    const video = { ...counts };
+    const videoSize = net.resolution;
+
+    // Warm-up: both sizes' plans built, the source texture grown to hold both sources.
+    await net.estimateSinglePose(second);
+    await net.estimateSinglePose(first);
+    reset();
+    for (let i = 0; i < c.frames; i++) await net.estimateSinglePose(i % 2 ? first : second);
+    const alternating = { ...counts };
+    // Multi-pose too: its candidate and staging buffers are kept per plan.
+    await net.estimateMultiplePoses(second);
+    await net.estimateMultiplePoses(first);
+    reset();
+    for (let i = 0; i < c.frames; i++) await net.estimateMultiplePoses(i % 2 ? first : second);
+    const multiAlternating = { ...counts };
+
+    const heldPerCycle: string[][] = [];
+    const bytesPerCycle: number[] = [];
+    const sizesSeen = new Set<string>();
+    for (let cycle = 0; cycle < 2; cycle++) {
+      for (const source of sources) {
+        await net.estimateSinglePose(source);
+        sizesSeen.add(`${net.resolution.width}x${net.resolution.height}`);
+      }
+      heldPerCycle.push(net.planSizes());
+      bytesPerCycle.push(net.gpuBytes());
+    }
+
+    await net.estimateSinglePose(first);
+    const bytesBeforeFlip = net.gpuBytes();
+    net.setFlipTest(true);
+    await net.estimateSinglePose(first);
+    await net.estimateSinglePose(first);
+    reset();
+    for (let i = 0; i < c.frames; i++) await net.estimateSinglePose(first);
+    const flipVideo = { ...counts };
+    const bytesWithFlip = net.gpuBytes();
+    net.setFlipTest(false);
+    await net.estimateSinglePose(first);
+    const bytesAfterFlip = net.gpuBytes();
+
+    net.setResolution(c.longSide);
+    await net.estimateSinglePose(first);
+    const bytesFixedAgain = net.gpuBytes();
+    const heldFixed = net.planSizes();
+    net.dispose();
+    return {
+      video,
+      videoSize,
+      alternating,
+      multiAlternating,
+      flipVideo,
+      sizesSeen: [...sizesSeen],
+      heldPerCycle,
+      bytesPerCycle,
+      bytes: {
+        fixed: bytesFixed,
+        beforeFlip: bytesBeforeFlip,
+        withFlip: bytesWithFlip,
+        afterFlip: bytesAfterFlip,
+        fixedAgain: bytesFixedAgain,
+      },
+      heldFixed,
+      liveAfterDispose: net.ledger.count,
+    };
   });
 }
 
@@ -446,6 +573,6 @@ async function loadError({
   }
 }
 
-const harness = { layerVariants, preprocess, decode, model, loadError, imagePixels, allocations, sources };
+const harness = { layerVariants, preprocess, decode, model, poses, loadError, imagePixels, allocations, allocationsAcrossSizes, sources };
 (window as unknown as { harness: typeof harness }).harness = harness;
 export type Harness = typeof harness;

@@ -10,11 +10,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import puppeteer, { type Browser, type Page } from 'puppeteer';
 import { createServer, type InlineConfig, type ViteDevServer } from 'vite';
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { repoRoot } from './tool.ts';
+
+export { repoRoot };
 
 export const chromiumFlags = [
   '--no-sandbox',

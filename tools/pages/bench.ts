@@ -13,20 +13,27 @@
  * kernels' default variants (tuning 'off'), the fixed choice of earlier versions. Opened
  * with `pairUntuned`, the `ours` page holds both nets on one device and alternates their
  * frames (ABBA order), so that load drifting on a shared machine weighs on both alike.
+ * `ours-aspect`, `ours-flip` and `ours-aspect+flip` are ours, tuned, in eval's other modes
+ * (tools/lib/eval-modes.ts): `{ longSide }` inputs (tuned at the image's input size, after
+ * one untimed frame makes that plan) and/or the flip test.
  *
  * A frame is end to end, from the source image to keypoints on the CPU: for ours
  * `await net.estimateSinglePose(bitmap)` (upload, preprocess, network, decode, readback),
+ * for ORT our upload, preprocessing and decoding around ORT's network (tools/pages/ort-peer.ts),
  * for TF.js `await posenet.estimateSinglePose(bitmap)` (fromPixels, pad and resize, the
- * graph model, its CPU decode). Both get the same ImageBitmap. Our profiler stays off
+ * graph model, its CPU decode). Both get the same ImageBitmap (in Node, the same decoded
+ * RGBA pixels). Our profiler stays off
  * while timing (with it on every pass becomes its own compute pass).
  */
-import { requestPoseNetDevice } from '../../src/gpu/device.ts';
 import { shapeKey, type TuningCandidate } from '../../src/gpu/tuning.ts';
 import { memoryTuningStore } from '../../src/gpu/tuning-store.ts';
 import { createPoseNet, type PoseNet } from '../../src/posenet.ts';
 import type { Pose } from '../../src/pose/types.ts';
-import { isOurs, type Impl } from '../lib/impls.ts';
+import { isAspect, modeSetting, type EvalMode } from '../lib/eval-modes.ts';
+import { isOurs, modeOfImpl, type Impl, type OursImpl } from '../lib/impls.ts';
 import { GpuErrorGuard } from './gpu-guard.ts';
+import type { OrtProvider } from './ort-peer.ts';
+import { exposePage, platform, type PageImage } from './platform.ts';
 import type { TfjsBackendName, TfjsPoseNet } from './tfjs-reference.ts';
 import { drawFigure } from './synthetic-figure.ts';
 
@@ -61,6 +68,8 @@ export interface OpenRequest {
   weights?: string;
   /** The TF.js graph model's model.json URL (tfjs only; default the default model's TF.js copy). */
   tfjsModelUrl?: string;
+  /** The ONNX file our weights were converted from (ort only). */
+  onnxUrl?: string;
   resolution: Res;
   /** URL of the source image; absent or failing: a generated image. */
   image?: string;
@@ -73,7 +82,7 @@ export interface OpenRequest {
 export interface OpenInfo {
   impl: Impl;
   image: { url: string | null; width: number; height: number; generated: boolean };
-  /** Ours: adapter description and whether timestamp queries are available. */
+  /** Ours and ORT: adapter description; ours: whether timestamp queries are available. */
   adapter?: string;
   timestamps?: boolean;
   /** TF.js: the active backend and its notable flags. */
@@ -100,6 +109,8 @@ export interface TimeResult {
   tuning?: TuningResult;
   /** With pairUntuned: the untuned net's frames, alternated with these. */
   paired?: { samplesMs: number[]; warmupMs: number[]; poseScore: number };
+  /** Ours: the input size the frames ran at (an aspect mode follows the image). */
+  inputSize?: string;
   errors: string[];
 }
 
@@ -121,11 +132,15 @@ export interface ProfileResult {
   errors: string[];
 }
 
+type Source = PageImage['source'];
+
 interface Runner {
   setResolution(r: Res): void;
-  /** Ours tuned: tunes the current resolution (before timing). */
-  tune?(): Promise<TuningResult>;
-  estimate(source: ImageBitmap): Promise<Pose>;
+  /** Ours tuned: tunes the input size this source runs at (before timing). */
+  tune?(source: Source): Promise<TuningResult>;
+  estimate(source: Source): Promise<Pose>;
+  /** Ours: the input size of the last frame (`513x385`). */
+  inputSize?(): string;
   /** GPU errors since the last call. */
   check(context: string): Promise<string[]>;
   close(): Promise<string[]>;
@@ -135,39 +150,49 @@ let runner: Runner | null = null;
 let ours: PoseNet | null = null;
 /** With pairUntuned: the untuned net and its runner. */
 let partner: { runner: Runner; net: PoseNet } | null = null;
-let source: ImageBitmap | null = null;
+let image: PageImage | null = null;
+let source: Source | null = null;
 
 /** A stand-in picture (a figure on a gradient) when the coco-mini photographs are absent. */
-async function generatedImage(): Promise<ImageBitmap> {
+async function generatedImage(): Promise<PageImage> {
+  if (typeof OffscreenCanvas === 'undefined') throw new Error('bench.open: no image given, and no canvas here to draw one (pass --image)');
   const canvas = new OffscreenCanvas(640, 480);
   drawFigure(canvas.getContext('2d')!, 640, 480);
-  return createImageBitmap(canvas);
+  const bitmap = await createImageBitmap(canvas);
+  return { source: bitmap, width: 640, height: 480, close: () => bitmap.close() };
+}
+
+function releaseSource(): void {
+  image?.close();
+  image = null;
+  source = null;
 }
 
 async function loadSource(url: string | undefined, b64: string | undefined): Promise<OpenInfo['image']> {
-  source?.close();
-  source = null;
+  releaseSource();
+  let loaded: PageImage | null = null;
+  let generated = false;
   if (b64) {
     const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
     try {
-      source = await createImageBitmap(new Blob([bytes]));
+      loaded = await platform().decodeImage(bytes);
     } catch {
       throw new Error('bench.open: the given image cannot be decoded');
     }
-    return { url: null, width: source.width, height: source.height, generated: false };
-  }
-  if (url) {
+  } else if (url) {
     try {
-      const res = await fetch(url);
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      source = await createImageBitmap(await res.blob());
-      return { url, width: source.width, height: source.height, generated: false };
+      loaded = await platform().loadImage(url);
     } catch (err) {
       console.warn(`bench: cannot load ${url} (${(err as Error).message}); using a generated image`);
     }
   }
-  source = await generatedImage();
-  return { url: null, width: source.width, height: source.height, generated: true };
+  if (!loaded) {
+    loaded = await generatedImage();
+    generated = true;
+  }
+  image = loaded;
+  source = loaded.source;
+  return { url: generated || b64 ? null : (url ?? null), width: loaded.width, height: loaded.height, generated };
 }
 
 /** The tuning of each layer of the current plan, from the net's table. */
@@ -183,12 +208,14 @@ function tuningLayers(net: PoseNet): TuningLayer[] {
   return layers;
 }
 
-function netRunner(net: PoseNet, tuned: boolean): Pick<Runner, 'setResolution' | 'tune' | 'estimate'> {
+function netRunner(net: PoseNet, tuned: boolean, mode: EvalMode): Pick<Runner, 'setResolution' | 'tune' | 'estimate' | 'inputSize'> {
   return {
-    setResolution: (r) => net.setResolution(r.width, r.height),
+    setResolution: (r) => net.setResolution(modeSetting(mode, r).resolution),
     tune: tuned
-      ? async () => {
+      ? async (source) => {
           const t0 = performance.now();
+          // With { longSide } the plan is made by a frame (its size follows the source).
+          if (isAspect(mode)) await net.estimateSinglePose(source);
           await net.tune();
           const ms = performance.now() - t0;
           const p = net.tuning;
@@ -196,31 +223,45 @@ function netRunner(net: PoseNet, tuned: boolean): Pick<Runner, 'setResolution' |
         }
       : undefined,
     estimate: (s) => net.estimateSinglePose(s),
+    inputSize: () => {
+      const size = net.lastInputSize ?? net.resolution;
+      return `${size.width}x${size.height}`;
+    },
   };
 }
 
-async function openOurs(req: OpenRequest): Promise<Runner & { adapter: string; timestamps: boolean }> {
+/** Our net in the impl's mode: square (`ours`), `{ longSide }` inputs and/or the flip test. */
+async function openOurs(req: OpenRequest, impl: OursImpl): Promise<Runner & { adapter: string; timestamps: boolean }> {
   if (!req.weights) throw new Error('bench.open: ours needs a weights URL');
-  const device = await requestPoseNetDevice();
+  const { device, adapter } = await platform().requestDevice();
   const guard = new GpuErrorGuard(device);
-  const tuned = req.impl === 'ours';
+  const mode = modeOfImpl(impl);
+  const tuned = impl !== 'ours-untuned';
+  const first = modeSetting(mode, req.resolution);
+  const weights = await platform().loadWeights(req.weights);
   const open = (tuning: 'auto' | 'off') =>
     // An empty cache: the bench measures tuning from scratch.
-    createPoseNet({ weights: req.weights!, resolution: req.resolution, device, tuning, tuningStore: memoryTuningStore() });
+    createPoseNet({
+      weights,
+      resolution: first.resolution,
+      flipTest: first.flipTest,
+      device,
+      tuning,
+      tuningStore: memoryTuningStore(),
+    });
   const net = await open(tuned ? 'auto' : 'off');
   ours = net;
-  if (tuned && req.pairUntuned) {
+  if (impl === 'ours' && req.pairUntuned) {
     const other = await open('off');
     partner = {
       net: other,
-      runner: { ...netRunner(other, false), check: async () => [], close: async () => [] },
+      runner: { ...netRunner(other, false, 'square'), check: async () => [], close: async () => [] },
     };
   }
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
   return {
-    adapter: info ? [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') : 'unknown',
+    adapter,
     timestamps: net.profiler.supported,
-    ...netRunner(net, tuned),
+    ...netRunner(net, tuned, mode),
     check: (context) => guard.check(context),
     async close() {
       net.dispose();
@@ -239,6 +280,7 @@ async function openOurs(req: OpenRequest): Promise<Runner & { adapter: string; t
 
 /** The WebGL renderer the page gets (e.g. ANGLE on SwiftShader where there is no GPU). */
 function webglRenderer(): string {
+  if (typeof OffscreenCanvas === 'undefined') return 'no WebGL here';
   const gl = new OffscreenCanvas(1, 1).getContext('webgl2');
   if (!gl) return 'no WebGL2 context';
   const ext = gl.getExtension('WEBGL_debug_renderer_info');
@@ -269,15 +311,55 @@ async function openTfjs(req: OpenRequest, backend: TfjsBackendName): Promise<Run
   };
 }
 
+/**
+ * ONNX Runtime Web's network between our preprocessing and decoding (tools/pages/ort-peer.ts):
+ * our PoseNet on our device does the rest of the frame.
+ */
+async function openOrt(req: OpenRequest, provider: OrtProvider): Promise<Runner & { backend: string; adapter: string }> {
+  if (!req.weights || !req.onnxUrl) throw new Error(`bench.open: ort-${provider} needs our weights and the ONNX file`);
+  const { openOrtPeer } = await import('./ort-peer.ts');
+  const { device, adapter } = await platform().requestDevice();
+  const guard = new GpuErrorGuard(device);
+  let net: PoseNet | null = null;
+  try {
+    net = await createPoseNet({ weights: await platform().loadWeights(req.weights), resolution: req.resolution, device });
+    const n = net;
+    const peer = await openOrtPeer(provider, req.onnxUrl, n);
+    return {
+      backend: peer.backend,
+      adapter: provider === 'webgpu' ? adapter : `our pre- and post-processing on ${adapter}`,
+      setResolution: (r) => n.setResolution(r.width, r.height),
+      estimate: (s) => peer.estimate(s),
+      check: (context) => guard.check(context),
+      async close() {
+        await peer.dispose();
+        n.dispose();
+        const errors = await guard.release(`ort-${provider}`);
+        device.destroy();
+        return errors;
+      },
+    };
+  } catch (err) {
+    net?.dispose();
+    await guard.release(`ort-${provider}`);
+    device.destroy();
+    throw err;
+  }
+}
+
 async function open(req: OpenRequest): Promise<OpenInfo> {
   if (runner) await close();
   const t0 = performance.now();
   const image = await loadSource(req.image, req.imageB64);
   let info: OpenInfo;
   if (isOurs(req.impl)) {
-    const r = await openOurs(req);
+    const r = await openOurs(req, req.impl);
     runner = r;
     info = { impl: req.impl, image, adapter: r.adapter, timestamps: r.timestamps, loadMs: 0 };
+  } else if (req.impl === 'ort-webgpu' || req.impl === 'ort-wasm') {
+    const r = await openOrt(req, req.impl === 'ort-webgpu' ? 'webgpu' : 'wasm');
+    runner = r;
+    info = { impl: req.impl, image, backend: r.backend, adapter: r.adapter, loadMs: 0 };
   } else {
     const backend = req.impl.slice('tfjs-'.length) as TfjsBackendName;
     const r = await openTfjs(req, backend);
@@ -303,7 +385,7 @@ async function time(req: TimeRequest): Promise<TimeResult> {
   runner.setResolution(req.resolution);
   partner?.runner.setResolution(req.resolution);
   // Tuning is reported apart and never counted in the budget or the frames.
-  const tuning = runner.tune ? await runner.tune() : undefined;
+  const tuning = runner.tune ? await runner.tune(img) : undefined;
   const start = performance.now();
   const over = () => performance.now() - start > req.budgetMs;
   const main = { warmupMs: [] as number[], samplesMs: [] as number[], pose: null as Pose | null };
@@ -353,6 +435,7 @@ async function time(req: TimeRequest): Promise<TimeResult> {
     poseScore: main.pose!.score,
     tuning,
     ...(partner ? { paired: { samplesMs: pair.samplesMs, warmupMs: pair.warmupMs, poseScore: pair.pose!.score } } : {}),
+    inputSize: runner.inputSize?.(),
     errors,
   };
 }
@@ -366,7 +449,7 @@ async function profile(req: { resolution: Res; frames: number; warmup: number })
   const img = source;
   runner.setResolution(req.resolution);
   partner?.runner.setResolution(req.resolution);
-  await runner.tune?.();
+  await runner.tune?.(img);
   for (let i = 0; i < req.warmup; i++) for (const net of nets) await net.estimateSinglePose(img);
   for (const net of nets) net.profiler.setEnabled(true);
   try {
@@ -409,9 +492,10 @@ async function firstPose(req: FirstPoseRequest): Promise<FirstPoseResult> {
   if (runner) await close();
   await loadSource(req.image, req.imageB64);
   const t0 = performance.now();
-  const device = await requestPoseNetDevice();
+  const { device } = await platform().requestDevice();
   const guard = new GpuErrorGuard(device);
-  const net = await createPoseNet({ weights: req.weights, resolution: req.resolution, device, tuningStore: memoryTuningStore() });
+  const weights = await platform().loadWeights(req.weights);
+  const net = await createPoseNet({ weights, resolution: req.resolution, device, tuningStore: memoryTuningStore() });
   const t1 = performance.now();
   const pose = await net.estimateSinglePose(source!);
   const t2 = performance.now();
@@ -430,11 +514,10 @@ async function close(): Promise<string[]> {
   const r = runner;
   runner = null;
   const errors = r ? await r.close() : [];
-  source?.close();
-  source = null;
+  releaseSource();
   return errors;
 }
 
 const bench = { open, time, profile, firstPose, close };
-(window as unknown as { bench: typeof bench }).bench = bench;
+exposePage('bench', bench);
 export type BenchPage = typeof bench;

@@ -1,16 +1,17 @@
 /**
- * Browser side of `npm run infer` (tools/infer.ts drives it through Puppeteer):
- * `window.infer.run({weights, resolution, images})` decodes each image (bytes in base64)
- * with createImageBitmap and runs `estimateSinglePose` on it with one PoseNet, inside
+ * The page side of `npm run infer` (tools/infer.ts drives it in Chromium, or in Node on
+ * Dawn: tools/lib/runtime.ts): `infer.run({weights, resolution, images})` decodes each
+ * image (bytes in base64; createImageBitmap in the browser, sharp in Node:
+ * tools/pages/platform.ts) and runs `estimateSinglePose` on it with one PoseNet, inside
  * WebGPU error scopes. Each image stands alone: one that does not decode, or fails, gets
- * an `{ error }` in its place and the others go on. An image larger than the device's
- * maxTextureDimension2D is downscaled to fit (keeping its aspect) and its keypoints are
- * mapped back to the original pixels.
+ * an `{ error }` in its place and the others go on. In the browser an image larger than
+ * the device's maxTextureDimension2D is downscaled to fit (keeping its aspect) and its
+ * keypoints are mapped back to the original pixels; in Node such an image gets an error.
  */
-import { requestPoseNetDevice } from '../../src/gpu/device.ts';
 import { createPoseNet } from '../../src/posenet.ts';
 import type { Pose } from '../../src/pose/types.ts';
 import { GpuErrorGuard } from './gpu-guard.ts';
+import { exposePage, platform, type PageImage } from './platform.ts';
 
 export interface InferRequest {
   /** Weights folder URL, e.g. /weights/posenet-mobilenet-v1-075-s16 */
@@ -46,17 +47,22 @@ function bytesOf(b64: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-/** The bitmap itself, or a copy scaled down (aspect kept) so that neither side exceeds `max`. */
-async function fitTexture(bitmap: ImageBitmap, max: number): Promise<ImageBitmap> {
-  if (bitmap.width <= max && bitmap.height <= max) return bitmap;
-  const scale = Math.min(max / bitmap.width, max / bitmap.height);
-  const resizeWidth = Math.max(1, Math.min(max, Math.round(bitmap.width * scale)));
-  const resizeHeight = Math.max(1, Math.min(max, Math.round(bitmap.height * scale)));
-  return createImageBitmap(bitmap, { resizeWidth, resizeHeight, resizeQuality: 'high' });
+/**
+ * The image itself, or a copy scaled down (aspect kept) so that neither side exceeds `max`;
+ * null when it is too large and cannot be scaled here (decoded pixels in Node).
+ */
+async function fitTexture(image: PageImage, max: number): Promise<PageImage | null> {
+  if (image.width <= max && image.height <= max) return image;
+  if (typeof ImageBitmap === 'undefined' || !(image.source instanceof ImageBitmap)) return null;
+  const scale = Math.min(max / image.width, max / image.height);
+  const resizeWidth = Math.max(1, Math.min(max, Math.round(image.width * scale)));
+  const resizeHeight = Math.max(1, Math.min(max, Math.round(image.height * scale)));
+  const bitmap = await createImageBitmap(image.source, { resizeWidth, resizeHeight, resizeQuality: 'high' });
+  return { source: bitmap, width: bitmap.width, height: bitmap.height, close: () => bitmap.close() };
 }
 
 /** The pose with its keypoints scaled from `from` pixels to `to` pixels. */
-function scalePose(pose: Pose, from: ImageBitmap, to: { width: number; height: number }): Pose {
+function scalePose(pose: Pose, from: { width: number; height: number }, to: { width: number; height: number }): Pose {
   const sx = to.width / from.width;
   const sy = to.height / from.height;
   return {
@@ -66,16 +72,15 @@ function scalePose(pose: Pose, from: ImageBitmap, to: { width: number; height: n
 }
 
 async function run(req: InferRequest): Promise<InferResponse> {
-  const device = await requestPoseNetDevice({ timestamps: false });
+  const { device, adapter } = await platform().requestDevice({ timestamps: false });
   const guard = new GpuErrorGuard(device);
-  const info = device.adapterInfo;
-  const adapter = info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(' / ') : 'unknown';
   const max = device.limits.maxTextureDimension2D;
   const results: InferResponse['results'] = [];
   const errors: string[] = [];
   try {
     // A few images: compiling and timing kernel variants would cost more than it saves.
-    const net = await createPoseNet({ weights: req.weights, resolution: req.resolution, device, tuning: 'off' });
+    const weights = await platform().loadWeights(req.weights);
+    const net = await createPoseNet({ weights, resolution: req.resolution, device, tuning: 'off' });
     errors.push(...(await guard.check('loading the model')));
     try {
       for (const b64 of req.images) results.push(await inferOne(b64, net, guard, max));
@@ -95,17 +100,24 @@ async function inferOne(
   guard: GpuErrorGuard,
   max: number,
 ): Promise<InferImageResult | { error: string }> {
-  let original: ImageBitmap;
+  let original: PageImage;
   try {
-    original = await createImageBitmap(new Blob([bytesOf(b64)]));
+    original = await platform().decodeImage(bytesOf(b64));
   } catch (err) {
-    return { error: `cannot decode as an image (${(err as Error).message})` };
+    // The entry names the file: the decoder's reason alone (sharp's error carries it apart).
+    const reason = (err as { reason?: string }).reason ?? (err as Error).message;
+    return { error: `cannot decode as an image (${reason})` };
   }
-  let fitted: ImageBitmap | null = null;
+  let fitted: PageImage | null = null;
   try {
     fitted = await fitTexture(original, max);
+    if (!fitted) {
+      return {
+        error: `${original.width}x${original.height} is larger than the GPU's maxTextureDimension2D (${max}); downscale it, or use the browser runtime`,
+      };
+    }
     const t0 = performance.now();
-    const pose = await net.estimateSinglePose(fitted);
+    const pose = await net.estimateSinglePose(fitted.source);
     const ms = performance.now() - t0;
     const gpuErrors = await guard.check('image');
     if (gpuErrors.length) return { error: gpuErrors.join('; ') };
@@ -122,5 +134,5 @@ async function inferOne(
 }
 
 const infer = { run };
-(window as unknown as { infer: typeof infer }).infer = infer;
+exposePage('infer', infer);
 export type InferPage = typeof infer;

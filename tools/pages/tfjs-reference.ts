@@ -17,7 +17,9 @@
  *
  * The page must be served by a Vite server that pre-bundles TF.js (TF.js imports CommonJS
  * packages): tools/lib/browser-run.ts's `TFJS_VITE_CONFIG` does that. Backends are imported
- * on first use, so a page that never asks for TF.js does not load it.
+ * on first use, so a page that never asks for TF.js does not load it. In Node (the tools'
+ * node runtime) the webgpu backend runs on Dawn's `navigator.gpu`, which
+ * tools/lib/runtime-node.ts provides, and sources are decoded RGBA pixels.
  */
 import type * as tfc from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
@@ -25,6 +27,7 @@ import type * as posenetNs from '@tensorflow-models/posenet';
 
 import { loadPosenetGraphModel, makePosenet } from '../lib/tfjs-posenet.ts';
 import type { TfjsModelJson } from '../lib/tfjs-model.ts';
+import { platform } from './platform.ts';
 
 export type TfjsBackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 export const TFJS_BACKENDS: readonly TfjsBackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
@@ -37,8 +40,11 @@ export const DEFAULT_WASM_PATH = '/node_modules/@tensorflow/tfjs-backend-wasm/di
 /** The pose format of @tensorflow-models/posenet (ours is the same). */
 export type TfjsPose = posenetNs.Pose;
 type PosenetInput = Parameters<posenetNs.PoseNet['estimateSinglePose']>[0];
-/** Anything posenet's estimateSinglePose takes; an ImageBitmap works too (tf.browser.fromPixels reads it). */
-export type TfjsPoseSource = PosenetInput | ImageBitmap;
+/**
+ * Anything posenet's estimateSinglePose takes; an ImageBitmap works too, and RGBA pixels as
+ * `{ data: Uint8Array, width, height }` (tf.browser.fromPixels reads both).
+ */
+export type TfjsPoseSource = PosenetInput | ImageBitmap | { data: Uint8Array; width: number; height: number };
 
 export interface ResolutionLike {
   width: number;
@@ -57,7 +63,7 @@ export async function useTfjsBackend(name: TfjsBackendName, options: { wasmPath?
   const tf = await tfCore();
   switch (name) {
     case 'webgpu':
-      if (!navigator.gpu) throw new Error('tfjs-webgpu: navigator.gpu is missing (WebGPU is off in this browser)');
+      if (!globalThis.navigator?.gpu) throw new Error('tfjs-webgpu: navigator.gpu is missing (WebGPU is off here)');
       await import('@tensorflow/tfjs-backend-webgpu');
       break;
     case 'webgl':
@@ -86,19 +92,23 @@ export async function useTfjsBackend(name: TfjsBackendName, options: { wasmPath?
   }
 }
 
-/** A graph model's model.json and the bytes of its weight shards, fetched over HTTP. */
+/** A graph model's model.json and the bytes of its weight shards (over HTTP, or from disk in Node). */
 export async function fetchGraphModelFiles(modelUrl: string): Promise<{ json: TfjsModelJson; shards: Uint8Array[] }> {
-  const res = await fetch(modelUrl);
-  if (!res.ok) throw new Error(`TF.js model ${modelUrl}: HTTP ${res.status} (run \`npm run weights\`?)`);
-  const json = (await res.json()) as TfjsModelJson;
-  const base = new URL(modelUrl, location.href);
+  let json: TfjsModelJson;
+  try {
+    json = JSON.parse(new TextDecoder().decode(await platform().readBytes(modelUrl))) as TfjsModelJson;
+  } catch (err) {
+    throw new Error(`TF.js model ${modelUrl}: ${(err as Error).message} (run \`npm run weights\`?)`);
+  }
+  const base = modelUrl.slice(0, modelUrl.lastIndexOf('/') + 1);
   const shards = await Promise.all(
     json.weightsManifest.flatMap((group) =>
       group.paths.map(async (p) => {
-        const url = new URL(p, base).href;
-        const r = await fetch(url);
-        if (!r.ok) throw new Error(`TF.js model shard ${url}: HTTP ${r.status}`);
-        return new Uint8Array(await r.arrayBuffer());
+        try {
+          return await platform().readBytes(base + p);
+        } catch (err) {
+          throw new Error(`TF.js model shard ${base + p}: ${(err as Error).message}`);
+        }
       }),
     ),
   );
