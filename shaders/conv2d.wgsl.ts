@@ -15,7 +15,8 @@ const CONV2D_HEADER = `// conv2d: general KxK convolution (groups = 1) with stri
 // Layout: activations NHWC, channels padded to vec4: x[(y * W + x) * C4 + c4].
 // Weights (manifest.ts): [kh][kw][icp][oc4] vec4 from params.wOffset (in vec4s); four
 // consecutive input channels of one tap form the columns of a mat4x4 mapping an input
-// vec4 to an output vec4. Bias: oc4 vec4s at params.bOffset.`;
+// vec4 to an output vec4. Bias: oc4 vec4s at params.bOffset (bias4); int8 scales likewise at
+// params.sOffset (scaled4). weight4 decodes the weight format (f32, f16, int8).`;
 
 const CONV2D_COMMON = /* wgsl */ `override WORKGROUP_SIZE: u32 = 32;
 override KERNEL_H: u32 = 3;
@@ -25,10 +26,11 @@ ${activationWgsl}
 ${workgroupIndexWgsl}
 ${paddedInputWgsl('params.ic4')}
 
-// acc + bias (+ residual), activated, stored; pixels and vec4s out of range are skipped.
+// acc (scaled, for int8 weights) + bias (+ residual), activated, stored; pixels and vec4s
+// out of range are skipped.
 fn store(oy: u32, ox: u32, o: u32, acc: vec4f) {
   if (ox >= params.outW || o >= params.oc4) { return; }
-  var v = acc + weight4(params.bOffset + o);
+  var v = scaled4(acc, o) + bias4(o);
   let i = (oy * params.outW + ox) * params.oc4 + o;
   if (HAS_RESIDUAL) { v += residual[i]; }
   y[i] = activate(v);

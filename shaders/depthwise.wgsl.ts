@@ -12,7 +12,8 @@ const DEPTHWISE_HEADER = `// depthwise: KxK depthwise convolution (one filter pe
 // Layout: activations NHWC, channels padded to vec4: x[(y * W + x) * C4 + c4]; each
 // vec4 lane is one channel, so the whole kernel works on vec4 lanes.
 // Weights (manifest.ts): [kh][kw][C4] vec4 from params.wOffset (in vec4s).
-// Bias: C4 vec4s at params.bOffset.`;
+// Bias: C4 vec4s at params.bOffset (bias4); int8 scales likewise at params.sOffset
+// (scaled4). weight4 decodes the weight format (f32, f16, int8).`;
 
 const DEPTHWISE_COMMON = /* wgsl */ `override WORKGROUP_SIZE: u32 = 64;
 override KERNEL_H: u32 = 3;
@@ -23,7 +24,7 @@ ${paddedInputWgsl('params.c4')}
 
 fn store(oy: u32, ox: u32, c: u32, acc: vec4f) {
   if (ox >= params.outW) { return; }
-  y[(oy * params.outW + ox) * params.c4 + c] = activate(acc + weight4(params.bOffset + c));
+  y[(oy * params.outW + ox) * params.c4 + c] = activate(scaled4(acc, c) + bias4(c));
 }`;
 
 const MAIN_SIGNATURE = `@compute @workgroup_size(WORKGROUP_SIZE)

@@ -16,7 +16,8 @@ const POINTWISE_HEADER = `// pointwise: 1x1 convolution as a matrix product, wit
 // Weights (manifest.ts): [icp][oc4] vec4 from params.wOffset (in vec4s): the vec4 at
 // (ic, o4) holds input channel ic's weights for output channels 4*o4 .. 4*o4+3, so four
 // of them (ic = 4*i4 .. 4*i4+3) are the columns of a mat4x4 that maps an input vec4 to an
-// output vec4. Bias: oc4 vec4s at params.bOffset.`;
+// output vec4. Bias: oc4 vec4s at params.bOffset (bias4); int8 scales likewise at
+// params.sOffset (scaled4). weight4 decodes the weight format (f32, f16, int8).`;
 
 /** Shared by every variant: overrides, the input pixel of an output pixel, and the fused store. */
 const POINTWISE_COMMON = /* wgsl */ `${activationWgsl}
@@ -34,10 +35,11 @@ fn inputBase(p: u32) -> u32 {
   return ((oy * params.strideY) * params.inW + ox * params.strideX) * params.ic4;
 }
 
-// acc + bias (+ residual), activated, stored; out-of-range pixels and vec4s are skipped.
+// acc (scaled, for int8 weights) + bias (+ residual), activated, stored; out-of-range
+// pixels and vec4s are skipped.
 fn store(p: u32, o: u32, acc: vec4f, bias: vec4f) {
   if (p >= params.pixels || o >= params.oc4) { return; }
-  var v = acc + bias;
+  var v = scaled4(acc, o) + bias;
   let i = p * params.oc4 + o;
   if (HAS_RESIDUAL) { v += residual[i]; }
   y[i] = activate(v);
@@ -121,7 +123,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
 
   ${indent(
-    each(C, (c) => `let b${c} = weight4(params.bOffset + c${c});`),
+    each(C, (c) => `let b${c} = bias4(c${c});`),
     2,
   )}
   ${indent(
@@ -252,7 +254,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
 
   ${indent(
-    each(RN, (j) => `let o${j} = n0 + tx * ${u(RN)} + ${u(j)}; let b${j} = weight4(params.bOffset + min(o${j}, oc4 - 1u));`),
+    each(RN, (j) => `let o${j} = n0 + tx * ${u(RN)} + ${u(j)}; let b${j} = bias4(min(o${j}, oc4 - 1u));`),
     2,
   )}
   ${indent(
@@ -337,7 +339,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     }
   }
   if (slice == 0u) {
-    let b = weight4(params.bOffset + oc);
+    let b = bias4(oc);
     ${indent(
       each(P, (p) => `store(p0 + ${u(p)}, o, partial[mine + ${u(p)}], b);`),
       4,
@@ -444,7 +446,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     var sum = vec4f(0.0);
     for (var s = 0u; s < count; s++) { sum += partial[s * ${u(outputs)} + lid]; }
     let o = o0 + lid % TILE_VEC4S;
-    store(p0 + lid / TILE_VEC4S, o, sum, weight4(params.bOffset + min(o, lastO)));
+    store(p0 + lid / TILE_VEC4S, o, sum, bias4(min(o, lastO)));
   }
 }
 `;

@@ -13,7 +13,7 @@ import { PERSON_COLOURS, personColour } from '../src/app/palette.ts';
 import { parseTraceFrames } from '../src/app/profiler-panel.ts';
 import { layoutChart, overlaps, type SweepRow } from '../src/app/sweep.ts';
 import { checkModel, readUrlSettings } from '../src/app/url-params.ts';
-import type { ModelEntry } from '../src/app/models.ts';
+import { DEFAULT_MODEL, type ModelEntry } from '../src/app/models.ts';
 import { toJsonLines, toPoseRecord } from '../src/pose/record.ts';
 import { SMOOTHING_DEFAULTS } from '../src/pose/smoother.ts';
 import { person } from './support/synthetic-poses.ts';
@@ -66,12 +66,14 @@ describe('URL parameters', () => {
   });
 
   it('checks the model against the list', () => {
-    const models = [{ name: 'posenet-mobilenet-v1-075-s16' }, { name: 'other' }] as ModelEntry[];
+    const models = [{ name: 'other' }, { name: DEFAULT_MODEL }] as ModelEntry[];
     const notes: string[] = [];
     expect(checkModel('other', models, notes)).toBe('other');
     expect(notes).toEqual([]);
-    expect(checkModel('nope', models, notes)).toBe('posenet-mobilenet-v1-075-s16');
-    expect(notes[0]).toMatch(/model=nope: no such model \(have: posenet-mobilenet-v1-075-s16, other\): using posenet-mobilenet-v1-075-s16/);
+    // An unknown model falls back to the default one (the f16 weights), not the first listed.
+    expect(DEFAULT_MODEL).toBe('posenet-mobilenet-v1-075-s16-f16');
+    expect(checkModel('nope', models, notes)).toBe(DEFAULT_MODEL);
+    expect(notes[0]).toBe(`model=nope: no such model (have: other, ${DEFAULT_MODEL}): using ${DEFAULT_MODEL}.`);
   });
 });
 

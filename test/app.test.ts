@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_OUTPUT, openApp, outputFile, records, waitFrames, type AppPage } from './support/app-page.ts';
 import { makeFakeCamera, type FakeCamera } from './support/app-y4m.ts';
 import { collectPageErrors, launchBrowser, startServer } from './support/browser.ts';
+import { DEFAULT_MODEL } from '../src/app/models.ts';
 
 /** First pose within this long of navigation (model load, device, first SwiftShader frame). */
 const FIRST_POSE_BOUND_MS = 90_000;
@@ -79,12 +80,16 @@ describe('the demo page', () => {
       pose: window.poseApp.poses[0],
       source: document.getElementById('source-label')?.textContent ?? '',
       options: [...document.querySelectorAll<HTMLOptionElement>('#model-select option')].map((o) => o.value),
+      labels: [...document.querySelectorAll<HTMLOptionElement>('#model-select option')].map((o) => o.textContent ?? ''),
       info: document.getElementById('pose-info')?.textContent ?? '',
     }));
     const index = (await (await fetch(`${url}/weights/index.json`)).json()) as { models: { name: string; outputStride: number }[] };
     expect(index.models.length).toBeGreaterThan(0);
     expect(state.options).toEqual(index.models.map((m) => m.name));
-    expect(state.settings.model).toBe('posenet-mobilenet-v1-075-s16');
+    expect(state.settings.model).toBe(DEFAULT_MODEL);
+    // The menu shows each model's weight format and size (npm run weights makes f32 and f16).
+    for (const label of state.labels) expect(label).toMatch(/ \((f32|f16|int8), [\d.]+ (MiB|KiB|B)(, random weights)?\)$/);
+    expect(state.labels.some((l) => l.includes('(f16, '))).toBe(true);
     expect(state.status).toBe('running');
     expect(state.source).toMatch(/^camera: /);
     expect(state.resolution).toEqual({ width: 257, height: 257 });
@@ -466,7 +471,9 @@ describe('the demo page on other sources', () => {
           void fetch(`${url}/weights/index.json`)
             .then((r) => r.json() as Promise<{ models: { name: string }[] }>)
             .then((index) => {
-              index.models.push({ ...index.models[0]!, name: `${index.models[0]!.name}-again` });
+              // Of the model the app opens, so that the switch keeps the same weights (and GPU bytes).
+              const base = index.models.find((m) => m.name === DEFAULT_MODEL) ?? index.models[0]!;
+              index.models.push({ ...base, name: `${base.name}-again` });
               return req.respond({ status: 200, contentType: 'application/json', body: JSON.stringify(index) });
             });
         });

@@ -105,7 +105,7 @@ describe('validateManifest', () => {
       (m) => {
         layer(m, 'Conv_3').weights!.length = 1024;
       },
-      /^weights\/x\/model\.json: layer "Conv_3" \(pointwise\): weights\.length 1024 does not match 8→24 packed \(768 bytes\)$/,
+      /^weights\/x\/model\.json: layer "Conv_3" \(pointwise\): weights\.length 1024 does not match 8→24 f32 packed \(768 bytes\)$/,
     ],
     [
       'bias.length',
@@ -425,7 +425,7 @@ describe('validateManifest', () => {
     expect(() => checkWeightsSize(m, m.weights.bytes, 'w.bin')).not.toThrow();
     expect(() => checkWeightsSize(m, m.weights.bytes - 16, 'weights/x/weights.bin')).toThrow(
       new ManifestError(
-        `weights/x/weights.bin: weights.bin is ${m.weights.bytes - 16} bytes, the manifest says weights.bytes = ${m.weights.bytes}`,
+        `weights/x/weights.bin: weights.bin is ${m.weights.bytes - 16} bytes, the manifest says weights.bytes = ${m.weights.bytes} (f32 weights)`,
       ),
     );
   });

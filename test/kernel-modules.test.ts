@@ -74,10 +74,11 @@ describe('generated WGSL', () => {
     expect(KERNEL_MODULES.pointwise.variants.some((v) => v.features?.includes('subgroups'))).toBe(true);
   });
 
-  it('reads every weight through weight4 (the one place a weight format changes)', () => {
+  it('reads every weight, bias and scale through the generated accessors (the one place a weight format changes)', () => {
     for (const { name, variant } of all) {
       const text = variantSource(KERNEL_MODULES[name], variant);
-      const direct = text.split('\n').filter((l) => /\bw\[/.test(l) && !l.includes('fn weight4'));
+      const body = text.slice(text.indexOf('// ---- end of the generated interface ----'));
+      const direct = body.split('\n').filter((l) => /\bw\[/.test(l));
       expect(direct, `${name}/${variant} reads w[] directly`).toEqual([]);
     }
   });
@@ -135,6 +136,7 @@ function shape(
     input: { w: o.inW, h: o.inH, c: o.inC, c4: Math.ceil(o.inC / 4) },
     output: { w: o.outW, h: o.outH, c: o.outC, c4: Math.ceil(o.outC / 4) },
     pads: [1, 1, 1, 1],
+    weightFormat: 'f32',
   };
 }
 

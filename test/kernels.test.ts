@@ -11,13 +11,21 @@
  * different order than the CPU (which also sums in float64 here), so results differ by
  * a few ulps of the partial sums; with inputs and weights in [-1, 1] and at most 7*7*8
  * terms that stays well under 1e-4.
+ *
+ * Weight formats: some cases (FORMAT_CASES, which reach every variant) run again with f16
+ * and int8 weights. Each output must then (1) equal the CPU result computed with the
+ * weights the format stores (quantised by this test, not by the converter) within the same
+ * 1e-4, so the kernels decode the format exactly, and (2) lie within the format's own
+ * precision of the f32 result: sum |x| * (largest rounding of each weight: 2^-11 relative
+ * for f16, scale / 254 for int8), plus 1e-4.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { c4, layerGeometry, packLayer } from '../src/model/layout.ts';
-import type { Activation, Layer, LayerKind, Manifest } from '../src/model/manifest.ts';
+import { alignWeights, c4, layerGeometry, packBias, packedBiasBytes, packLayer } from '../src/model/layout.ts';
+import type { Activation, Layer, LayerKind, Manifest, WeightsRef } from '../src/model/manifest.ts';
+import { encodeWeights, fromHalfBits, toHalfBits, type WeightFormat } from '../src/model/weight-format.ts';
 import type { Fit } from '../src/pose/fit.ts';
 import type { FitMode } from '../src/pose/types.ts';
-import { b64ToF32, f32ToB64, bytesToB64 } from './support/b64.ts';
+import { b64ToF32, bytesToB64, f32ToB64 } from './support/b64.ts';
 import {
   compare,
   conv2d,
@@ -59,10 +67,57 @@ function pads(c: Case): [number, number, number, number] {
 
 interface BuiltLayer {
   layer: Layer;
-  weights: Float32Array;
+  /** The layer's slice of weights.bin: weights in the format, then bias (and int8 scales) in f32. */
+  bytes: Uint8Array;
 }
 
-/** One conv-like layer with random weights: its manifest entry, packed weights and CPU result. */
+/**
+ * The weights a format stands for, in ONNX layout, quantised here independently of the
+ * converter's packing: f16 rounds each weight to the nearest half; int8 rounds
+ * `w / s * 127` with `s` the output channel's largest |w|.
+ */
+function storedWeights(format: WeightFormat, w: Float32Array, outC: number): Float32Array {
+  if (format === 'f16') return w.map((v) => fromHalfBits(toHalfBits(v)));
+  if (format === 'int8') {
+    const per = w.length / outC;
+    const out = new Float32Array(w.length);
+    for (let oc = 0; oc < outC; oc++) {
+      const ch = w.subarray(oc * per, (oc + 1) * per);
+      const s = ch.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      ch.forEach((v, i) => {
+        out[oc * per + i] = (Math.round((v / s) * 127) / 127) * s;
+      });
+    }
+    return out;
+  }
+  return w;
+}
+
+/**
+ * The largest error a format's rounding can put on each weight (ONNX layout): half a unit
+ * in the last place of an f16 (relative 2^-11, plus 2^-25 below the normal range) and
+ * half a step of int8 (s / 254 for the channel's scale s). Summed against |x| by the CPU
+ * convolution, this bounds how far the layer's output may move from the f32 result.
+ */
+function roundingBound(format: WeightFormat, w: Float32Array, outC: number): Float32Array {
+  if (format === 'f16') return w.map((v) => Math.abs(v) * 2 ** -11 + 2 ** -25);
+  const per = w.length / outC;
+  const out = new Float32Array(w.length);
+  for (let oc = 0; oc < outC; oc++) {
+    const ch = w.subarray(oc * per, (oc + 1) * per);
+    out.fill(ch.reduce((m, v) => Math.max(m, Math.abs(v)), 0) / 254, oc * per, (oc + 1) * per);
+  }
+  return out;
+}
+
+const absTensor = (t: Tensor): Tensor => ({ ...t, data: t.data.map(Math.abs) });
+
+/**
+ * One conv-like layer with random weights: its manifest entry, its bytes of weights.bin in
+ * `format`, the CPU result with the weights the format stores (`result`), with the f32
+ * weights (`exact`), and the bound on |result - exact| that the format's precision gives
+ * (`bound`, zero for f32; it includes the residual's own bound).
+ */
 function makeLayer(
   c: Case,
   name: string,
@@ -70,37 +125,45 @@ function makeLayer(
   output: string,
   x: Tensor,
   seed: number,
-  residual?: { tensor: string; value: Tensor },
+  format: WeightFormat,
+  residual?: { tensor: string; value: Tensor; exact: Tensor; bound: Float32Array },
 ) {
   const r = random(seed);
   const p = pads(c);
   if (c.kind === 'maxpool') {
+    const result = maxPool(x, c.kernel, c.stride, p);
     return {
-      built: { layer: { ...geometry(c), name, input, output, inChannels: c.inC, outChannels: c.outC }, weights: new Float32Array(0) },
-      result: maxPool(x, c.kernel, c.stride, p),
+      built: { layer: { ...geometry(c), name, input, output, inChannels: c.inC, outChannels: c.outC }, bytes: new Uint8Array(0) },
+      result,
+      exact: result,
+      bound: new Float32Array(result.data.length),
     };
   }
   const group = c.kind === 'depthwise' ? c.inC : 1;
   const weights = Float32Array.from({ length: c.outC * (c.inC / group) * c.kernel[0] * c.kernel[1] }, () => r(-1, 1));
   const bias = Float32Array.from({ length: c.outC }, () => r(-0.5, 0.5));
-  const result = conv2d(x, {
-    outChannels: c.outC,
-    kernel: c.kernel,
-    stride: c.stride,
-    dilation: c.dilation,
-    pads: p,
-    group,
-    weights,
-    bias,
-    activation: c.activation,
-    residual: residual?.value,
-  });
-  const packed = packLayer(c.kind, weights, c.inC, c.outC, c.kernel);
-  const packedBias = new Float32Array(c4(c.outC) * 4);
-  packedBias.set(bias);
-  const all = new Float32Array(packed.length + packedBias.length);
-  all.set(packed);
-  all.set(packedBias, packed.length);
+  const spec = { outChannels: c.outC, kernel: c.kernel, stride: c.stride, dilation: c.dilation, pads: p, group, activation: c.activation };
+  const result = conv2d(x, { ...spec, weights: storedWeights(format, weights, c.outC), bias, residual: residual?.value });
+  const exact = conv2d(x, { ...spec, weights, bias, residual: residual?.exact });
+  const bound =
+    format === 'f32'
+      ? new Float32Array(result.data.length)
+      : conv2d(absTensor(x), {
+          ...spec,
+          activation: 'none',
+          weights: roundingBound(format, weights, c.outC),
+          bias: new Float32Array(c.outC),
+        }).data;
+  if (residual) for (let i = 0; i < bound.length; i++) bound[i]! += residual.bound[i]!;
+  const encoded = encodeWeights(format, packLayer(c.kind, weights, c.inC, c.outC, c.kernel), c4(c.outC));
+  const biasBytes = packedBiasBytes(c.outC);
+  const wLen = encoded.bytes.length;
+  const bOff = alignWeights(wLen);
+  const sOff = bOff + biasBytes;
+  const bytes = new Uint8Array(alignWeights(sOff + (encoded.scales ? biasBytes : 0)));
+  bytes.set(encoded.bytes);
+  bytes.set(new Uint8Array(packBias(bias, c.outC).buffer), bOff);
+  if (encoded.scales) bytes.set(new Uint8Array(encoded.scales.buffer), sOff);
   const layer: Layer = {
     ...geometry(c),
     name,
@@ -109,10 +172,11 @@ function makeLayer(
     inChannels: c.inC,
     outChannels: c.outC,
     ...(residual ? { residual: residual.tensor } : {}),
-    weights: { offset: 0, length: packed.length * 4 },
-    bias: { offset: packed.length * 4, length: packedBias.length * 4 },
+    weights: { offset: 0, length: wLen },
+    bias: { offset: bOff, length: biasBytes },
+    ...(encoded.scales ? { scales: { offset: sOff, length: biasBytes } } : {}),
   };
-  return { built: { layer, weights: all }, result };
+  return { built: { layer, bytes }, result, exact, bound };
 }
 
 function geometry(c: Case) {
@@ -123,10 +187,10 @@ function geometry(c: Case) {
  * A case as a manifest. With `residual`, a strided 1x1 layer (ResNet's projection
  * shortcut) first makes the tensor `skip` from the input, which the tested layer adds.
  */
-function buildCase(c: Case, seed: number) {
+function buildCase(c: Case, seed: number, format: WeightFormat = 'f32') {
   const x = randomTensor(c.h, c.w, c.inC, seed);
   const built: BuiltLayer[] = [];
-  let residual: { tensor: string; value: Tensor } | undefined;
+  let residual: { tensor: string; value: Tensor; exact: Tensor; bound: Float32Array } | undefined;
   if (c.residual) {
     const shortcut: Case = {
       ...c,
@@ -136,33 +200,30 @@ function buildCase(c: Case, seed: number) {
       padding: { mode: 'explicit', pads: [0, 0, 0, 0] },
       activation: 'none',
     };
-    const s = makeLayer(shortcut, 'shortcut', 'image', 'skip', x, seed + 7);
+    const s = makeLayer(shortcut, 'shortcut', 'image', 'skip', x, seed + 7, format);
     built.push(s.built);
-    residual = { tensor: 'skip', value: s.result };
+    residual = { tensor: 'skip', value: s.result, exact: s.exact, bound: s.bound };
   }
-  const t = makeLayer(c, c.name, 'image', 'out', x, seed + 3, residual);
+  const t = makeLayer(c, c.name, 'image', 'out', x, seed + 3, format, residual);
   built.push(t.built);
-  // Lay the layers' weights one after another (16-byte aligned by construction).
+  // Lay the layers' slices one after another (each a multiple of 16 bytes long).
   let offset = 0;
-  const chunks: Float32Array[] = [];
+  const shift = (ref: WeightsRef | undefined) => (ref ? { ...ref, offset: ref.offset + offset } : undefined);
   for (const b of built) {
-    if (b.layer.weights) {
-      b.layer.weights = { ...b.layer.weights, offset: b.layer.weights.offset + offset };
-      b.layer.bias = { ...b.layer.bias!, offset: b.layer.bias!.offset + offset };
-    }
-    chunks.push(b.weights);
-    offset += b.weights.length * 4;
+    const { weights, bias, scales } = b.layer;
+    if (weights) Object.assign(b.layer, { weights: shift(weights), bias: shift(bias), ...(scales ? { scales: shift(scales) } : {}) });
+    offset += b.bytes.length;
   }
-  const weights = new Float32Array(offset / 4);
+  const weights = new Uint8Array(offset);
   let at = 0;
-  for (const ch of chunks) {
-    weights.set(ch, at);
-    at += ch.length;
+  for (const b of built) {
+    weights.set(b.bytes, at);
+    at += b.bytes.length;
   }
-  return { x, expected: t.result, layers: built.map((b) => b.layer), weights };
+  return { x, expected: t.result, exact: t.exact, bound: t.bound, layers: built.map((b) => b.layer), weights };
 }
 
-function manifestFor(layers: Layer[], weightsBytes: number, inC: number, headsTensor: string): Manifest {
+function manifestFor(layers: Layer[], weightsBytes: number, inC: number, headsTensor: string, format: WeightFormat = 'f32'): Manifest {
   const ref = (channelOffset: number, channels: number) => ({ tensor: headsTensor, channelOffset, channels, sourceName: headsTensor });
   return {
     format: 'posenet-webgpu/manifest',
@@ -174,7 +235,7 @@ function manifestFor(layers: Layer[], weightsBytes: number, inC: number, headsTe
     preprocess: { kind: 'custom', mean: [0, 0, 0], scale: [1, 1, 1], from: 'flag' },
     layers,
     heads: { heatmap: ref(0, 1), offsets: ref(0, 1), displacementFwd: ref(0, 1), displacementBwd: ref(0, 1) },
-    weights: { file: 'weights.bin', bytes: weightsBytes, sha256: '' },
+    weights: { file: 'weights.bin', bytes: weightsBytes, sha256: '', format },
     source: { file: 'kernel-test', sha256: '' },
   };
 }
@@ -363,9 +424,21 @@ const CASES: Case[] = [
   }),
 ];
 
+/**
+ * The cases run again with f16 and int8 weights: together they reach every variant of
+ * the conv2d, depthwise and pointwise kernels (the last test checks it), with residuals.
+ */
+const FORMAT_CASES = [
+  // Every conv2d variant, after a strided pointwise shortcut in the same format.
+  'conv 3x3 s2 8->12 same_lower + residual relu',
+  'depthwise 3x3 s2 C=24 same_upper',
+  // Every pointwise variant (35 pixels: the small-output ones too).
+  'pointwise 7x5 100->36 + residual relu6 (unstrided)',
+];
+
 describe('WGSL kernels against CPU references, every variant', () => {
   let harness: HarnessPage;
-  /** Variants run, by kernel; and the device's features. */
+  /** Variants run, by weight format and kernel; and the device's features. */
   const ran = new Map<string, Set<string>>();
   let features: string[] = [];
   let adapter = '';
@@ -376,13 +449,24 @@ describe('WGSL kernels against CPU references, every variant', () => {
     await harness?.close();
   });
 
-  for (const [i, c] of CASES.entries()) {
-    it(`${c.name}: every variant and the reference path`, async () => {
-      const b = buildCase(c, 1000 + i * 17);
-      const manifest = manifestFor(b.layers, b.weights.byteLength, c.inC, 'out');
+  const runs: [Case, number, WeightFormat][] = [
+    ...CASES.map((c, i): [Case, number, WeightFormat] => [c, i, 'f32']),
+    ...(['f16', 'int8'] as const).flatMap((format) =>
+      FORMAT_CASES.map((name): [Case, number, WeightFormat] => {
+        const i = CASES.findIndex((c) => c.name === name);
+        if (i < 0) throw new Error(`FORMAT_CASES names no case "${name}"`);
+        return [CASES[i]!, i, format];
+      }),
+    ),
+  ];
+  for (const [c, i, format] of runs) {
+    const title = format === 'f32' ? c.name : `${c.name}, ${format} weights`;
+    it(`${title}: every variant and the reference path`, async () => {
+      const b = buildCase(c, 1000 + i * 17, format);
+      const manifest = manifestFor(b.layers, b.weights.byteLength, c.inC, 'out', format);
       const r = (await harness.call('layerVariants', {
         manifest,
-        weights: bytesToB64(new Uint8Array(b.weights.buffer)),
+        weights: bytesToB64(b.weights),
         input: f32ToB64(padChannels(b.x)),
         width: c.w,
         height: c.h,
@@ -391,30 +475,50 @@ describe('WGSL kernels against CPU references, every variant', () => {
       adapter = r.adapter;
       const e = b.expected;
       const kernel = layerKernel(c.kind).name;
-      const runs = { ...r.outputs, '(reference path)': r.reference };
-      for (const [variant, data] of Object.entries(runs)) {
+      const outputs = { ...r.outputs, '(reference path)': r.reference };
+      let worst = 0;
+      for (const [variant, data] of Object.entries(outputs)) {
         const padded = b64ToF32(data);
         const got = unpadChannels(padded, e.h, e.w, e.c);
+        // Against the weights the format stores: only float32 summation order differs.
         const cmp = compare(got.data, e.data, ATOL, RTOL);
-        expect(cmp.count, `${kernel} ${variant}: ${describeMismatches(cmp, [e.h, e.w, e.c])}`).toBe(0);
+        expect(cmp.count, `${kernel} ${variant} (${format}): ${describeMismatches(cmp, [e.h, e.w, e.c])}`).toBe(0);
+        // Against the f32 weights: within what the format's rounding can move each output.
+        for (let k = 0; k < got.data.length; k++) {
+          const off = Math.abs(got.data[k]! - b.exact.data[k]!);
+          worst = Math.max(worst, off / (b.bound[k]! + ATOL));
+          if (off > b.bound[k]! + ATOL) {
+            expect.fail(
+              `${kernel} ${variant} (${format}): element ${k} is ${got.data[k]}, f32 gives ${b.exact.data[k]}, bound ${b.bound[k]}`,
+            );
+          }
+        }
         // Padded channels must stay zero (later layers read them).
         const c4w = c4(e.c) * 4;
         for (let p = 0; p < e.h * e.w; p++) {
           for (let k = e.c; k < c4w; k++) expect(padded[p * c4w + k], `${kernel} ${variant}: padded channel ${k} of pixel ${p}`).toBe(0);
         }
       }
-      const set = ran.get(kernel) ?? new Set<string>();
+      const key = `${format}/${kernel}`;
+      const set = ran.get(key) ?? new Set<string>();
       for (const v of Object.keys(r.outputs)) set.add(v);
-      ran.set(kernel, set);
-      console.log(`${c.name}: ${kernel} variants ${Object.keys(r.outputs).join(', ')} and the reference path agree with the CPU`);
+      ran.set(key, set);
+      console.log(
+        `${title}: ${kernel} variants ${Object.keys(r.outputs).join(', ')} and the reference path agree with the CPU` +
+          (format === 'f32' ? '' : ` (largest distance from the f32 result: ${(100 * worst).toFixed(0)}% of the ${format} bound)`),
+      );
     });
   }
 
-  it('the cases ran every variant of every layer kernel the device can run (subgroups included on SwiftShader)', () => {
-    for (const kind of ['conv', 'depthwise', 'pointwise', 'maxpool'] as const) {
-      const k = layerKernel(kind);
-      const runnable = k.variants.filter((v) => (v.features ?? []).every((f) => features.includes(f))).map((v) => v.name);
-      expect([...(ran.get(k.name) ?? [])].sort(), k.name).toEqual(runnable.sort());
+  it('the cases ran every variant of every layer kernel the device can run, in every weight format (subgroups included on SwiftShader)', () => {
+    for (const format of ['f32', 'f16', 'int8'] as const) {
+      for (const kind of format === 'f32'
+        ? (['conv', 'depthwise', 'pointwise', 'maxpool'] as const)
+        : (['conv', 'depthwise', 'pointwise'] as const)) {
+        const k = layerKernel(kind);
+        const runnable = k.variants.filter((v) => (v.features ?? []).every((f) => features.includes(f))).map((v) => v.name);
+        expect([...(ran.get(`${format}/${k.name}`) ?? [])].sort(), `${format} ${k.name}`).toEqual(runnable.sort());
+      }
     }
     if (adapter.includes('swiftshader')) expect(features).toContain('subgroups');
   });

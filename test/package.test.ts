@@ -25,6 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'puppeteer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_MODEL_NAME } from '../src/default-weights.ts';
 import type { Pose } from '../src/pose/types.ts';
 import type { WorkerPage } from './pages/worker.ts';
 import { collectPageErrors, repoRoot } from './support/browser.ts';
@@ -36,7 +37,8 @@ import { SWIFTSHADER_ICD } from '../src/node/vulkan.ts';
 import { writeLockSubset } from './support/lock-subset.ts';
 import { scopedNodeDevice } from './support/node-gpu.ts';
 
-const MODEL = 'posenet-mobilenet-v1-075-s16';
+/** The model the package carries (the default weight format's). */
+const MODEL = DEFAULT_MODEL_NAME;
 const PHOTO = path.resolve(repoRoot, '../shared/coco-mini/images/000000084533.jpg');
 const RESOLUTION = 257;
 

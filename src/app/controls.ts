@@ -5,9 +5,11 @@
  * poses, keypoint smoothing and its strength. They call the PoseApp and redraw themselves
  * on its `change` events.
  */
+import { WEIGHT_FORMAT_SUMMARY } from '../model/weight-format.ts';
 import { ResolutionError, snapResolution } from '../plan/shapes.ts';
 import type { PoseApp } from './app.ts';
 import { bytes, h } from './dom.ts';
+import type { ModelEntry } from './models.ts';
 
 export const RESOLUTION_PRESETS = [161, 257, 321, 481, 641, 801] as const;
 
@@ -310,9 +312,7 @@ export class Controls {
     const modelsKey = app.models.map((m) => m.name).join();
     if (modelsKey !== this.modelsShown) {
       this.modelsShown = modelsKey;
-      this.modelSelect.replaceChildren(
-        ...app.models.map((m) => h('option', { value: m.name }, m.randomWeights ? `${m.name} (random weights)` : m.name)),
-      );
+      this.modelSelect.replaceChildren(...app.models.map((m) => h('option', { value: m.name }, modelLabel(m))));
     }
     this.modelSelect.value = app.modelLoading ?? s.model;
     const entry = app.models.find((m) => m.name === s.model);
@@ -320,7 +320,8 @@ export class Controls {
     this.modelInfo.textContent = app.modelLoading
       ? `loading ${app.modelLoading}…`
       : entry
-        ? `${entry.architecture}, output stride ${entry.outputStride}${entry.weightsBytes ? `, ${bytes(entry.weightsBytes)} of weights` : ''}` +
+        ? `${entry.architecture}, output stride ${entry.outputStride}` +
+          `${entry.weightsBytes ? `, ${bytes(entry.weightsBytes)} of ${WEIGHT_FORMAT_SUMMARY[entry.weightFormat ?? 'f32']} weights` : ''}` +
           (entry.randomWeights ? ' (random weights: for speed only, its poses mean nothing)' : '')
         : '';
 
@@ -345,4 +346,14 @@ export class Controls {
 
 function isValid(v: number, stride: number): boolean {
   return Number.isInteger(v) && v >= 129 && v <= 1025 && (v - 1) % stride === 0;
+}
+
+/** A model menu entry: its name, weight format and size (and whether its weights are random). */
+function modelLabel(m: ModelEntry): string {
+  const details = [
+    m.weightFormat ?? 'f32',
+    ...(m.weightsBytes ? [bytes(m.weightsBytes)] : []),
+    ...(m.randomWeights ? ['random weights'] : []),
+  ];
+  return `${m.name} (${details.join(', ')})`;
 }

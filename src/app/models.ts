@@ -2,6 +2,8 @@
  * The model menu's entries: `weights/index.json` beside the page (tools/lib/weights-index.ts:
  * served by the dev server, written as a file into the static site by `npm run build`).
  */
+import { DEFAULT_MODEL_NAME } from '../default-weights.ts';
+import type { WeightFormat } from '../model/weight-format.ts';
 
 export interface ModelEntry {
   name: string;
@@ -10,11 +12,14 @@ export interface ModelEntry {
   architecture: string;
   outputStride: number;
   weightsBytes: number | null;
+  /** How its weights are stored (src/model/weight-format.ts). */
+  weightFormat?: WeightFormat;
   /** Seeded random weights (tools/make-posenet-onnx): real speed, meaningless poses. */
   randomWeights?: boolean;
 }
 
-export const DEFAULT_MODEL = 'posenet-mobilenet-v1-075-s16';
+/** The model the app opens: the package's default (PoseNet MobileNetV1 0.75 in the default weight format). */
+export const DEFAULT_MODEL = DEFAULT_MODEL_NAME;
 
 /** The index's entries, their URLs resolved against the index's (relative to the page by default, so any base path works). */
 export async function fetchModelIndex(url = 'weights/index.json'): Promise<ModelEntry[]> {

@@ -24,6 +24,7 @@ const uniforms = new UniformLayout('Params', [
   ['padTop', 'i32'],
   ['wOffset', 'u32'],
   ['bOffset', 'u32'],
+  ['sOffset', 'u32'],
 ] as const);
 
 /** 3x3, stride 2, dilation 1: MobileNet's first layer, what the row variants handle. */

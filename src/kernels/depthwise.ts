@@ -23,6 +23,7 @@ const uniforms = new UniformLayout('Params', [
   ['padTop', 'i32'],
   ['wOffset', 'u32'],
   ['bOffset', 'u32'],
+  ['sOffset', 'u32'],
 ] as const);
 
 /** 3x3, dilation 1, stride 1 or 2 both ways: what the row variants handle. */

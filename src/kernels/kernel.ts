@@ -11,11 +11,12 @@
  * swaps a pipeline and a dispatch size, nothing more.
  *
  * The WGSL of a variant is the generated interface (enable directives, uniform struct,
- * bindings, the weight accessor) followed by its body. Every weight read of every kernel
- * goes through the one accessor `weight4(i)` generated here, so a packed weight format
- * (f16, int8 with scales) is a change to `weightAccessorWgsl` and the `weights` binding
- * alone.
+ * bindings, the weight accessors) followed by its body. Every weight read of every kernel
+ * goes through the accessors generated here (`weight4`, `bias4`, `scaled4`), which decode
+ * the model's weight format (src/model/weight-format.ts) as the WEIGHT_FORMAT override
+ * constant says: one shader per variant serves f32, f16 and int8 weights.
  */
+import { WEIGHT_FORMAT_CODE, WEIGHT_FORMATS, type WeightFormat } from '../model/weight-format.ts';
 import type { UniformLayout } from './uniforms.ts';
 
 export type KernelName =
@@ -33,7 +34,8 @@ export type Constants = Record<string, number | boolean>;
 /**
  * `uniform`: the kernel's uniform struct; `read` / `write`: storage buffers (WGSL type
  * `array<vec4f>` unless given); `weights`: the model's weights buffer, read only through
- * `weight4`; `texture`: a 2D float texture.
+ * the accessors of `weightAccessorWgsl` (the kernel's uniform must have the u32 fields
+ * `bOffset` and `sOffset` they read); `texture`: a 2D float texture.
  */
 export type BindingKind = 'uniform' | 'read' | 'write' | 'weights' | 'texture';
 
@@ -75,13 +77,45 @@ export interface KernelModule<Ctx = unknown, F extends string = string> {
   defaultVariant(ctx: Ctx): string;
 }
 
-/** The accessor through which every weight and bias is read (see the file header). */
+/**
+ * The accessors through which every weight, bias and scale is read (see the file header).
+ * Indices: `weight4(i)` takes the index of a vec4 of weights (a layer's `wOffset` is its
+ * byte offset over `weightVec4Bytes(format)`, layout.ts); `bias4(o)` and `scaled4(acc, o)`
+ * take the output vec4 `o` and read the layer's float32 bias and int8 scales at
+ * `params.bOffset` / `params.sOffset` (in 16-byte vec4s). The buffer is bound as
+ * `array<vec4u>` whatever the format, so an f32 vec4 is one 16-byte load as before.
+ */
 export function weightAccessorWgsl(binding: number, name: string): string {
-  return [
-    `@group(0) @binding(${binding}) var<storage, read> ${name}: array<vec4f>;`,
-    '// Every weight and bias read goes through weight4: the one place that knows how weights are stored.',
-    `fn weight4(i: u32) -> vec4f { return ${name}[i]; }`,
-  ].join('\n');
+  const codes = WEIGHT_FORMATS.map((f) => `${WEIGHT_FORMAT_CODE[f]} ${f}`).join(', ');
+  return `@group(0) @binding(${binding}) var<storage, read> ${name}: array<vec4u>;
+// How the weights are stored (src/model/weight-format.ts): ${codes}.
+override WEIGHT_FORMAT: u32 = 0;
+
+// Weight vec4 i: f32 as is; f16 two halves per u32 (no shader-f16 needed); int8 q / 127
+// (each output channel's scale is applied once to its sum, by scaled4).
+fn weight4(i: u32) -> vec4f {
+  if (WEIGHT_FORMAT == ${WEIGHT_FORMAT_CODE.f16}u) {
+    let v = ${name}[i >> 1u];
+    let h = select(v.xy, v.zw, (i & 1u) != 0u);
+    return vec4f(unpack2x16float(h.x), unpack2x16float(h.y));
+  }
+  if (WEIGHT_FORMAT == ${WEIGHT_FORMAT_CODE.int8}u) { return unpack4x8snorm(${name}[i >> 2u][i & 3u]); }
+  return bitcast<vec4f>(${name}[i]);
+}
+
+// The bias of output vec4 o (float32 in every format).
+fn bias4(o: u32) -> vec4f { return bitcast<vec4f>(${name}[params.bOffset + o]); }
+
+// The weighted sum of output vec4 o in real units: times the channels' scales for int8.
+fn scaled4(acc: vec4f, o: u32) -> vec4f {
+  if (WEIGHT_FORMAT == ${WEIGHT_FORMAT_CODE.int8}u) { return acc * bitcast<vec4f>(${name}[params.sOffset + o]); }
+  return acc;
+}`;
+}
+
+/** The override constant that tells a weight-reading kernel its model's weight format. */
+export function weightFormatConstants(kernel: KernelModule<never>, format: WeightFormat): Constants {
+  return kernel.bindings.some((b) => b.kind === 'weights') ? { WEIGHT_FORMAT: WEIGHT_FORMAT_CODE[format] } : {};
 }
 
 function bindingWgsl(binding: number, spec: BindingSpec, structName: string): string {

@@ -3,6 +3,7 @@
  * run one manifest layer at one resolution (its LayerShape) and bind the same named
  * buffers.
  */
+import { weightVec4Bytes } from '../model/layout.ts';
 import type { Activation } from '../model/manifest.ts';
 import type { LayerShape } from '../plan/shapes.ts';
 import type { KernelModule } from './kernel.ts';
@@ -22,9 +23,17 @@ export type LayerBuffers = Record<'x' | 'w' | 'y' | 'residual', GPUBuffer>;
 /** ACTIVATION override constant of the kernels (see activationWgsl). */
 export const ACTIVATION_CODE: Readonly<Record<Activation, number>> = { none: 0, relu: 1, relu6: 2 };
 
-/** Vec4 offset of a layer's weights and bias in the weights buffer. */
-export function weightOffsets(ls: LayerShape): { wOffset: number; bOffset: number } {
-  return { wOffset: (ls.layer.weights?.offset ?? 0) / 16, bOffset: (ls.layer.bias?.offset ?? 0) / 16 };
+/**
+ * Where a layer's weights, bias and int8 scales lie in the weights buffer, in the units
+ * the accessors index (kernel.ts weightAccessorWgsl): weight vec4s of the model's format
+ * for the weights, 16-byte vec4s for the bias and scales (0 where the layer has none).
+ */
+export function weightOffsets(ls: LayerShape): { wOffset: number; bOffset: number; sOffset: number } {
+  return {
+    wOffset: (ls.layer.weights?.offset ?? 0) / weightVec4Bytes(ls.weightFormat),
+    bOffset: (ls.layer.bias?.offset ?? 0) / 16,
+    sOffset: (ls.layer.scales?.offset ?? 0) / 16,
+  };
 }
 
 /** 3x3, dilation 1, the same stride both ways: what the shared-row variants handle. */

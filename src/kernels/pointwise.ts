@@ -30,6 +30,7 @@ const uniforms = new UniformLayout('Params', [
   ['strideY', 'u32'],
   ['wOffset', 'u32'],
   ['bOffset', 'u32'],
+  ['sOffset', 'u32'],
   ['pixels', 'u32'],
 ] as const);
 

@@ -13,6 +13,7 @@
  * - `GEOMETRY_LIMITS` bounds kernel, stride, dilation, pads and channels.
  */
 import type { Layer, LayerKind, Padding } from './manifest.ts';
+import { WEIGHT_BYTES, type WeightFormat } from './weight-format.ts';
 
 /** vec4s per pixel for `channels` channels. */
 export const c4 = (channels: number): number => Math.ceil(channels / 4);
@@ -75,21 +76,31 @@ export function geometryLimitError(g: {
 // ---------------------------------------------------------------------------------------
 // Weights packing (the layout is documented in manifest.ts)
 
-/** Bytes of a layer's packed weights; 0 for `maxpool`. */
-export function packedWeightsBytes(kind: LayerKind, kernel: readonly [number, number], inChannels: number, outChannels: number): number {
+/** Bytes of a layer's packed weights in `format` (weight-format.ts); 0 for `maxpool`. */
+export function packedWeightsBytes(
+  kind: LayerKind,
+  kernel: readonly [number, number],
+  inChannels: number,
+  outChannels: number,
+  format: WeightFormat = 'f32',
+): number {
   const [kh, kw] = kernel;
+  const bytes = WEIGHT_BYTES[format];
   switch (kind) {
     case 'conv':
     case 'pointwise':
-      return kh * kw * 4 * c4(inChannels) * c4(outChannels) * 4 * 4;
+      return kh * kw * 4 * c4(inChannels) * c4(outChannels) * 4 * bytes;
     case 'depthwise':
-      return kh * kw * c4(outChannels) * 4 * 4;
+      return kh * kw * c4(outChannels) * 4 * bytes;
     case 'maxpool':
       return 0;
   }
 }
 
-/** Bytes of a layer's packed bias: `[oc4][4]` floats. */
+/** Bytes of one packed vec4 of weights in `format`: the unit of the kernels' weight indices. */
+export const weightVec4Bytes = (format: WeightFormat): number => 4 * WEIGHT_BYTES[format];
+
+/** Bytes of a layer's packed bias (and of its int8 scales): `[oc4][4]` floats. */
 export function packedBiasBytes(outChannels: number): number {
   return c4(outChannels) * 16;
 }

@@ -8,7 +8,10 @@
  * multiple of 4, so one pixel is `ceil(C / 4)` `vec4<f32>`s. Padded channels hold zeros.
  * The tensor named by `input.tensor` is the preprocessed image (3 channels, padded to 4).
  *
- * ## Packing of `weights.bin` (little-endian float32, every array zero-padded)
+ * ## Packing of `weights.bin` (little-endian, every array zero-padded)
+ * Weights are stored in `weights.format` (weight-format.ts: f32, f16 or int8; absent means
+ * f32), element for element in the order below; biases, and int8's per-output-channel
+ * `scales`, are float32 in every format.
  * Let `C4(c) = ceil(c / 4)`, `icp = 4 * C4(inChannels)`, `oc4 = C4(outChannels)`.
  * - `conv` and `pointwise` weights: `[kh][kw][icp][oc4][4]`, element
  *   `((ky * kw + kx) * icp + ic) * oc4 * 4 + oc` = ONNX `W[oc][ic][ky][kx]`. A `vec4` at
@@ -16,15 +19,17 @@
  *   `4*o4 .. 4*o4+3`, so a shader multiplies one input channel into four outputs at once.
  * - `depthwise` weights: `[kh][kw][C4(channels)][4]`, element `(ky * kw + kx) * 4 * C4 + c`
  *   = ONNX `W[c][0][ky][kx]` (channel multiplier 1).
- * - `bias`: `[oc4][4]`.
- * Offsets are in bytes and multiples of 16 (one vec4), so every array can be bound as
- * `array<vec4<f32>>` at its offset. layout.ts packs and sizes these arrays (`packLayer`,
+ * - `bias`: `[oc4][4]`; int8 `scales` likewise.
+ * Offsets are in bytes and multiples of 16, so every array starts at a whole vec4 of
+ * floats (and a whole vec4 of weights in any format). layout.ts packs and sizes these arrays (`packLayer`,
  * `packedWeightsBytes`, `c4`) for the converter, the validator and the plan alike.
  *
  * ## Layers
  * Each layer reads `input` (and `residual`, added before the activation) and writes
  * `output`. Batch normalisation, bias, activation and residual adds are already fused.
  */
+
+import type { WeightFormat } from './weight-format.ts';
 
 export const MANIFEST_FORMAT = 'posenet-webgpu/manifest';
 export const MANIFEST_VERSION = 1;
@@ -83,6 +88,8 @@ export interface Layer {
   /** Absent for `maxpool`. */
   weights?: WeightsRef;
   bias?: WeightsRef;
+  /** int8 weights only: the per-output-channel scales, float32 `[oc4][4]`. */
+  scales?: WeightsRef;
 }
 
 /** Where one head lies in the output of the fused heads layer. */
@@ -133,6 +140,8 @@ export interface Manifest {
     file: string;
     bytes: number;
     sha256: string;
+    /** How weights are stored (weight-format.ts); absent in older manifests, which are f32. */
+    format?: WeightFormat;
   };
   source: {
     file: string;

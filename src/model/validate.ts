@@ -22,6 +22,7 @@ import {
   type Manifest,
   type Padding,
 } from './manifest.ts';
+import { fromHalfBits, hasScales, WEIGHT_FORMATS, weightFormatOf, type WeightFormat } from './weight-format.ts';
 
 export class ManifestError extends Error {
   override name = 'ManifestError';
@@ -163,6 +164,7 @@ export function validateManifest(json: unknown, source: string): Manifest {
   const totalBytes = ck.int(weights.bytes, '', 'weights.bytes', 0);
   if (totalBytes % 16 !== 0) ck.fail('', `weights.bytes ${totalBytes} is not a multiple of 16`);
   ck.sha256(weights.sha256, '', 'weights.sha256');
+  const format: WeightFormat = weights.format === undefined ? 'f32' : ck.oneOf(weights.format, WEIGHT_FORMATS, '', 'weights.format');
   const src = ck.object(m.source, '', 'source');
   ck.string(src.file, '', 'source.file');
   ck.sha256(src.sha256, '', 'source.sha256');
@@ -241,7 +243,7 @@ export function validateManifest(json: unknown, source: string): Manifest {
     }
 
     if (kind !== 'maxpool') {
-      const checkRef = (v: unknown, field: 'weights' | 'bias', expected: number, shape: string): void => {
+      const checkRef = (v: unknown, field: 'weights' | 'bias' | 'scales', expected: number, shape: string): void => {
         const ref = ck.object(v, where, field);
         const offset = ck.int(ref.offset, where, `${field}.offset`, 0);
         const length = ck.int(ref.length, where, `${field}.length`, 0);
@@ -256,8 +258,12 @@ export function validateManifest(json: unknown, source: string): Manifest {
       };
       const shape =
         kind === 'depthwise' ? `${kh}×${kw} depthwise ${outC}` : kh === 1 && kw === 1 ? `${inC}→${outC}` : `${kh}×${kw} ${inC}→${outC}`;
-      checkRef(l.weights, 'weights', packedWeightsBytes(kind, [kh, kw], inC, outC), shape);
+      checkRef(l.weights, 'weights', packedWeightsBytes(kind, [kh, kw], inC, outC, format), `${shape} ${format}`);
       checkRef(l.bias, 'bias', packedBiasBytes(outC), `bias ${outC}`);
+      if (hasScales(format)) checkRef(l.scales, 'scales', packedBiasBytes(outC), `scales ${outC}`);
+      else if (l.scales !== undefined) ck.fail(where, `has scales, which only int8 weights have (weights.format is ${format})`);
+    } else if (l.scales !== undefined) {
+      ck.fail(where, 'a maxpool layer has no scales');
     }
     tensors.set(outName, { channels: outC, stride: outStride, producer: `layer "${name}"` });
     chain.push({
@@ -318,30 +324,35 @@ export function validateManifest(json: unknown, source: string): Manifest {
 export function checkWeightsSize(manifest: Manifest, byteLength: number, source: string): void {
   if (byteLength !== manifest.weights.bytes) {
     throw new ManifestError(
-      `${source}: ${manifest.weights.file} is ${byteLength} bytes, the manifest says weights.bytes = ${manifest.weights.bytes}`,
+      `${source}: ${manifest.weights.file} is ${byteLength} bytes, the manifest says weights.bytes = ${manifest.weights.bytes} (${weightFormatOf(manifest)} weights)`,
     );
   }
 }
 
 /**
- * Checks that every weight and bias `weights.bin` holds for the layers is a finite float32:
- * a NaN or an infinity there makes every keypoint NaN or puts it anywhere. Throws
- * `ManifestError` naming the layer, the array and the element.
+ * Checks that every weight, bias and scale `weights.bin` holds for the layers is finite
+ * (float32 or float16 as the format stores it; int8 is finite by construction): a NaN or an
+ * infinity there makes every keypoint NaN or puts it anywhere. Scales must also not be
+ * negative. Throws `ManifestError` naming the layer, the array and the element.
  */
 export function checkWeightsValues(manifest: Manifest, weights: ArrayBuffer, source: string): void {
-  const floats = new Float32Array(weights, 0, Math.floor(weights.byteLength / 4));
+  const view = new DataView(weights);
+  const format = weightFormatOf(manifest);
   for (const layer of manifest.layers) {
-    for (const field of ['weights', 'bias'] as const) {
+    for (const field of ['weights', 'bias', 'scales'] as const) {
       const ref = layer[field];
       if (!ref) continue;
-      const from = ref.offset / 4;
-      const to = from + ref.length / 4;
-      for (let i = from; i < to; i++) {
-        const v = floats[i]!;
+      const half = field === 'weights' && format === 'f16';
+      if (field === 'weights' && format === 'int8') continue;
+      const size = half ? 2 : 4;
+      for (let i = 0; i < ref.length / size; i++) {
+        const at = ref.offset + i * size;
+        const v = half ? fromHalfBits(view.getUint16(at, true)) : view.getFloat32(at, true);
         // v - v is 0 for finite v, NaN for NaN and ±Infinity: one cheap test in the loop.
-        if (v - v !== 0) {
+        if (v - v !== 0 || (field === 'scales' && v < 0)) {
           throw new ManifestError(
-            `${source}: layer "${layer.name}" (${layer.kind}): ${field} element ${i - from} (byte ${ref.offset + (i - from) * 4} of ${manifest.weights.file}) is ${v}; weights must be finite`,
+            `${source}: layer "${layer.name}" (${layer.kind}): ${field} element ${i} (byte ${at} of ${manifest.weights.file}) is ${v}; ` +
+              (field === 'scales' ? 'scales must be finite and >= 0' : 'weights must be finite'),
           );
         }
       }

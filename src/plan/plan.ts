@@ -17,7 +17,7 @@ import { ResourceGroup, type GpuLedger } from '../gpu/resources.ts';
 import { tensorBytes } from '../model/layout.ts';
 import type { Manifest } from '../model/manifest.ts';
 import { decodeSingle, layerKernel, preprocess, referenceKernel, type LayerKernel } from '../kernels/index.ts';
-import { dispatchSize, findVariant, variantAvailable } from '../kernels/kernel.ts';
+import { dispatchSize, findVariant, variantAvailable, weightFormatConstants } from '../kernels/kernel.ts';
 import type { Model } from '../model/model.ts';
 import type { Fit } from '../pose/fit.ts';
 import { NUM_KEYPOINTS } from '../pose/keypoints.ts';
@@ -233,7 +233,11 @@ export class Plan {
     }
     const options: StepOption[] = variants.map((name) => {
       const v = findVariant(kernel, name);
-      return { variant: name, constants: v.constants(ls), dispatch: dispatchSize(v, ls, limit) };
+      return {
+        variant: name,
+        constants: { ...v.constants(ls), ...weightFormatConstants(kernel, ls.weightFormat) },
+        dispatch: dispatchSize(v, ls, limit),
+      };
     });
     kernel.uniforms.write(this.uniformData, uniformOffset, kernel.uniformValues(ls));
     const residual = layer.residual !== undefined ? this.buffer(layer.residual) : this.model.empty;

@@ -5,6 +5,7 @@
  */
 import { c4, layerGeometry, type LayerGeometry } from '../model/layout.ts';
 import type { Layer, Manifest } from '../model/manifest.ts';
+import { weightFormatOf, type WeightFormat } from '../model/weight-format.ts';
 
 export interface TensorShape {
   h: number;
@@ -21,6 +22,8 @@ export interface LayerShape {
   output: TensorShape;
   /** [top, left, bottom, right] actually applied at this resolution. */
   pads: [number, number, number, number];
+  /** How the model stores its weights (the kernels' WEIGHT_FORMAT and weight offsets). */
+  weightFormat: WeightFormat;
 }
 
 export const MIN_RESOLUTION = 129;
@@ -138,6 +141,7 @@ export function inferShapes(manifest: Manifest, width: number, height: number, u
   const tensors = new Map<string, TensorShape>();
   tensors.set(manifest.input.tensor, { h: height, w: width, c: manifest.input.channels, c4: c4(manifest.input.channels) });
   const layers: LayerShape[] = [];
+  const weightFormat = weightFormatOf(manifest);
   for (const layer of manifest.layers) {
     const input = tensors.get(layer.input);
     if (!input) throw new Error(`${manifest.name}: layer "${layer.name}" reads tensor "${layer.input}" before it is made`);
@@ -158,7 +162,7 @@ export function inferShapes(manifest: Manifest, width: number, height: number, u
       }
     }
     tensors.set(layer.output, output);
-    layers.push({ layer, input, output, pads: [g.padTop, g.padLeft, g.padBottom, g.padRight] });
+    layers.push({ layer, input, output, pads: [g.padTop, g.padLeft, g.padBottom, g.padRight], weightFormat });
   }
   const heads = tensors.get(manifest.heads.heatmap.tensor);
   if (!heads) throw new Error(`${manifest.name}: heads tensor "${manifest.heads.heatmap.tensor}" is never made`);

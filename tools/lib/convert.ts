@@ -97,7 +97,8 @@ export function convertOnnxBytes(bytes: Uint8Array, sourceFile: string, options:
   });
   checkGeometry(layers, imageTensor, outputStride, fail);
   const preprocess = choosePreprocess(image, architecture, graph, options, notes, fail, sourceFile);
-  const { manifestLayers, weights } = packLayers(layers, imageTensor, fail);
+  const format = options.weights ?? 'f32';
+  const { manifestLayers, weights } = packLayers(layers, imageTensor, format, fail);
 
   const headRefs = {} as Record<HeadName, HeadRef>;
   for (const h of HEAD_NAMES) {
@@ -114,7 +115,7 @@ export function convertOnnxBytes(bytes: Uint8Array, sourceFile: string, options:
     preprocess,
     layers: manifestLayers,
     heads: headRefs,
-    weights: { file: 'weights.bin', bytes: weights.byteLength, sha256: sha256(weights) },
+    weights: { file: 'weights.bin', bytes: weights.byteLength, sha256: sha256(weights), format },
     source: { file: path.basename(sourceFile), sha256: sha256(bytes), ...(producer ? { producer } : {}) },
   };
   try {

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ModelEntry } from '../../src/app/models.ts';
+import { isWeightFormat } from '../../src/model/weight-format.ts';
 
 export interface IndexedModel {
   entry: ModelEntry;
@@ -54,7 +55,8 @@ export function listModels(dir: string, options: { includeRandom: boolean; onSki
       options.onSkip?.(manifestFile, 'random weights');
       continue;
     }
-    const weightsFile = path.join(dir, folder.name, (m.weights as { file?: string } | undefined)?.file ?? 'weights.bin');
+    const weights = m.weights as { file?: string; format?: string } | undefined;
+    const weightsFile = path.join(dir, folder.name, weights?.file ?? 'weights.bin');
     out.push({
       entry: {
         name: typeof m.name === 'string' ? m.name : folder.name,
@@ -62,6 +64,7 @@ export function listModels(dir: string, options: { includeRandom: boolean; onSki
         architecture: String(m.architecture ?? 'unknown'),
         outputStride: Number(m.outputStride),
         weightsBytes: fs.existsSync(weightsFile) ? fs.statSync(weightsFile).size : null,
+        weightFormat: isWeightFormat(weights?.format) ? weights.format : 'f32',
         randomWeights,
       },
       dir: path.join(dir, folder.name),

@@ -7,6 +7,7 @@
  *   degrade({scenario, seed})                            a degraded copy of every image (tools/lib/degrade.ts)
  *   dropScenario(scenario)                               frees a scenario's copies
  *   run({impl, resolution, names, options, warmup})      multi-pose on each image, ms per frame
+ *   heads({name, resolution})                            ours: the four heads on one image (npm run weights-report)
  *   runModes({resolution, settings, scenario?, names, options, warmup})
  *                                                        ours in several modes, image by image
  *   close()                                              dispose; returns the GPU errors seen
@@ -211,6 +212,25 @@ async function run(req: EvalRunRequest): Promise<EvalRunResult> {
   return { images: out, errors };
 }
 
+/** Our four heads on one image, each as base64 float32 with its [h, w, c] shape (GPU errors throw). */
+async function heads(req: { name: string; resolution: Res }): Promise<Record<string, { data: string; shape: number[] }>> {
+  if (!ours) throw new Error('evalPage.heads before evalPage.open');
+  const image = images.get(req.name);
+  if (!image) throw new Error(`evalPage.heads: image ${req.name} was not added`);
+  ours.setResolution(req.resolution.width, req.resolution.height);
+  await ours.estimateSinglePose(image.source);
+  const out = await ours.readHeads();
+  const errors = guard ? await guard.check(`heads ${req.name}`) : [];
+  if (errors.length) throw new Error(errors.join('\n'));
+  const b64 = (a: Float32Array) => {
+    const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  };
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { data: b64(v.data), shape: v.shape }]));
+}
+
 async function runModes(req: EvalModesRequest): Promise<EvalModesResult> {
   if (!device) throw new Error('evalPage.runModes before evalPage.open');
   const pool = req.scenario ? scenarioImages.get(req.scenario) : images;
@@ -288,6 +308,6 @@ async function close(): Promise<string[]> {
   return errors;
 }
 
-const evalPage = { open, addImage, degrade, dropScenario, run, runModes, close };
+const evalPage = { open, addImage, degrade, dropScenario, run, runModes, heads, close };
 exposePage('evalPage', evalPage);
 export type EvalPage = typeof evalPage;

@@ -6,6 +6,7 @@
  * runs them in that order.
  */
 import type { Activation, Architecture, LayerKind, Manifest, Padding } from '../../../src/model/manifest.ts';
+import type { WeightFormat } from '../../../src/model/weight-format.ts';
 
 export type PreprocessName = 'mobilenet' | 'resnet';
 export type OutputStride = 8 | 16 | 32;
@@ -19,6 +20,8 @@ export interface ConvertOptions {
   architecture?: Architecture;
   /** Expected output stride: the conversion fails when the graph's differs. */
   outputStride?: OutputStride;
+  /** How weights.bin stores the weights (src/model/weight-format.ts); default f32. */
+  weights?: WeightFormat;
   /** Where notes go (e.g. "no preprocessing found, using the default"); default stderr. */
   log?: (line: string) => void;
 }
