@@ -192,7 +192,8 @@ describe('the app on a video file', () => {
   const downloads = path.join(OUT, 'downloads');
 
   beforeAll(async () => {
-    app = await openApp(browser, `${url}/?res=161&src=/test-output/video/clip.webm`);
+    // Tuning off: this page is about frames on demand, and online tuning runs extra frames.
+    app = await openApp(browser, `${url}/?res=161&tuning=off&src=/test-output/video/clip.webm`);
     fs.rmSync(downloads, { recursive: true, force: true });
     fs.mkdirSync(downloads, { recursive: true });
     const cdp = await app.page.createCDPSession();
@@ -453,7 +454,8 @@ describe('the app on a video file', () => {
 
 describe('the app on a still image and on bad URLs', () => {
   it('runs a still image once per change; explains replaced URL parameters; keeps ?mode=multi without flip=', async () => {
-    const app = await openApp(browser, `${url}/?res=300x200&minScore=5&model=nope&mode=multi&src=${photoUrl}`);
+    // Tuning off: the frame counts below are of frames on demand (online tuning runs its own).
+    const app = await openApp(browser, `${url}/?res=300x200&minScore=5&model=nope&mode=multi&tuning=off&src=${photoUrl}`);
     const { page } = app;
     try {
       const quiet = () => new Promise((r) => setTimeout(r, 1500));
