@@ -233,9 +233,10 @@ describe('the app on a video file', () => {
     }));
     expect(shown.transport).toBe(true);
     expect(shown.label).toBe('video: clip.webm');
-    // Every media time is a frame's: a multiple of 1/30 s (within 1 ms). Chromium reports the
-    // first frame, shown before playback starts, a millisecond or two late: up to 3 ms there.
-    for (const t of shown.times) expect(Math.abs(t! * FPS - Math.round(t! * FPS)) * (1000 / FPS)).toBeLessThan(t! < 0.5 / FPS ? 3 : 1);
+    // Every media time is a frame's: a multiple of 1/30 s (within 1 ms). The first frame can run
+    // before the first requestVideoFrameCallback, on the element's currentTime as playback
+    // starts: 1-2 ms late, once 5.4 ms on a loaded machine; under half a frame (8 ms) there.
+    for (const t of shown.times) expect(Math.abs(t! * FPS - Math.round(t! * FPS)) * (1000 / FPS)).toBeLessThan(t! < 0.5 / FPS ? 8 : 1);
     await page.click('#play-pause');
     await quiet();
     const paused = await state();
