@@ -6,7 +6,7 @@
 import { conv2dGenericWgsl, conv2dRowWgsl, type ConvTile } from '../../shaders/conv2d.wgsl.ts';
 import type { LayerShape } from '../plan/shapes.ts';
 import type { VariantSpec } from './kernel.ts';
-import { ACTIVATION_CODE, ceilDiv, isPlain3x3, weightOffsets, type LayerKernel } from './layer.ts';
+import { ACTIVATION_CODE, ceilDiv, isPlain3x3, weightOffsets, type LayerKernel, gridUniforms, windowUniforms } from './layer.ts';
 import { UniformLayout } from './uniforms.ts';
 
 const uniforms = new UniformLayout('Params', [
@@ -103,21 +103,6 @@ export const conv2d: LayerKernel<(typeof uniforms.fields)[number]['name']> = {
   variants,
   defaultVariant: (ls) => (is3x3s2(ls) ? 'row16' : 'generic4'),
   uniformValues(ls) {
-    const { input, output, layer, pads } = ls;
-    return {
-      inW: input.w,
-      inH: input.h,
-      outW: output.w,
-      outH: output.h,
-      ic4: input.c4,
-      oc4: output.c4,
-      strideX: layer.stride[1],
-      strideY: layer.stride[0],
-      dilationX: layer.dilation[1],
-      dilationY: layer.dilation[0],
-      padLeft: pads[1],
-      padTop: pads[0],
-      ...weightOffsets(ls),
-    };
+    return { ...gridUniforms(ls), ...windowUniforms(ls), ic4: ls.input.c4, oc4: ls.output.c4, ...weightOffsets(ls) };
   },
 };

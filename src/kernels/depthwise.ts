@@ -6,7 +6,7 @@
 import { depthwiseGenericWgsl, depthwiseRowWgsl } from '../../shaders/depthwise.wgsl.ts';
 import type { LayerShape } from '../plan/shapes.ts';
 import type { Constants, VariantSpec } from './kernel.ts';
-import { ACTIVATION_CODE, ceilDiv, isPlain3x3, weightOffsets, type LayerKernel } from './layer.ts';
+import { ACTIVATION_CODE, ceilDiv, isPlain3x3, weightOffsets, type LayerKernel, gridUniforms, windowUniforms } from './layer.ts';
 import { UniformLayout } from './uniforms.ts';
 
 const uniforms = new UniformLayout('Params', [
@@ -83,20 +83,6 @@ export const depthwise: LayerKernel<(typeof uniforms.fields)[number]['name']> = 
   variants,
   defaultVariant: (ls) => (isRowable(ls) ? 'row8' : 'generic4'),
   uniformValues(ls) {
-    const { input, output, layer, pads } = ls;
-    return {
-      inW: input.w,
-      inH: input.h,
-      outW: output.w,
-      outH: output.h,
-      c4: output.c4,
-      strideX: layer.stride[1],
-      strideY: layer.stride[0],
-      dilationX: layer.dilation[1],
-      dilationY: layer.dilation[0],
-      padLeft: pads[1],
-      padTop: pads[0],
-      ...weightOffsets(ls),
-    };
+    return { ...gridUniforms(ls), ...windowUniforms(ls), c4: ls.output.c4, ...weightOffsets(ls) };
   },
 };

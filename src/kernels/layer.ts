@@ -36,6 +36,18 @@ export function weightOffsets(ls: LayerShape): { wOffset: number; bOffset: numbe
   };
 }
 
+/** Input and output sizes and the stride, as every spatial kernel's uniform names them. */
+export function gridUniforms(ls: LayerShape) {
+  const { input, output, layer } = ls;
+  return { inW: input.w, inH: input.h, outW: output.w, outH: output.h, strideX: layer.stride[1], strideY: layer.stride[0] };
+}
+
+/** A window's padding (top-left) and dilation, as conv2d's and depthwise's uniforms name them. */
+export function windowUniforms(ls: LayerShape) {
+  const { layer, pads } = ls;
+  return { padLeft: pads[1], padTop: pads[0], dilationX: layer.dilation[1], dilationY: layer.dilation[0] };
+}
+
 /** 3x3, dilation 1, the same stride both ways: what the shared-row variants handle. */
 export function isPlain3x3(ls: LayerShape): boolean {
   const l = ls.layer;

@@ -1,7 +1,7 @@
 /** The maxpool kernel (ResNet's pool after the stem): its uniform, bindings and one variant. */
 import { maxpoolWgsl } from '../../shaders/maxpool.wgsl.ts';
 import type { LayerShape } from '../plan/shapes.ts';
-import { ceilDiv, type LayerKernel } from './layer.ts';
+import { ceilDiv, type LayerKernel, gridUniforms } from './layer.ts';
 import { UniformLayout } from './uniforms.ts';
 
 const uniforms = new UniformLayout('Params', [
@@ -39,17 +39,7 @@ export const maxpool: LayerKernel<(typeof uniforms.fields)[number]['name']> = {
   ],
   defaultVariant: () => 'default',
   uniformValues(ls) {
-    const { input, output, layer, pads } = ls;
-    return {
-      inW: input.w,
-      inH: input.h,
-      outW: output.w,
-      outH: output.h,
-      c4: output.c4,
-      strideX: layer.stride[1],
-      strideY: layer.stride[0],
-      padLeft: pads[1],
-      padTop: pads[0],
-    };
+    // No dilation in a max pool: the window's padding only.
+    return { ...gridUniforms(ls), c4: ls.output.c4, padLeft: ls.pads[1], padTop: ls.pads[0] };
   },
 };

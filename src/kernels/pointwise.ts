@@ -16,7 +16,7 @@ import {
 } from '../../shaders/pointwise.wgsl.ts';
 import type { LayerShape } from '../plan/shapes.ts';
 import type { Constants, VariantSpec } from './kernel.ts';
-import { ACTIVATION_CODE, ceilDiv, weightOffsets, type LayerKernel } from './layer.ts';
+import { ACTIVATION_CODE, ceilDiv, weightOffsets, type LayerKernel, gridUniforms } from './layer.ts';
 import { UniformLayout } from './uniforms.ts';
 
 const uniforms = new UniformLayout('Params', [
@@ -121,18 +121,6 @@ export const pointwise: LayerKernel<(typeof uniforms.fields)[number]['name']> = 
   variants,
   defaultVariant: () => 'tile16x4',
   uniformValues(ls) {
-    const { input, output, layer } = ls;
-    return {
-      inW: input.w,
-      inH: input.h,
-      outW: output.w,
-      outH: output.h,
-      ic4: input.c4,
-      oc4: output.c4,
-      strideX: layer.stride[1],
-      strideY: layer.stride[0],
-      ...weightOffsets(ls),
-      pixels: pixels(ls),
-    };
+    return { ...gridUniforms(ls), ic4: ls.input.c4, oc4: ls.output.c4, ...weightOffsets(ls), pixels: pixels(ls) };
   },
 };
