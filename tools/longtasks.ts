@@ -27,13 +27,13 @@
  * the GPU's work runs on the same CPU cores as the page, and a loaded machine stretches any
  * task, so single figures are noisy; compare the two modes within one run.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Browser, Page } from 'puppeteer';
 import type { BareState } from './pages/longtasks.ts';
 import { launchBrowser } from './lib/browser.ts';
 import { openSession, parseResolution, runTool, ToolError } from './lib/browser-run.ts';
+import { jsonIsOurs, OutputFile, userPath } from './lib/cli.ts';
 import { makeFakeCamera } from './lib/fake-camera.ts';
 
 const USAGE = `usage: npm run longtasks -- [--pages bare,app] [--cameras photo,1280x720,3840x2160] [--seconds 20]
@@ -257,6 +257,11 @@ function ratios(results: Measurement[]): string[] {
   return out;
 }
 
+/** An earlier --json of this tool, which a new run may replace. */
+const isLongtasksJson = jsonIsOurs(
+  (j) => typeof j === 'object' && j !== null && Array.isArray((j as { results?: unknown }).results) && 'resolution' in j,
+);
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -282,7 +287,14 @@ async function main(): Promise<void> {
   for (const p of pages) if (!PAGES.includes(p)) throw new ToolError(`invalid --pages entry "${p}": bare or app (${USAGE})`);
   const cameras = values.cameras.split(',').map((c) => c.trim());
   const sizes = cameras.map((c) => (c === 'photo' ? undefined : parseResolution(c, '--cameras')));
-  if (values.json && !fs.existsSync(path.dirname(path.resolve(values.json)))) throw new ToolError(`--json ${values.json}: no such folder`);
+  // Checked and reserved now: a bad --json fails before minutes of measuring; it replaces only an earlier longtasks output.
+  const jsonOut = values.json
+    ? OutputFile.reserve(userPath(values.json), values.json, {
+        what: '--json',
+        isOurs: isLongtasksJson,
+        notOursReason: 'is not an earlier longtasks output',
+      })
+    : null;
 
   const session = await openSession();
   const results: Measurement[] = [];
@@ -315,8 +327,8 @@ async function main(): Promise<void> {
   }
   console.log(`\nPoseNet at ${res.width}x${res.height}, ${seconds} s per row after ${warmup} frames:\n\n${table(results)}\n`);
   for (const line of ratios(results)) console.log(line);
-  if (values.json) {
-    fs.writeFileSync(values.json, `${JSON.stringify({ results, seconds, warmup, resolution: res }, null, 2)}\n`);
+  if (jsonOut) {
+    jsonOut.write(`${JSON.stringify({ results, seconds, warmup, resolution: res }, null, 2)}\n`);
     console.log(`longtasks: wrote ${values.json}`);
   }
 }
