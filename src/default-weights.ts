@@ -12,14 +12,13 @@
  * the folder's because a bundler renames each file it copies.
  */
 import type { WeightsFiles } from './model/model.ts';
-import { DEFAULT_WEIGHT_FORMAT, formatFolder } from './model/weight-format.ts';
 
 /**
- * The default model's folder under weights/: in the default weight format (the f16 one,
- * chosen in src/model/weight-format.ts). The two URL literals below must name this folder
+ * The default model's folder under weights/, in the default weight format (both chosen in
+ * src/model/weight-format.ts). The two URL literals below must name this folder
  * (test/weight-formats.test.ts checks it; tools/build-lib.ts packs what they name).
  */
-export const DEFAULT_MODEL_NAME = formatFolder('posenet-mobilenet-v1-075-s16', DEFAULT_WEIGHT_FORMAT);
+export { DEFAULT_MODEL_NAME } from './model/weight-format.ts';
 
 /** The default model's two files, or null where this module has no URL (e.g. bundled as a classic script). */
 export function defaultWeights(): WeightsFiles | null {

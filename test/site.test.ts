@@ -112,6 +112,8 @@ describe('npm run build', () => {
     const assets = fs.readdirSync(path.join(site, 'assets'));
     expect(assets.filter((a) => a.endsWith('.js')).length).toBeGreaterThanOrEqual(2); // the page and the worker
     expect(assets.some((a) => a.endsWith('.css'))).toBe(true);
+    // The weights are under weights/ only: no second copy among the assets (a module's URL literals can cause one).
+    expect(assets.filter((a) => a.endsWith('.bin') || a.endsWith('.json'))).toEqual([]);
     const index = JSON.parse(fs.readFileSync(path.join(site, 'weights/index.json'), 'utf8')) as { models: ModelEntry[] };
     expect(index.models.map((m) => [m.name, m.url, m.randomWeights])).toEqual([
       [MODEL, `${MODEL}/`, false],

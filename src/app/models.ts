@@ -2,8 +2,8 @@
  * The model menu's entries: `weights/index.json` beside the page (tools/lib/weights-index.ts:
  * served by the dev server, written as a file into the static site by `npm run build`).
  */
-import { DEFAULT_MODEL_NAME } from '../default-weights.ts';
-import type { WeightFormat } from '../model/weight-format.ts';
+// Not from src/default-weights.ts: its URL literals would make Vite copy the package's weights.
+import { DEFAULT_MODEL_NAME, type WeightFormat } from '../model/weight-format.ts';
 
 export interface ModelEntry {
   name: string;

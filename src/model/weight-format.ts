@@ -47,6 +47,13 @@ export const DEFAULT_WEIGHT_FORMAT: WeightFormat = 'f16';
 /** A model's weights folder in a format: `<base>` for f32, `<base>-<format>` otherwise (npm run weights). */
 export const formatFolder = (base: string, format: WeightFormat): string => (format === 'f32' ? base : `${base}-${format}`);
 
+/**
+ * The default model's folder under weights/, in the default format. Here rather than in
+ * src/default-weights.ts so that the app can name it without importing that module's URL
+ * literals (Vite would copy the package's weights into the site a second time).
+ */
+export const DEFAULT_MODEL_NAME = formatFolder('posenet-mobilenet-v1-075-s16', DEFAULT_WEIGHT_FORMAT);
+
 export function isWeightFormat(v: unknown): v is WeightFormat {
   return typeof v === 'string' && (WEIGHT_FORMATS as readonly string[]).includes(v);
 }
