@@ -7,6 +7,7 @@
 import { requestPoseNetDevice } from '../../src/gpu/device.ts';
 import { drawFigure } from '../../tools/pages/synthetic-figure.ts';
 import { loadImage } from './images.ts';
+import { countCreations } from './count-creations.ts';
 import { withDevice } from './with-device.ts';
 import { KernelCache } from '../../src/gpu/kernels.ts';
 import { GpuLedger } from '../../src/gpu/resources.ts';
@@ -338,34 +339,13 @@ async function imagePixels(url: string): Promise<{ width: number; height: number
   return { width: canvas.width, height: canvas.height, rgb: bytesToB64(rgb) };
 }
 
-const COUNTED = [
-  'createBuffer',
-  'createTexture',
-  'createBindGroup',
-  'createBindGroupLayout',
-  'createPipelineLayout',
-  'createComputePipeline',
-  'createComputePipelineAsync',
-  'createShaderModule',
-  'createQuerySet',
-  'createSampler',
-] as const;
-
 /**
  * Counts GPU object creations per frame after warm-up (through a wrapped device), with
  * the profiler off and on. A frame must create none.
  */
 async function allocations(c: { weightsUrl: string; imageUrl: string; resolution: number; frames: number }) {
   return withDevice(async (device) => {
-    const counts: Record<string, number> = {};
-    const d = device as unknown as Record<string, (...a: unknown[]) => unknown>;
-    for (const name of COUNTED) {
-      const original = d[name]!.bind(device);
-      d[name] = (...args: unknown[]) => {
-        counts[name] = (counts[name] ?? 0) + 1;
-        return original(...args);
-      };
-    }
+    const { counts, reset } = countCreations(device);
     const img = await loadImage(c.imageUrl);
     const net = await createPoseNet({ weights: c.weightsUrl, resolution: c.resolution, device });
     const result: Record<string, Record<string, number>> = {};
@@ -373,7 +353,7 @@ async function allocations(c: { weightsUrl: string; imageUrl: string; resolution
       net.profiler.setEnabled(profiling);
       await net.estimateSinglePose(img);
       await net.estimateSinglePose(img);
-      for (const k of Object.keys(counts)) delete counts[k];
+      reset();
       for (let i = 0; i < c.frames; i++) await net.estimateSinglePose(img);
       result[profiling ? 'profiling' : 'plain'] = { ...counts };
     }
@@ -398,15 +378,7 @@ async function allocations(c: { weightsUrl: string; imageUrl: string; resolution
  */
 async function allocationsAcrossSizes(c: { weightsUrl: string; longSide: number; aspects: [number, number][]; frames: number }) {
   return withDevice(async (device) => {
-    const counts: Record<string, number> = {};
-    const d = device as unknown as Record<string, (...a: unknown[]) => unknown>;
-    for (const name of COUNTED) {
-      const original = d[name]!.bind(device);
-      d[name] = (...args: unknown[]) => {
-        counts[name] = (counts[name] ?? 0) + 1;
-        return original(...args);
-      };
-    }
+    const { counts, reset } = countCreations(device);
     const sources = c.aspects.map(([w, h]) => {
       const canvas = document.createElement('canvas');
       canvas.width = w;
@@ -414,9 +386,6 @@ async function allocationsAcrossSizes(c: { weightsUrl: string; longSide: number;
       drawFigure(canvas.getContext('2d')!, w, h);
       return canvas;
     });
-    const reset = () => {
-      for (const k of Object.keys(counts)) delete counts[k];
-    };
     const net = await createPoseNet({ weights: c.weightsUrl, resolution: c.longSide, device });
     const [first, second] = sources as [HTMLCanvasElement, HTMLCanvasElement];
     await net.estimateSinglePose(first);

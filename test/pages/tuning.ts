@@ -12,6 +12,7 @@ import type { Pose } from '../../src/pose/types.ts';
 import { createPoseNet, type PoseNet } from '../../src/posenet.ts';
 import { b64ToBytes } from '../support/b64.ts';
 import { loadImage } from './images.ts';
+import { countCreations, GPU_CREATIONS } from './count-creations.ts';
 import { withDevice } from './with-device.ts';
 
 export interface TinyCase {
@@ -168,20 +169,6 @@ async function secondVisit(c: TinyCase & { resolution: number }) {
   };
 }
 
-const COUNTED = [
-  'createBuffer',
-  'createTexture',
-  'createBindGroup',
-  'createBindGroupLayout',
-  'createPipelineLayout',
-  'createComputePipeline',
-  'createComputePipelineAsync',
-  'createShaderModule',
-  'createQuerySet',
-  'createSampler',
-  'createCommandEncoder',
-] as const;
-
 /**
  * The runtime contract through tuning: `frames` frames, switching resolution every
  * `switchEvery` frames through `resolutions` (each tuned online on its first visit).
@@ -191,20 +178,8 @@ const COUNTED = [
  */
 async function contract(c: TinyCase & { resolutions: number[]; frames: number; switchEvery: number }) {
   return withDevice(async (device) => {
-    let counts: Record<string, number> = {};
-    const d = device as unknown as Record<string, (...a: unknown[]) => unknown>;
-    for (const name of COUNTED) {
-      const original = d[name]!.bind(device);
-      d[name] = (...args: unknown[]) => {
-        counts[name] = (counts[name] ?? 0) + 1;
-        return original(...args);
-      };
-    }
-    const take = () => {
-      const c0 = counts;
-      counts = {};
-      return c0;
-    };
+    // Command encoders too: a frame must make exactly one.
+    const { take } = countCreations(device, [...GPU_CREATIONS, 'createCommandEncoder']);
     const img = await loadImage(c.imageUrl);
     const net: PoseNet = await createPoseNet({
       weights: loaded(c),
